@@ -1,0 +1,177 @@
+"""Section parsing for radiology reports (MIMIC-CXR and Open-i headings).
+
+Plain Python, no Django: used by the importer (to store sections), the rule
+labeler and the model (to choose what text they read).
+
+Offsets are Python string indices into the original text, so evidence spans
+computed on a section map straight back to the full report.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+
+class SectionName(str, enum.Enum):
+    PREAMBLE = "preamble"  # text before the first recognised heading
+    INDICATION = "indication"  # also HISTORY, REASON FOR EXAM, CLINICAL INFORMATION
+    TECHNIQUE = "technique"  # also EXAMINATION, EXAM, PROCEDURE, VIEWS
+    COMPARISON = "comparison"
+    FINDINGS = "findings"
+    IMPRESSION = "impression"  # also CONCLUSION, SUMMARY, OPINION
+
+
+class SectionMode(str, enum.Enum):
+    """Which text a labeler reads.
+
+    AUTO: FINDINGS and IMPRESSION when headings are present (plus text under
+    headings we do not recognise, never INDICATION/HISTORY/COMPARISON/TECHNIQUE);
+    the whole text when there are no headings.
+    IMPRESSION: the IMPRESSION section; AUTO's text when there is none.
+    FULL: the whole report.
+    """
+
+    AUTO = "auto"
+    IMPRESSION = "impression"
+    FULL = "full"
+
+
+# Heading text (upper case, single spaces) -> section. Longer alternatives first
+# so "CLINICAL HISTORY" wins over "HISTORY".
+_HEADINGS: dict[str, SectionName] = {
+    "CLINICAL INDICATION": SectionName.INDICATION,
+    "CLINICAL INDICATIONS": SectionName.INDICATION,
+    "CLINICAL HISTORY": SectionName.INDICATION,
+    "CLINICAL INFORMATION": SectionName.INDICATION,
+    "CLINICAL DATA": SectionName.INDICATION,
+    "REASON FOR EXAMINATION": SectionName.INDICATION,
+    "REASON FOR EXAM": SectionName.INDICATION,
+    "REASON FOR STUDY": SectionName.INDICATION,
+    "INDICATIONS": SectionName.INDICATION,
+    "INDICATION": SectionName.INDICATION,
+    "HISTORY": SectionName.INDICATION,
+    "TECHNIQUE": SectionName.TECHNIQUE,
+    "EXAMINATION": SectionName.TECHNIQUE,
+    "EXAM": SectionName.TECHNIQUE,
+    "PROCEDURE": SectionName.TECHNIQUE,
+    "VIEWS": SectionName.TECHNIQUE,
+    "COMPARISONS": SectionName.COMPARISON,
+    "COMPARISON": SectionName.COMPARISON,
+    "FINDINGS": SectionName.FINDINGS,
+    "FINDING": SectionName.FINDINGS,
+    "IMPRESSIONS": SectionName.IMPRESSION,
+    "IMPRESSION": SectionName.IMPRESSION,
+    "CONCLUSIONS": SectionName.IMPRESSION,
+    "CONCLUSION": SectionName.IMPRESSION,
+    "SUMMARY": SectionName.IMPRESSION,
+    "OPINION": SectionName.IMPRESSION,
+}
+_ALTERNATION = "|".join(
+    re.escape(h).replace(r"\ ", r"[ \t]+") for h in sorted(_HEADINGS, key=len, reverse=True)
+)
+# A heading at the start of a line (any case), or anywhere in upper case after
+# whitespace/sentence end (one-line reports: "INDICATION: x FINDINGS: y").
+_LINE_START_HEADING = re.compile(rf"(?im)^[ \t]*(?P<h>{_ALTERNATION})[ \t]*:")
+_INLINE_HEADING = re.compile(rf"(?<=[\s.])(?P<h>{_ALTERNATION})[ \t]*:")
+
+EXCLUDED_FROM_AUTO = frozenset(
+    {SectionName.INDICATION, SectionName.TECHNIQUE, SectionName.COMPARISON}
+)
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section: `start`/`end` delimit its body (after the heading's colon)."""
+
+    name: SectionName
+    heading: str  # as written in the report, "" for the preamble
+    heading_start: int
+    start: int
+    end: int
+
+    def body(self, text: str) -> str:
+        return text[self.start : self.end]
+
+
+def _heading_matches(text: str) -> list[re.Match[str]]:
+    found: dict[int, re.Match[str]] = {}
+    for m in _LINE_START_HEADING.finditer(text):
+        found[m.start("h")] = m
+    for m in _INLINE_HEADING.finditer(text):
+        if m.group("h").isupper():
+            found.setdefault(m.start("h"), m)
+    return [found[k] for k in sorted(found)]
+
+
+def parse_sections(text: str) -> list[Section]:
+    """Split a report into sections. No headings -> a single PREAMBLE section.
+
+    Whitespace around each body is trimmed from the span; empty preambles are
+    dropped. Repeated headings give repeated sections, in text order.
+    """
+    matches = _heading_matches(text)
+    sections: list[Section] = []
+    first = matches[0].start("h") if matches else len(text)
+    pre_start, pre_end = _trim(text, 0, first)
+    if pre_end > pre_start or not matches:
+        sections.append(Section(SectionName.PREAMBLE, "", 0, pre_start, pre_end))
+    for i, m in enumerate(matches):
+        heading = m.group("h")
+        name = _HEADINGS[" ".join(heading.upper().split())]
+        body_end = matches[i + 1].start("h") if i + 1 < len(matches) else len(text)
+        start, end = _trim(text, m.end(), body_end)
+        sections.append(Section(name, heading, m.start("h"), start, end))
+    return sections
+
+
+def has_headings(sections: list[Section]) -> bool:
+    return any(s.name is not SectionName.PREAMBLE for s in sections)
+
+
+def spans_for_mode(text: str, mode: SectionMode | str = SectionMode.AUTO) -> list[tuple[int, int]]:
+    """Character spans of `text` that a labeler should read under `mode`."""
+    mode = SectionMode(mode)
+    if mode is SectionMode.FULL:
+        return [(0, len(text))]
+    sections = parse_sections(text)
+    if not has_headings(sections):
+        return [(0, len(text))]
+    if mode is SectionMode.IMPRESSION:
+        impression = [(s.start, s.end) for s in sections if s.name is SectionName.IMPRESSION]
+        if impression:
+            return impression
+    # AUTO. The preamble of a headed report is usually a title ("FINAL REPORT",
+    # "CHEST PA AND LATERAL"); keep it only when no findings/impression exist.
+    core = [s for s in sections if s.name in (SectionName.FINDINGS, SectionName.IMPRESSION)]
+    if core:
+        return [(s.start, s.end) for s in core]
+    return [
+        (s.start, s.end) for s in sections if s.name not in EXCLUDED_FROM_AUTO
+    ]
+
+
+def text_for_mode(text: str, mode: SectionMode | str = SectionMode.AUTO) -> str:
+    """The text a labeler reads under `mode`, sections joined by a blank line."""
+    return "\n\n".join(text[a:b] for a, b in spans_for_mode(text, mode))
+
+
+def sections_as_dict(text: str) -> dict[str, str]:
+    """Section name -> body text (repeated sections joined), for storage and display."""
+    result: dict[str, str] = {}
+    for s in parse_sections(text):
+        body = s.body(text)
+        if not body:
+            continue
+        key = s.name.value
+        result[key] = f"{result[key]}\n{body}" if key in result else body
+    return result
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
