@@ -1,0 +1,1 @@
+"""Review UI, assignment and adjudication."""

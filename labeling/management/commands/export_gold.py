@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from labeling.selectors import gold_set_version_get
+from labeling.services.exports import EXPORT_FORMATS, gold_label_set_export
+from labeling.services.files import atomic_text_writer
+
+
+class Command(BaseCommand):
+    help = "Export the gold set: CheXpert CSV (1.0/0.0/-1.0/empty) or JSONL with provenance."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--output", required=True)
+        parser.add_argument("--format", choices=EXPORT_FORMATS, default=None, help="default: from the file name, else csv")
+        parser.add_argument("--gold-version", default=None, help="a frozen gold-set version; default the current gold set")
+
+    def handle(self, *args: object, **options: object) -> None:
+        output = str(options["output"])
+        fmt = options["format"] or ("jsonl" if output.endswith((".jsonl", ".ndjson")) else "csv")
+        version = None
+        if options["gold_version"]:
+            version = gold_set_version_get(name=str(options["gold_version"]))
+            if version is None:
+                raise CommandError(f"no gold-set version named {options['gold_version']!r}")
+        count = 0
+        with atomic_text_writer(output) as fh:
+            for chunk in gold_label_set_export(fmt=str(fmt), gold_version=version):
+                fh.write(chunk)
+                count += 1
+        rows = count - 1 if fmt == "csv" else count
+        self.stdout.write(f"wrote {rows} gold label(s) to {output}")

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from labeling.chexpert_csv import COLUMN_ORDERS
+from labeling.models import MachinePrediction
+from labeling.rules import RULES_VERSION
+from labeling.selectors import active_model_version_get, model_version_get_by_name
+from labeling.services.exports import machine_predictions_export
+from labeling.services.files import atomic_text_writer
+
+
+class Command(BaseCommand):
+    help = "Export machine labels of the whole corpus as a CheXpert CSV (--source rules | model | model:VERSION)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--source", required=True, help="rules, model (the active version) or model:VERSION")
+        parser.add_argument("--output", required=True)
+        parser.add_argument("--column-order", choices=COLUMN_ORDERS, default="chexpert")
+
+    def handle(self, *args: object, **options: object) -> None:
+        source = str(options["source"])
+        if source == "rules":
+            kind, version = MachinePrediction.Source.RULES, RULES_VERSION
+        elif source == "model" or source.startswith("model:"):
+            name = source.partition(":")[2]
+            model_version = model_version_get_by_name(name=name) if name else active_model_version_get()
+            if model_version is None:
+                raise CommandError(f"no model version {name!r}" if name else "no active model version yet")
+            kind, version = MachinePrediction.Source.MODEL, model_version.name
+        else:
+            raise CommandError("--source must be rules, model or model:VERSION")
+        count = 0
+        with atomic_text_writer(str(options["output"])) as fh:
+            for chunk in machine_predictions_export(source=kind, source_version=version, column_order=str(options["column_order"])):
+                fh.write(chunk)
+                count += 1
+        self.stdout.write(f"wrote {max(count - 1, 0)} prediction(s) from {kind} {version} to {options['output']}")

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from labeling.report_files import format_errors
+from labeling.services.prelabel import new_reports_prelabel
+from labeling.services.report_import import report_import
+
+
+class Command(BaseCommand):
+    help = "Import reports from a CSV or JSONL file (CheXpert/CheXbert/MIMIC column conventions)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file")
+        parser.add_argument("--no-label", action="store_true", help="do not compute rule labels for the new reports")
+        parser.add_argument(
+            "--label-in-background",
+            action="store_true",
+            help="queue rule labelling as a task even for small imports",
+        )
+
+    def handle(self, *args: object, **options: object) -> None:
+        path = str(options["file"])
+        result = report_import(path=path)
+        if not result.ok:
+            raise CommandError(f"{path}: nothing was imported; " + format_errors(result.errors))
+        self.stdout.write(f"{path}: {result.rows_read} row(s) read, {result.batch.message}")
+        if not options["no_label"] and result.created_ids:
+            inline = False if options["label_in_background"] else None
+            self.stdout.write(new_reports_prelabel(report_ids=result.created_ids, inline=inline))

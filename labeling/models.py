@@ -1,0 +1,241 @@
+"""Reports, machine predictions, reader annotations, gold labels, model versions.
+
+Provenance rule: machine predictions (rules, each model version) and human
+annotations are separate rows; adjudication writes a new gold row and never
+overwrites a reader's annotation. Invariants are database constraints.
+Writes go through `labeling.services`; reads through `labeling.selectors`.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+
+class ImportBatch(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        VALIDATING = "validating", "Validating"
+        IMPORTING = "importing", "Importing"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    filename = models.CharField(max_length=255)
+    # Uploaded file waiting for (or being processed by) a task; empty for CLI imports.
+    stored_path = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows_read = models.PositiveIntegerField(default=0)
+    rows_created = models.PositiveIntegerField(default=0)
+    rows_unchanged = models.PositiveIntegerField(default=0)
+    # Every bad row: [{"line": int, "column": str|None, "message": str}, ...]
+    errors = models.JSONField(default=list, blank=True)
+    message = models.TextField(blank=True)
+    progress = models.FloatField(default=0.0)  # 0..1, for the progress bar
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "import batches"
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.status})"
+
+
+class Report(models.Model):
+    class GoldSplit(models.TextChoices):
+        UNASSIGNED = "", "Not gold yet"
+        TRAIN = "train", "Train"
+        VALIDATION = "validation", "Validation"
+
+    external_id = models.CharField(max_length=200, unique=True)
+    patient_id = models.CharField(max_length=200, blank=True, db_index=True)
+    study_date = models.DateField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)  # extra input columns
+    text = models.TextField()
+    text_sha256 = models.CharField(max_length=64)
+    # [[section name, heading start, body start, body end], ...] offsets into `text`
+    sections = models.JSONField(default=list, blank=True)
+    import_batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="reports")
+    # Assigned once, when the report first becomes gold, so validation never
+    # leaks into training as the gold set grows.
+    gold_split = models.CharField(max_length=16, choices=GoldSplit.choices, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(text=""), name="report_text_not_empty"),
+            models.CheckConstraint(condition=~Q(external_id=""), name="report_external_id_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class ModelVersion(models.Model):
+    """A trained labeler. Lives here because predictions point to it; training
+    runs and the model code live in ml_worker."""
+
+    name = models.CharField(max_length=100, unique=True)
+    checkpoint_path = models.CharField(max_length=500)
+    base_encoder = models.CharField(max_length=500, blank=True)
+    stage = models.CharField(max_length=16, blank=True)  # silver | gold | imported
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    is_active = models.BooleanField(default=False)
+    metrics = models.JSONField(default=dict, blank=True)
+    model_card = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    promoted_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_model_version"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MachinePrediction(models.Model):
+    class Source(models.TextChoices):
+        RULES = "rules", "Rule labeler"
+        MODEL = "model", "Model"
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="predictions")
+    source = models.CharField(max_length=8, choices=Source.choices)
+    # The rule labeler's version, or the model version's name.
+    source_version = models.CharField(max_length=100)
+    model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="predictions")
+    labels = models.JSONField()  # observation name -> LabelValue value
+    probabilities = models.JSONField(null=True, blank=True)  # models: observation -> class -> p
+    evidence = models.JSONField(null=True, blank=True)  # rules: observation -> [span dicts]
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["report", "source", "source_version"], name="one_prediction_per_source_version"),
+            models.CheckConstraint(
+                condition=(Q(source="model", model_version__isnull=False) | Q(source="rules", model_version__isnull=True)),
+                name="model_predictions_name_their_version",
+            ),
+        ]
+        indexes = [models.Index(fields=["source", "source_version"])]
+
+
+class Annotation(models.Model):
+    """One reader's labels for one report."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SUBMITTED = "submitted", "Submitted"
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="annotations")
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations")
+    labels = models.JSONField()
+    # The values committed before machine labels were revealed ("independent
+    # first read"), kept to measure anchoring; null when not used.
+    first_read_labels = models.JSONField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    version = models.PositiveIntegerField(default=1)  # optimistic concurrency
+    time_spent_seconds = models.FloatField(default=0.0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["report", "reader"], name="one_annotation_per_reader_per_report"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="annotation_version_positive"),
+        ]
+
+
+class GoldLabel(models.Model):
+    """The reference labels of a report. Never edited: a correction creates a new
+    row that supersedes the old one; exactly one current row per report."""
+
+    class Method(models.TextChoices):
+        AGREEMENT = "agreement", "All readers agreed"
+        ADJUDICATED = "adjudicated", "Adjudicated"
+        IMPORTED = "imported", "Imported"
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="gold_labels")
+    labels = models.JSONField()
+    method = models.CharField(max_length=16, choices=Method.choices)
+    adjudicator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="adjudications")
+    annotations = models.ManyToManyField(Annotation, blank=True, related_name="gold_labels")
+    rationale = models.TextField(blank=True)
+    supersedes = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by")
+    is_current = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["report"], condition=Q(is_current=True), name="one_current_gold_label_per_report"),
+        ]
+
+
+class GoldSetVersion(models.Model):
+    """A frozen, named snapshot of the gold set (for exports, training, comparison)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    gold_labels = models.ManyToManyField(GoldLabel, through="GoldSetMembership", related_name="gold_set_versions")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GoldSetMembership(models.Model):
+    version = models.ForeignKey(GoldSetVersion, on_delete=models.CASCADE)
+    report = models.ForeignKey(Report, on_delete=models.PROTECT)
+    gold_label = models.ForeignKey(GoldLabel, on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["version", "report"], name="one_gold_label_per_report_per_gold_version"),
+        ]
+
+
+class RuntimeSettings(models.Model):
+    """Settings an admin changes while the app runs; one row, seeded from the
+    environment (see `labeling.selectors.runtime_settings_get`)."""
+
+    class QueueOrder(models.TextChoices):
+        DISAGREEMENT = "disagreement", "Disagreement first"
+        UNCERTAINTY = "uncertainty", "Uncertainty first"
+        RANDOM = "random", "Random"
+        SEQUENTIAL = "sequential", "Sequential"
+
+    class PromotionPolicy(models.TextChoices):
+        AUTO = "auto", "Promote a new model when it beats the active one"
+        MANUAL = "manual", "Admins promote models by hand"
+
+    singleton = models.PositiveSmallIntegerField(default=1, unique=True, editable=False)
+    reads_per_report = models.PositiveSmallIntegerField(default=2)
+    reservation_minutes = models.PositiveIntegerField(default=30)
+    queue_order = models.CharField(max_length=16, choices=QueueOrder.choices, default=QueueOrder.DISAGREEMENT)
+    auto_gold = models.BooleanField(default=True)
+    promotion_policy = models.CharField(max_length=8, choices=PromotionPolicy.choices, default=PromotionPolicy.AUTO)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name_plural = "runtime settings"
+        constraints = [
+            models.CheckConstraint(condition=Q(singleton=1), name="runtime_settings_single_row"),
+            models.CheckConstraint(condition=Q(reads_per_report__gte=1), name="reads_per_report_at_least_one"),
+        ]

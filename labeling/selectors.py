@@ -1,0 +1,108 @@
+"""Reads. Views, API views, commands and tasks read domain data through here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+
+from labeling.models import GoldLabel, GoldSetMembership, GoldSetVersion, MachinePrediction, ModelVersion, Report, RuntimeSettings
+from labeling.roles import Role
+
+
+def user_roles(*, user: AbstractBaseUser | AnonymousUser) -> frozenset[Role]:
+    if not user.is_authenticated:
+        return frozenset()
+    names = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
+    roles = {r for r in Role if r.group_name in names}
+    if getattr(user, "is_superuser", False):
+        roles.add(Role.ADMIN)
+    return frozenset(roles)
+
+
+def user_has_role(*, user: AbstractBaseUser | AnonymousUser, role: Role) -> bool:
+    return role in user_roles(user=user)
+
+
+def runtime_settings_get() -> RuntimeSettings:
+    """The single RuntimeSettings row, created from the environment on first use."""
+    row = RuntimeSettings.objects.filter(singleton=1).first()
+    if row is not None:
+        return row
+    row, _ = RuntimeSettings.objects.get_or_create(
+        singleton=1,
+        defaults={
+            "reads_per_report": settings.CHEXGOLD_READS_PER_REPORT,
+            "reservation_minutes": settings.CHEXGOLD_RESERVATION_MINUTES,
+            "queue_order": settings.CHEXGOLD_QUEUE_ORDER,
+            "auto_gold": settings.CHEXGOLD_AUTO_GOLD,
+            "promotion_policy": settings.CHEXGOLD_PROMOTION_POLICY,
+        },
+    )
+    return row
+
+
+def active_model_version_get() -> ModelVersion | None:
+    return ModelVersion.objects.filter(is_active=True).first()
+
+
+def model_version_get_by_name(*, name: str) -> ModelVersion | None:
+    return ModelVersion.objects.filter(name=name).first()
+
+
+def gold_set_version_get(*, name: str) -> GoldSetVersion | None:
+    return GoldSetVersion.objects.filter(name=name).first()
+
+
+def gold_labels_for_export(*, gold_version: GoldSetVersion | None = None) -> QuerySet[GoldLabel]:
+    """Current gold labels (or a frozen version's), excluding nothing else, in report order."""
+    if gold_version is None:
+        qs = GoldLabel.objects.filter(is_current=True)
+    else:
+        qs = GoldLabel.objects.filter(
+            id__in=GoldSetMembership.objects.filter(version=gold_version).values("gold_label_id")
+        )
+    return qs.select_related("report", "adjudicator").order_by("report_id")
+
+
+def predictions_for_export(*, source: str, source_version: str) -> QuerySet[MachinePrediction]:
+    return (
+        MachinePrediction.objects.filter(source=source, source_version=source_version)
+        .select_related("report")
+        .order_by("report_id")
+    )
+
+
+def latest_rules_version() -> str | None:
+    """The rule labeler version with the most recent prediction."""
+    row = (
+        MachinePrediction.objects.filter(source=MachinePrediction.Source.RULES)
+        .order_by("-id")
+        .values_list("source_version", flat=True)
+        .first()
+    )
+    return row
+
+
+def reports_without_prediction(*, source: str, source_version: str) -> QuerySet[Report]:
+    done = MachinePrediction.objects.filter(source=source, source_version=source_version).values("report_id")
+    return Report.objects.exclude(id__in=done).order_by("id")
+
+
+def iter_in_chunks(qs: QuerySet, size: int = 2000) -> Iterator[list]:
+    """Iterate a queryset ordered by id in chunks (keyset pagination, constant memory)."""
+    last_id = 0
+    while True:
+        chunk = list(qs.filter(id__gt=last_id).order_by("id")[:size])
+        if not chunk:
+            return
+        yield chunk
+        last_id = chunk[-1].id
+
+
+def import_batches_recent(*, limit: int = 20) -> QuerySet:
+    from labeling.models import ImportBatch
+
+    return ImportBatch.objects.select_related("created_by").order_by("-created_at")[:limit]

@@ -1,0 +1,1 @@
+"""Writes. Everything that changes domain data goes through these functions."""

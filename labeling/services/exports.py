@@ -1,0 +1,76 @@
+"""Exports: the gold set and machine labels in the CheXpert CSV convention, and
+the gold set as JSONL with provenance. Streamed: constant memory at any size."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from labeling import chexpert_csv
+from labeling.models import GoldLabel, GoldSetVersion, MachinePrediction
+from labeling.observations import OBSERVATION_NAMES, LabelValue
+from labeling.report_files import write_stream
+from labeling.selectors import gold_labels_for_export, predictions_for_export
+
+EXPORT_FORMATS = ("csv", "jsonl")
+ITER_CHUNK = 2000
+
+
+def gold_label_set_export(*, fmt: str = "csv", gold_version: GoldSetVersion | None = None) -> Iterator[str]:
+    """Yield the gold set as CSV (CheXpert convention) or JSONL (with provenance)."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {fmt!r} (expected csv or jsonl)")
+    labels = gold_labels_for_export(gold_version=gold_version)
+    if fmt == "csv":
+        rows = labels.values_list("report__text", "report__external_id", "labels").iterator(chunk_size=ITER_CHUNK)
+        yield from write_stream(_csv_rows(rows))
+        return
+    version_name = gold_version.name if gold_version else None
+    queryset = labels.prefetch_related("annotations__reader")
+    for gold in queryset.iterator(chunk_size=ITER_CHUNK):
+        yield json.dumps(_gold_provenance(gold, version_name), ensure_ascii=False) + "\n"
+
+
+def _csv_rows(rows: Iterator[tuple[str, str, dict[str, str]]]) -> Iterator[list[str]]:
+    yield chexpert_csv.header(has_ids=True)
+    for text, external_id, labels in rows:
+        yield chexpert_csv.row(text=text, external_id=external_id, labels=labels)
+
+
+def _gold_provenance(gold: GoldLabel, version_name: str | None) -> dict[str, object]:
+    annotations = list(gold.annotations.all())
+    return {
+        "id": gold.report.external_id,
+        "text": gold.report.text,
+        "labels": {name: LabelValue(gold.labels[name]).numeric for name in OBSERVATION_NAMES},
+        "provenance": {
+            "gold_label_id": gold.id,
+            "method": gold.method,
+            "readers": sorted(a.reader.get_username() for a in annotations),
+            "reads": [
+                {"reader": a.reader.get_username(), "submitted_at": a.submitted_at.isoformat() if a.submitted_at else None}
+                for a in sorted(annotations, key=lambda a: a.reader.get_username())
+            ],
+            "adjudicator": gold.adjudicator.get_username() if gold.adjudicator else None,
+            "rationale": gold.rationale,
+            "created_at": gold.created_at.isoformat(),
+            "supersedes": gold.supersedes_id,
+            "gold_set_version": version_name,
+        },
+    }
+
+
+def machine_predictions_export(*, source: str, source_version: str, column_order: str = "chexpert") -> Iterator[str]:
+    """Yield one labeler's predictions for the whole corpus as a CheXpert CSV."""
+    if source not in MachinePrediction.Source.values:
+        raise ValueError(f"unknown source {source!r}")
+    rows = predictions_for_export(source=source, source_version=source_version).values_list(
+        "report__text", "report__external_id", "labels"
+    )
+
+    def generate() -> Iterator[list[str]]:
+        yield chexpert_csv.header(has_ids=True, column_order=column_order)
+        for text, external_id, labels in rows.iterator(chunk_size=ITER_CHUNK):
+            yield chexpert_csv.row(text=text, external_id=external_id, labels=labels, column_order=column_order)
+
+    yield from write_stream(generate())

@@ -1,0 +1,79 @@
+"""Machine predictions: storing rule labels (and, via ml_worker, model labels)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from django.conf import settings
+from django.db import transaction
+
+from labeling.models import MachinePrediction, ModelVersion, Report
+from labeling.rules import RULES_VERSION, label_report
+
+CHUNK = 500
+
+
+def rule_predictions_create(*, report_ids: Iterable[int] | None = None, section: str | None = None) -> int:
+    """Label reports with the rule labeler and store the predictions.
+
+    Idempotent and resumable: reports that already have a prediction from this
+    rules version are skipped; each chunk commits on its own, so a job that
+    dies part-way keeps the chunks it finished and the rerun does the rest.
+    `report_ids=None` labels every report that lacks one. Returns the number
+    of predictions written.
+    """
+    section = section or settings.CHEXGOLD_LABEL_SECTION
+    done = MachinePrediction.objects.filter(source=MachinePrediction.Source.RULES, source_version=RULES_VERSION)
+    if report_ids is None:
+        candidates = Report.objects.exclude(id__in=done.values("report_id")).order_by("id").values_list("id", flat=True)
+        ids = list(candidates)
+    else:
+        wanted = sorted(set(report_ids))
+        have: set[int] = set()
+        for start in range(0, len(wanted), 900):
+            have.update(done.filter(report_id__in=wanted[start : start + 900]).values_list("report_id", flat=True))
+        ids = [i for i in wanted if i not in have]
+    written = 0
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        texts = Report.objects.filter(id__in=chunk).values_list("id", "text")
+        rows = []
+        for report_id, text in texts:
+            result = label_report(text, section=section)
+            rows.append(
+                MachinePrediction(
+                    report_id=report_id,
+                    source=MachinePrediction.Source.RULES,
+                    source_version=RULES_VERSION,
+                    labels=result.labels,
+                    evidence=result.evidence_as_json(),
+                )
+            )
+        with transaction.atomic():
+            MachinePrediction.objects.bulk_create(rows, ignore_conflicts=True)
+        written += len(rows)
+    return written
+
+
+def model_predictions_store(
+    *,
+    model_version: ModelVersion,
+    report_ids: Sequence[int],
+    labels: Sequence[dict[str, str]],
+    probabilities: Sequence[dict[str, dict[str, float]]],
+) -> int:
+    """Store one chunk of a model version's predictions (idempotent per report)."""
+    rows = [
+        MachinePrediction(
+            report_id=report_id,
+            source=MachinePrediction.Source.MODEL,
+            source_version=model_version.name,
+            model_version=model_version,
+            labels=report_labels,
+            probabilities=probs,
+        )
+        for report_id, report_labels, probs in zip(report_ids, labels, probabilities, strict=True)
+    ]
+    with transaction.atomic():
+        MachinePrediction.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)

@@ -1,0 +1,21 @@
+"""Celery tasks of the `gpu` queue (routed by name: ml_worker.tasks.*)."""
+
+from __future__ import annotations
+
+import os
+
+from celery import shared_task
+
+
+@shared_task(name="ml_worker.tasks.ping_gpu")
+def ping_gpu(value: str = "pong") -> dict[str, str]:
+    """Health check for GPU workers; reports which worker served it."""
+    return {"value": value, "queue": "gpu", "pid": str(os.getpid())}
+
+
+@shared_task(name="ml_worker.tasks.model_predictions_missing_task", acks_late=True)
+def model_predictions_missing_task() -> int:
+    """Label reports that lack a prediction from the active model version."""
+    from ml_worker.services import model_predictions_missing_create
+
+    return model_predictions_missing_create()
