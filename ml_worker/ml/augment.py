@@ -1,0 +1,279 @@
+"""Label-preserving text augmentation for training reports.
+
+An augmenter is a named function ``(text, rng) -> text`` registered in
+`AUGMENTERS`. It receives the text the model reads (sections already selected;
+sections separated by blank lines) and must not change any CheXpert label of
+it: no negation, hedge or finding may be added, removed or moved out of its
+sentence.
+
+Back-translation (English -> German -> English with local MarianMT models) needs
+model directories and is built by `build_augmenters` from the training config;
+it is skipped, with a reason, when they are not configured.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+Augmenter = Callable[[str, random.Random], str]
+
+AUGMENTERS: dict[str, Augmenter] = {}
+
+BACK_TRANSLATION = "back_translation"
+
+
+def register_augmenter(name: str) -> Callable[[Augmenter], Augmenter]:
+    """Decorator: make `fn` available as `name` in TrainingConfig.augmentations."""
+
+    def decorate(fn: Augmenter) -> Augmenter:
+        if name in AUGMENTERS or name == BACK_TRANSLATION:
+            raise ValueError(f"augmenter {name!r} is already registered")
+        AUGMENTERS[name] = fn
+        return fn
+
+    return decorate
+
+
+def available_augmenters() -> list[str]:
+    return sorted([*AUGMENTERS, BACK_TRANSLATION])
+
+
+# --- sentence shuffling ------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(])")
+_LIST_NUMBER = re.compile(r"^\(?\d{1,2}[.)]$")
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    """Sentences of one paragraph; a bare list number ("1.") stays with the
+    sentence it numbers."""
+    parts = [p for p in _SENTENCE_END.split(paragraph.strip()) if p]
+    sentences: list[str] = []
+    carry = ""
+    for part in parts:
+        if _LIST_NUMBER.match(part):
+            carry = f"{carry}{part} "
+            continue
+        sentences.append(carry + part)
+        carry = ""
+    if carry:
+        sentences.append(carry.strip())
+    return sentences
+
+
+@register_augmenter("sentence_shuffle")
+def sentence_shuffle(text: str, rng: random.Random) -> str:
+    """Shuffle sentences within each paragraph/section (never across sections).
+
+    CheXpert labels are per report, so sentence order does not change them.
+    Paragraphs are blocks separated by blank lines or single newlines.
+    """
+    blocks = re.split(r"(\n\s*\n|\n)", text)
+    out = []
+    for block in blocks:
+        if not block or block.isspace():
+            out.append(block)
+            continue
+        sentences = split_sentences(block)
+        if len(sentences) > 1:
+            rng.shuffle(sentences)
+        out.append(" ".join(sentences))
+    return "".join(out)
+
+
+# --- synonym swaps -----------------------------------------------------------
+
+# Phrase -> replacements that name the same finding with the same certainty.
+# One-directional where the reverse would be unsafe (e.g. "pulmonary edema" ->
+# "edema" is fine, "edema" -> "pulmonary edema" is not: soft-tissue edema).
+LABEL_PRESERVING_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "cardiac silhouette": ("heart silhouette", "cardiac shadow"),
+    "heart silhouette": ("cardiac silhouette",),
+    "heart size": ("cardiac size",),
+    "cardiac size": ("heart size",),
+    "cardiomegaly": ("enlargement of the cardiac silhouette",),
+    "pulmonary edema": ("edema",),
+    "pleural effusion": ("pleural fluid",),
+    "pleural effusions": ("pleural fluid collections",),
+    "opacity": ("opacification",),
+    "endotracheal tube": ("ET tube",),
+    "nasogastric tube": ("NG tube",),
+    "no evidence of": ("no",),
+    "within normal limits": ("normal",),
+    "lungs are clear": ("lungs are well aerated and clear",),
+}
+_SYNONYM_PATTERN = re.compile(
+    r"\b(" + "|".join(re.escape(k) for k in sorted(LABEL_PRESERVING_SYNONYMS, key=len, reverse=True)) + r")\b",
+    re.IGNORECASE,
+)
+
+
+def _match_case(original: str, replacement: str) -> str:
+    if original.isupper() and len(original) > 1:
+        return replacement.upper()
+    if original[:1].isupper():
+        return replacement[:1].upper() + replacement[1:]
+    return replacement
+
+
+@register_augmenter("synonym_swap")
+def synonym_swap(text: str, rng: random.Random) -> str:
+    """Replace each listed radiology phrase, with probability 1/2, by a synonym
+    of the same finding and certainty (`LABEL_PRESERVING_SYNONYMS`)."""
+
+    def swap(match: re.Match[str]) -> str:
+        found = match.group(0)
+        if rng.random() < 0.5:
+            return found
+        choices = LABEL_PRESERVING_SYNONYMS[found.lower()]
+        return _match_case(found, rng.choice(choices))
+
+    return _SYNONYM_PATTERN.sub(swap, text)
+
+
+# --- de-identification filler ----------------------------------------------------
+
+# Sentences that mention no finding, in the style of de-identified Open-i text.
+FILLER_SENTENCES: tuple[str, ...] = (
+    "XXXX XXXX.",
+    "Comparison XXXX.",
+    "Dictated by XXXX.",
+    "XXXX views of the chest.",
+    "Study dated XXXX.",
+)
+
+
+@register_augmenter("xxxx_filler")
+def xxxx_filler(text: str, rng: random.Random) -> str:
+    """Insert one finding-free filler sentence ("XXXX XXXX.") between two
+    sentences of one paragraph, so the model learns to ignore de-identification
+    tokens. Never inside a sentence, so no negation or hedge scope changes."""
+    blocks = re.split(r"(\n\s*\n|\n)", text)
+    paragraphs = [i for i, b in enumerate(blocks) if b and not b.isspace()]
+    if not paragraphs:
+        return text
+    index = rng.choice(paragraphs)
+    sentences = split_sentences(blocks[index])
+    sentences.insert(rng.randint(0, len(sentences)), rng.choice(FILLER_SENTENCES))
+    blocks[index] = " ".join(sentences)
+    return "".join(blocks)
+
+
+# --- back-translation ------------------------------------------------------------
+
+
+@dataclass
+class BackTranslator:
+    """English -> German -> English with two local MarianMT directories.
+
+    Translations are cached per text, so each training text is translated at
+    most once per run. Loading needs `sentencepiece` (MarianTokenizer).
+    """
+
+    en_de_dir: str
+    de_en_dir: str
+    device: str = "cpu"
+    max_length: int = 512
+    _cache: dict[str, str] = field(default_factory=dict, repr=False)
+    _models: tuple | None = field(default=None, repr=False)
+
+    def _load(self) -> tuple:
+        if self._models is None:
+            from transformers import MarianMTModel, MarianTokenizer
+
+            loaded = []
+            for d in (self.en_de_dir, self.de_en_dir):
+                tok = MarianTokenizer.from_pretrained(d, local_files_only=True)
+                model = MarianMTModel.from_pretrained(d, local_files_only=True).to(self.device).eval()
+                loaded.append((tok, model))
+            self._models = tuple(loaded)
+        return self._models
+
+    def _translate(self, pair: tuple, texts: list[str]) -> list[str]:
+        import torch
+
+        tok, model = pair
+        batch = tok(texts, return_tensors="pt", padding=True, truncation=True, max_length=self.max_length)
+        with torch.inference_mode():
+            out = model.generate(**batch.to(self.device), num_beams=1, max_new_tokens=self.max_length)
+        return tok.batch_decode(out, skip_special_tokens=True)
+
+    def translate_many(self, texts: Sequence[str], batch_size: int = 16) -> None:
+        """Fill the cache for `texts` in batches (faster than one at a time)."""
+        en_de, de_en = self._load()
+        todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        for i in range(0, len(todo), batch_size):
+            chunk = todo[i : i + batch_size]
+            back = self._translate(de_en, self._translate(en_de, chunk))
+            self._cache.update(zip(chunk, back, strict=True))
+
+    def __call__(self, text: str, rng: random.Random) -> str:
+        if text not in self._cache:
+            self.translate_many([text])
+        return self._cache[text] or text
+
+
+def check_back_translation(en_de_dir: str | None, de_en_dir: str | None) -> str | None:
+    """None when back-translation can run, else the reason it is skipped."""
+    if not en_de_dir or not de_en_dir:
+        return "back-translation skipped: back_translation_en_de_dir/back_translation_de_en_dir not configured"
+    for d in (en_de_dir, de_en_dir):
+        if not (Path(d) / "config.json").is_file():
+            return f"back-translation skipped: {d} is not a local MarianMT directory (no config.json)"
+    try:
+        import sentencepiece  # noqa: F401
+    except ImportError:
+        return "back-translation skipped: the sentencepiece package (needed by MarianTokenizer) is not installed"
+    return None
+
+
+@dataclass
+class AugmentationPlan:
+    """The augmenters a run uses, and what was skipped and why."""
+
+    names: list[str]
+    augmenters: list[Augmenter]
+    skipped: list[str]
+
+    def apply(self, text: str, rng: random.Random, probability: float) -> str:
+        """With `probability`, apply one augmenter chosen at random."""
+        if not self.augmenters or rng.random() >= probability:
+            return text
+        augmented = rng.choice(self.augmenters)(text, rng)
+        return augmented if augmented.strip() else text
+
+
+def build_augmenters(
+    names: Sequence[str],
+    *,
+    back_translation_en_de_dir: str | None = None,
+    back_translation_de_en_dir: str | None = None,
+    device: str = "cpu",
+) -> AugmentationPlan:
+    """Resolve augmenter names; raises ValueError on an unknown name."""
+    chosen: list[Augmenter] = []
+    used: list[str] = []
+    skipped: list[str] = []
+    for name in names:
+        if name == BACK_TRANSLATION:
+            reason = check_back_translation(back_translation_en_de_dir, back_translation_de_en_dir)
+            if reason:
+                logger.warning(reason)
+                skipped.append(reason)
+                continue
+            chosen.append(
+                BackTranslator(str(back_translation_en_de_dir), str(back_translation_de_en_dir), device=device)
+            )
+        elif name in AUGMENTERS:
+            chosen.append(AUGMENTERS[name])
+        else:
+            raise ValueError(f"unknown augmentation {name!r}; available: {available_augmenters()}")
+        used.append(name)
+    return AugmentationPlan(names=used, augmenters=chosen, skipped=skipped)
