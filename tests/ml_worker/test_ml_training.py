@@ -1,0 +1,182 @@
+"""Training: determinism, cancellation, crash safety, a metric floor, validation."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from labeling.observations import blank_labels
+from ml_worker.ml.checkpoints import load_checkpoint
+from ml_worker.ml.config import TrainingConfig
+from ml_worker.ml.data import label_targets, labels_from_indices
+from ml_worker.ml.predict import Predictor
+from ml_worker.ml.train import TrainingCancelled, TrainingProgress, train_model
+from tests.ml_worker.test_ml_support import make_examples, write_tiny_encoder
+
+
+@pytest.fixture(scope="module")
+def encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_encoder(tmp_path_factory.mktemp("enc") / "encoder")
+
+
+def quick_config(**overrides: object) -> TrainingConfig:
+    values: dict[str, object] = {"epochs": 1, "learning_rate": 3e-3, "batch_size": 8, "max_steps": 6}
+    values.update(overrides)
+    return TrainingConfig(**values)  # type: ignore[arg-type]
+
+
+def effusion_examples(n: int, seed: int) -> list[tuple[str, dict[str, str]]]:
+    """Reports with a pleural effusion (positive) or without any mention (blank)."""
+    rng = random.Random(seed)
+    with_effusion = ["Large left pleural effusion.", "Small right pleural effusion.", "Moderate bilateral pleural effusions."]
+    other = ["Heart size is normal.", "Lungs are clear.", "Mild cardiomegaly.", "The mediastinum is unremarkable."]
+    examples = []
+    for i in range(n):
+        labels = blank_labels()
+        sentences = [rng.choice(other)]
+        if i % 2 == 0:
+            sentences.append(rng.choice(with_effusion))
+            labels["Pleural Effusion"] = "positive"
+        if "Mild cardiomegaly." in sentences:
+            labels["Cardiomegaly"] = "positive"
+        rng.shuffle(sentences)
+        examples.append((" ".join(sentences), labels))
+    return examples
+
+
+def test_no_finding_negative_or_uncertain_maps_to_blank() -> None:
+    for value in ("negative", "uncertain", "blank"):
+        labels = blank_labels() | {"No Finding": value, "Edema": "uncertain"}
+        targets = label_targets(labels)
+        assert targets[0] == 0
+        assert labels_from_indices(targets)["Edema"] == "uncertain"
+    assert label_targets(blank_labels() | {"No Finding": "positive"})[0] == 1
+    with pytest.raises(ValueError, match="unknown observation"):
+        label_targets({"Effusion": "positive"})
+
+
+def test_same_seed_gives_identical_weights(encoder: Path, tmp_path: Path) -> None:
+    examples = make_examples(24)
+    config = quick_config(augmentations=("sentence_shuffle", "synonym_swap"), augmentation_probability=0.5)
+    train_model(config, examples, [], init_from=encoder, output_dir=tmp_path / "a")
+    train_model(config, examples, [], init_from=encoder, output_dir=tmp_path / "b")
+    a = load_checkpoint(tmp_path / "a").model.state_dict()
+    b = load_checkpoint(tmp_path / "b").model.state_dict()
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+    train_model(quick_config(seed=7), examples, [], init_from=encoder, output_dir=tmp_path / "c")
+    c = load_checkpoint(tmp_path / "c").model.state_dict()
+    assert not torch.equal(a["linear_heads.10.weight"], c["linear_heads.10.weight"])
+
+
+def test_should_stop_cancels_and_writes_nothing(encoder: Path, tmp_path: Path) -> None:
+    calls = {"n": 0}
+
+    def should_stop() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    with pytest.raises(TrainingCancelled):
+        train_model(quick_config(), make_examples(40), [], init_from=encoder, output_dir=tmp_path / "out", should_stop=should_stop)
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_a_crash_mid_training_leaves_no_checkpoint(encoder: Path, tmp_path: Path) -> None:
+    def explode(progress: TrainingProgress) -> None:
+        if progress.step >= 2:
+            raise RuntimeError("worker lost")
+
+    config = quick_config(progress_interval_s=0.0)
+    with pytest.raises(RuntimeError, match="worker lost"):
+        train_model(config, make_examples(40), [], init_from=encoder, output_dir=tmp_path / "out", progress_callback=explode)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_progress_reports_steps_and_throughput(encoder: Path, tmp_path: Path) -> None:
+    seen: list[TrainingProgress] = []
+    result = train_model(
+        quick_config(stage="gold", progress_interval_s=0.0),
+        make_examples(48),
+        [],
+        init_from=encoder,
+        output_dir=tmp_path / "out",
+        progress_callback=seen.append,
+    )
+    assert result.steps == 6
+    assert [p.step for p in seen if p.phase == "training"][-1] == 6
+    assert all(p.stage == "gold" and p.total_steps == 6 for p in seen)
+    assert seen[-1].phase == "done"
+    assert seen[-1].loss is not None and seen[-1].examples_per_second > 0
+    assert result.selection == "last_epoch_no_validation"
+    assert any("no validation" in note for note in result.notes)
+
+
+def test_output_dir_that_is_not_empty_is_refused_before_training(encoder: Path, tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "x").write_text("x")
+    with pytest.raises(FileExistsError):
+        train_model(quick_config(), make_examples(8), [], init_from=encoder, output_dir=tmp_path / "out")
+
+
+def test_learns_effusion_positive(encoder: Path, tmp_path: Path) -> None:
+    config = quick_config(epochs=12, max_steps=None, batch_size=4, warmup_ratio=0.05, section_mode="full")
+    train_model(config, effusion_examples(48, seed=0), [], init_from=encoder, output_dir=tmp_path / "m")
+    predictor = Predictor.from_checkpoint(tmp_path / "m")
+    held_out = effusion_examples(20, seed=99)
+    predictions = predictor.predict([text for text, _ in held_out])
+    correct = sum(
+        p.labels["Pleural Effusion"] == labels["Pleural Effusion"]
+        for p, (_, labels) in zip(predictions, held_out, strict=True)
+    )
+    assert correct >= 18, f"{correct}/20 held-out reports right for Pleural Effusion"
+
+
+def test_init_from_a_checkpoint_continues_training(encoder: Path, tmp_path: Path) -> None:
+    train_model(quick_config(stage="silver"), make_examples(16), [], init_from=encoder, output_dir=tmp_path / "silver")
+    result = train_model(
+        quick_config(stage="gold", max_steps=2),
+        make_examples(16, seed=3),
+        [],
+        init_from=tmp_path / "silver",
+        output_dir=tmp_path / "gold",
+        parent_version="silver-1",
+    )
+    assert result.manifest.parent_version == "silver-1"
+    assert result.manifest.base_encoder == str(encoder)
+    assert load_checkpoint(tmp_path / "gold").manifest.stage == "gold"
+
+
+def test_validation_selects_the_best_model_and_stops_early(encoder: Path, tmp_path: Path) -> None:
+    pytest.importorskip("labeling.metrics")
+    seen: list[TrainingProgress] = []
+    config = quick_config(
+        epochs=30, max_steps=None, batch_size=4, early_stopping_patience=2, progress_interval_s=0.0, section_mode="full"
+    )
+    result = train_model(
+        config,
+        effusion_examples(32, seed=0),
+        effusion_examples(12, seed=5),
+        init_from=encoder,
+        output_dir=tmp_path / "m",
+        progress_callback=seen.append,
+    )
+    assert result.selection == "best_validation"
+    assert result.best_score is not None and 0.0 <= result.best_score <= 1.0
+    assert result.best_score == max(h["weighted_f1"] for h in result.validation_history)
+    assert any(p.val_score is not None for p in seen)
+    metrics = load_checkpoint(tmp_path / "m").manifest.validation_metrics
+    assert metrics["best_score"] == result.best_score
+    assert metrics["selection_metric"] == "weighted_f1"
+    if result.stopped_early:
+        assert result.epochs_completed < 30
+    # The saved weights are the best epoch's: validating them again gives its score.
+    from labeling.metrics import mean_weighted_f1
+
+    val = effusion_examples(12, seed=5)
+    predictions = Predictor.from_checkpoint(tmp_path / "m").predict([t for t, _ in val])
+    assert mean_weighted_f1([labels for _, labels in val], [p.labels for p in predictions]) == pytest.approx(result.best_score)
