@@ -180,3 +180,26 @@ def test_validation_selects_the_best_model_and_stops_early(encoder: Path, tmp_pa
     val = effusion_examples(12, seed=5)
     predictions = Predictor.from_checkpoint(tmp_path / "m").predict([t for t, _ in val])
     assert mean_weighted_f1([labels for _, labels in val], [p.labels for p in predictions]) == pytest.approx(result.best_score)
+
+
+def test_validation_drives_selection_with_any_metric(encoder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Selection logic on its own (labeling.metrics replaced by a recorded score
+    sequence): the best validation's weights are kept and patience stops training."""
+    import ml_worker.ml.train as train_module
+
+    scores = iter([0.2, 0.6, 0.5, 0.4, 0.3, 0.9])
+    seen_gold: list[int] = []
+
+    def fake_score(metric: str, gold: list[dict[str, str]], pred: list[dict[str, str]]) -> float:
+        seen_gold.append(len(gold))
+        assert len(pred) == len(gold)
+        return next(scores)
+
+    monkeypatch.setattr(train_module, "selection_score", fake_score)
+    config = quick_config(epochs=10, max_steps=None, batch_size=8, early_stopping_patience=2, selection_metric="kappa")
+    result = train_model(config, make_examples(16), make_examples(6, seed=4), init_from=encoder, output_dir=tmp_path / "m")
+    assert [h["kappa"] for h in result.validation_history] == [0.2, 0.6, 0.5, 0.4]
+    assert result.stopped_early and result.epochs_completed == 4
+    assert (result.best_epoch, result.best_score, result.best_step) == (2, 0.6, 4)
+    assert seen_gold == [6, 6, 6, 6]
+    assert load_checkpoint(tmp_path / "m").manifest.validation_metrics["best_epoch"] == 2

