@@ -191,7 +191,9 @@ class BackTranslator:
             loaded = []
             for d in (self.en_de_dir, self.de_en_dir):
                 tok = MarianTokenizer.from_pretrained(d, local_files_only=True)
-                model = MarianMTModel.from_pretrained(d, local_files_only=True).to(self.device).eval()
+                model = MarianMTModel.from_pretrained(d, local_files_only=True)
+                model.to(self.device)  # type: ignore[arg-type]
+                model.eval()
                 loaded.append((tok, model))
             self._models = tuple(loaded)
         return self._models

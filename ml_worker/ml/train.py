@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -129,7 +129,8 @@ def _load_initial(
 
 
 def _optimizer(model: ChexbertModel, config: TrainingConfig) -> torch.optim.AdamW:
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
@@ -213,7 +214,7 @@ def train_model(
     train_texts = [model_text(text, config.section_mode) for text, _ in train_examples]
     train_targets = [label_targets(labels) for _, labels in train_examples]
     val_texts = [model_text(text, config.section_mode) for text, _ in val_examples]
-    val_gold = [labels_from_mapping(labels) for _, labels in val_examples]
+    val_gold = [labels_from_mapping(cast(Mapping[object, object], labels)) for _, labels in val_examples]
     val_targets = [label_targets(labels) for _, labels in val_examples]
     lengths = [len(t) for t in train_texts]
     for augmenter in plan.augmenters:
@@ -335,12 +336,12 @@ def train_model(
             )
             with autocast:
                 logits = model(batch.input_ids, batch.attention_mask)
-            loss = sum(
-                F.cross_entropy(
-                    logit.float(), targets[:, head], weight=None if weights is None else weights[head]
-                )
-                for head, logit in enumerate(logits)
-            )
+            loss = torch.stack(
+                [
+                    F.cross_entropy(logit.float(), targets[:, head], weight=None if weights is None else weights[head])
+                    for head, logit in enumerate(logits)
+                ]
+            ).sum()
             loss.backward()
             if config.max_grad_norm > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)

@@ -9,8 +9,8 @@ import torch
 from transformers import BertModel
 
 from labeling.observations import CHEXBERT_ORDER, OBSERVATIONS, Observation, classes_for
-from ml_worker.ml.chexbert import ChexbertConfigMissing, load_chexbert_checkpoint
 from ml_worker.ml.checkpoints import CheckpointError
+from ml_worker.ml.chexbert import ChexbertConfigMissing, load_chexbert_checkpoint
 from ml_worker.ml.predict import Predictor
 from tests.ml_worker.test_ml_support import tiny_config, vocabulary, write_tiny_encoder
 
