@@ -1,0 +1,203 @@
+"""Shared fixtures: service checks, real Celery worker processes, users.
+
+Where PostgreSQL, Redis or Chromium is missing, the tests that need it skip with
+the reason; with CHEXGOLD_REQUIRE_SERVICES=1 (set by .ci/run) they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REQUIRE_SERVICES = os.environ.get("CHEXGOLD_REQUIRE_SERVICES") == "1"
+
+
+def require_service(available: bool, reason: str) -> None:
+    """Skip (or, under CHEXGOLD_REQUIRE_SERVICES=1, fail) when a service is missing."""
+    if available:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"required service missing: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def _using_postgres() -> bool:
+    return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://", "pgsql://"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The PostgreSQL+Redis pass (DATABASE_URL=postgres://...) runs the tests marked
+    # `pg`, `worker` or `both_backends`; the embedded pass runs all but `pg`.
+    selected, deselected = [], []
+    for item in items:
+        marks = {m.name for m in item.iter_markers()}
+        if _using_postgres():
+            keep = bool(marks & {"pg", "worker", "both_backends"})
+        else:
+            keep = "pg" not in marks
+        (selected if keep else deselected).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_reachable() -> None:
+    """In the PostgreSQL pass, check the server answers before pytest-django creates the test database."""
+    if not _using_postgres():
+        return
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    try:
+        psycopg.connect(
+            host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"] or None,
+            dbname=db["NAME"], connect_timeout=3,
+        ).close()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        require_service(False, f"PostgreSQL at {db['HOST']}:{db['PORT']} not reachable ({exc})")
+
+
+# --- users -----------------------------------------------------------------
+@pytest.fixture
+def make_user(db) -> Callable[..., object]:  # type: ignore[no-untyped-def]
+    from labeling.roles import Role
+    from labeling.services.users import user_create_or_update
+
+    def make(username: str, *roles: str, password: str = "correct-horse-42") -> object:
+        user, _ = user_create_or_update(username=username, password=password, roles=[Role(r) for r in roles])
+        return user
+
+    return make
+
+
+# --- real Celery workers ---------------------------------------------------
+def _redis_available(url: str) -> tuple[bool, str]:
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+        return True, ""
+    except Exception as exc:  # noqa: BLE001
+        return False, f"Redis at {url} not reachable ({exc})"
+
+
+def _database_url_for_workers() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        name = db["NAME"]
+        assert name and ":memory:" not in str(name) and "mode=memory" not in str(name), (
+            "worker tests need a file database that another process can open"
+        )
+        return f"sqlite:///{name}"
+    user = db["USER"] or ""
+    auth = f"{user}@" if user else ""
+    return f"postgres://{auth}{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class WorkerProcess:
+    def __init__(self, process: subprocess.Popen[bytes], pidfile: Path, log: Path) -> None:
+        self.process, self.pidfile, self.log = process, pidfile, log
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+@pytest.fixture
+def celery_services(tmp_path: Path, transactional_db) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Broker/result URLs for this test and the matching env for worker processes.
+
+    Embedded pass: fresh SQLite-file broker and result store under tmp_path.
+    PostgreSQL pass: Redis (database 15) for both.
+    """
+    from chexgold.celery import app
+
+    if _using_postgres():
+        url = os.environ.get("CHEXGOLD_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+        ok, why = _redis_available(url)
+        require_service(ok, why)
+        import redis
+
+        redis.Redis.from_url(url).flushdb()
+        broker, backend = url, url
+    else:
+        broker = f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}"
+        backend = f"db+sqlite:///{tmp_path / 'results.sqlite3'}"
+    _celery_point_at(app, broker=broker, backend=backend)
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": _database_url_for_workers(),
+            "CELERY_BROKER_URL": broker,
+            "CELERY_RESULT_BACKEND": backend,
+            "DJANGO_SETTINGS_MODULE": "chexgold.settings",
+            "PYTHONUNBUFFERED": "1",
+            "HF_HUB_OFFLINE": "1",
+        }
+    )
+    return env
+
+
+def _celery_point_at(app, *, broker: str, backend: str) -> None:  # type: ignore[no-untyped-def]
+    """Point this process's Celery client at a test broker and result store."""
+    if app._pool is not None:  # drop connections to the previous broker
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
+    app.conf.update(broker_url=broker, result_backend=backend)
+    app._local.__dict__.pop("backend", None)
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path, celery_services: dict[str, str]) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start real `celery worker` processes; each is stopped by PID afterwards."""
+    started: list[WorkerProcess] = []
+
+    def start(queues: str = "default,gpu", extra_env: dict[str, str] | None = None) -> WorkerProcess:
+        name = f"test-{queues.replace(',', '-')}-{uuid.uuid4().hex[:6]}"
+        pidfile = tmp_path / f"{name}.pid"
+        log = tmp_path / f"{name}.log"
+        env = dict(celery_services)
+        env.update(extra_env or {})
+        cmd = [
+            sys.executable, "-m", "celery", "-A", "chexgold", "worker", "-Q", queues, "-n", f"{name}@%h",
+            "--pool", "solo", "--loglevel", "INFO", "--pidfile", str(pidfile), "--without-heartbeat",
+            "--without-gossip", "--without-mingle",
+        ]
+        with open(log, "wb") as fh:
+            process = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        worker = WorkerProcess(process, pidfile, log)
+        started.append(worker)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"worker exited with {process.returncode}:\n{worker.output()[-4000:]}")
+            if "ready." in worker.output():
+                return worker
+            time.sleep(0.2)
+        pytest.fail(f"worker did not start within 60 s:\n{worker.output()[-4000:]}")
+
+    yield start
+    for worker in started:
+        worker.stop()

@@ -1,0 +1,74 @@
+"""factory_boy factories for domain rows (tests create data through these or services)."""
+
+from __future__ import annotations
+
+import factory
+from django.contrib.auth import get_user_model
+
+from labeling.models import Annotation, GoldLabel, MachinePrediction, ModelVersion, Report
+from labeling.observations import blank_labels
+from labeling.report_files import text_sha256
+
+
+def labels(**values: str) -> dict[str, str]:
+    """Full LabelDict: blank except the given observations (keyword = name with underscores)."""
+    result = blank_labels()
+    for key, value in values.items():
+        name = key.replace("_", " ")
+        match = next(n for n in result if n.lower() == name.lower())
+        result[match] = value
+    return result
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.PostGenerationMethodCall("set_password", "correct-horse-42")
+
+
+class ReportFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Report
+
+    external_id = factory.Sequence(lambda n: f"R{n:05d}")
+    text = factory.Sequence(lambda n: f"FINDINGS: Heart size is normal. Study {n}.\nIMPRESSION: No acute disease.")
+    text_sha256 = factory.LazyAttribute(lambda o: text_sha256(o.text))
+
+
+class ModelVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ModelVersion
+
+    name = factory.Sequence(lambda n: f"v{n}")
+    checkpoint_path = factory.LazyAttribute(lambda o: f"/models/{o.name}")
+
+
+class RulePredictionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MachinePrediction
+
+    report = factory.SubFactory(ReportFactory)
+    source = MachinePrediction.Source.RULES
+    source_version = "test"
+    labels = factory.LazyFunction(blank_labels)
+
+
+class AnnotationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Annotation
+
+    report = factory.SubFactory(ReportFactory)
+    reader = factory.SubFactory(UserFactory)
+    labels = factory.LazyFunction(blank_labels)
+
+
+class GoldLabelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = GoldLabel
+
+    report = factory.SubFactory(ReportFactory)
+    labels = factory.LazyFunction(blank_labels)
+    method = GoldLabel.Method.AGREEMENT
