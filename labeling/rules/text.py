@@ -50,7 +50,7 @@ ABBREVIATIONS = frozenset(
 # ("... effusion. 2. Cardiomegaly") is handled by the period rule plus the
 # marker skip below.
 _BOUNDARY = re.compile(
-    r"[.!?]+(?=[\s\"')\]]|$)"  # terminal punctuation
+    r"[.!?]+(?=[\s\"')\]<]|$)"  # terminal punctuation ("<": HTML-like markup)
     r"|\n[ \t]*\n\s*"  # blank line
     r"|\n(?=[ \t]*(?:\d{1,2}[.)]|[-*\u2022])\s)"  # line break before a list item
 )
