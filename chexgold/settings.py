@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "labeling",
     "annotator",
     "ml_worker",
+    "chexgold",  # project-level commands that span apps (run_demo, seed_demo)
 ]
 
 MIDDLEWARE = [

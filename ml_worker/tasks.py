@@ -19,3 +19,11 @@ def model_predictions_missing_task() -> int:
     from ml_worker.services import model_predictions_missing_create
 
     return model_predictions_missing_create()
+
+
+@shared_task(name="ml_worker.tasks.demo_first_model_task", acks_late=True)
+def demo_first_model_task() -> str:
+    """Train a first model version from rule labels when none exists yet."""
+    from ml_worker.services import demo_first_model_train
+
+    return demo_first_model_train()
