@@ -187,14 +187,14 @@ def _label_sentence(low: str, text: str, s_start: int, s_end: int, index: Any, o
     if pseudo:
         for kind, cues in cue_lists.items():
             cue_lists[kind] = [c for c in cues if not _overlaps(c, pseudo)]
-    cues = CueSet(**cue_lists)
+    cue_set = CueSet(**cue_lists)
     cut_points = sorted(set(p for p in cut_points if s_start < p < s_end))
     bounds = [s_start, *cut_points, s_end]
     clauses = ClauseIndex([(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)])
 
     def classify(m: PhraseMatch) -> tuple[LabelValue, PhraseMatch | None]:
         clause = clauses.clause_of(m.start) or (s_start, s_end)
-        return classify_mention(low, m.start, m.end, clause, s_end, cues)
+        return classify_mention(low, m.start, m.end, clause, s_end, cue_set)
 
     for key, sections in by_key.items():
         unmentions = sections.get(UNMENTION, [])

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 PHRASE_DIR = Path(__file__).resolve().parent / "phrases"
@@ -62,7 +62,9 @@ class PhraseMatch:
 
 def _split_top(phrase: str, sep: str) -> list[str]:
     """Split on `sep` outside braces."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in phrase:
         if ch == "{":
             depth += 1
@@ -297,6 +299,6 @@ class PhraseIndex:
         return found
 
 
-@lru_cache(maxsize=None)
+@cache
 def phrase_file_names() -> tuple[str, ...]:
     return tuple(sorted(p.name for p in PHRASE_DIR.glob("*.txt")))
