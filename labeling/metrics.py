@@ -20,10 +20,7 @@ CheXpert-format label files (matched by id) and prints the evaluation table.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -350,38 +347,3 @@ def format_positive_only_table(*scores: PositiveOnlyScores, titles: Sequence[str
     cells = "".join(f" | {_fmt(s.micro.precision)} {_fmt(s.micro.recall)} {_fmt(s.micro.f1)}" for s in scores)
     lines.append(f"{'micro average':<27} {scores[0].micro.support if scores else 0:>5}{cells}")
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from labeling.chexpert_csv import read_label_file
-    from labeling.report_files import ReportFileError
-
-    parser = argparse.ArgumentParser(description="Compare two CheXpert-format label files matched by id.")
-    parser.add_argument("gold")
-    parser.add_argument("pred")
-    parser.add_argument("--json", action="store_true", help="print the full report as JSON")
-    args = parser.parse_args(argv)
-    try:
-        gold_by_id, pred_by_id = read_label_file(args.gold), read_label_file(args.pred)
-    except (OSError, ReportFileError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    ids = [i for i in gold_by_id if i in pred_by_id]
-    missing = len(gold_by_id) - len(ids)
-    if not ids:
-        print("error: the two files share no id", file=sys.stderr)
-        return 2
-    report = evaluation_report([gold_by_id[i] for i in ids], [pred_by_id[i] for i in ids])
-    if args.json:
-        print(json.dumps(report.as_dict(), indent=2))
-    else:
-        print(format_report_table(report))
-        print()
-        print(format_positive_only_table(report.positive_only, report.positive_or_uncertain))
-        if missing:
-            print(f"\nnote: {missing} gold id(s) missing from {args.pred} were skipped")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

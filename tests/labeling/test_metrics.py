@@ -19,7 +19,6 @@ from labeling.metrics import (
     evaluation_report,
     format_positive_only_table,
     format_report_table,
-    main,
     mean_weighted_f1,
     observation_kappa,
     per_class_prf,
@@ -205,18 +204,3 @@ def test_evaluation_report_and_tables() -> None:
     assert "Pleural Effusion" in table and "mean weighted F1" in table
     pos_table = format_positive_only_table(report.positive_only, report.positive_or_uncertain)
     assert "micro average" in pos_table
-
-
-def test_cli(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
-    header = "id," + ",".join(OBSERVATION_NAMES)
-    gold = tmp_path / "gold.csv"
-    pred = tmp_path / "pred.csv"
-    gold.write_text(header + "\n" + "a,1.0" + ",0.0" * 13 + "\n" + "b," + ",".join([""] * 13 + ["-1.0"]) + "\n")
-    pred.write_text(header + "\n" + "a,1.0" + ",0.0" * 13 + "\n")
-    assert main([str(gold), str(pred)]) == 0
-    out = capsys.readouterr().out
-    assert "No Finding" in out and "1 gold id(s) missing" in out
-    assert main([str(gold), str(pred), "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
-    assert data["n_reports"] == 1
-    assert main([str(gold), str(tmp_path / "absent.csv")]) == 2

@@ -1,0 +1,90 @@
+"""Label a report file with the rule labeler or a model; CheXpert-format output.
+
+Lives in ml_worker because it needs both labelers (ml_worker may depend on
+labeling, not the other way). The rules path touches no database.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from labeling import chexpert_csv
+from labeling.report_files import ReportFileError, read_texts_for_labeling, write_stream
+from labeling.sections import SectionMode
+from labeling.services.files import atomic_text_writer
+
+
+class Command(BaseCommand):
+    help = (
+        "Label reports in a CSV/JSONL file (importer conventions) and write the CheXpert labeler's output format: "
+        "Reports, id (when the input had ids), then the 14 observations (1.0 / 0.0 / -1.0 / empty)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--labeler", choices=("rules", "model"), default="rules")
+        parser.add_argument("--input", required=True)
+        parser.add_argument("--output", required=True)
+        parser.add_argument("--section", choices=[m.value for m in SectionMode], default=None,
+                            help="rules: which sections to read (default auto); models use their checkpoint's setting")
+        parser.add_argument("--evidence", default=None, help="rules: also write the evidence as JSONL")
+        parser.add_argument("--checkpoint", default=None,
+                            help="model: one of our checkpoint directories or an original CheXbert file; default the active model version")
+        parser.add_argument("--column-order", choices=chexpert_csv.COLUMN_ORDERS, default="chexpert",
+                            help="chexbert: CheXbert's 'Report Impression' header and column order")
+        parser.add_argument("--batch-size", type=int, default=32)
+
+    def handle(self, *args: object, **options: object) -> None:
+        try:
+            layout, rows = read_texts_for_labeling(str(options["input"]))
+        except (OSError, ReportFileError) as exc:
+            raise CommandError(f"{options['input']}: {exc}") from None
+        texts = [r.text for r in rows]
+        evidence: list[dict[str, object]] | None = None
+        if options["labeler"] == "rules":
+            from labeling.rules import label_reports
+
+            results = label_reports(texts, section=str(options["section"] or SectionMode.AUTO.value))
+            labels = [r.labels for r in results]
+            evidence = [r.evidence_as_json() for r in results]
+        else:
+            if options["evidence"]:
+                raise CommandError("--evidence is only produced by the rule labeler")
+            labels = self._model_labels(texts, options)
+        order = str(options["column_order"])
+        has_ids = layout.has_ids
+
+        def csv_rows():  # type: ignore[no-untyped-def]
+            yield chexpert_csv.header(has_ids=has_ids, column_order=order)
+            for row, row_labels in zip(rows, labels, strict=True):
+                yield chexpert_csv.row(
+                    text=row.text, external_id=(row.external_id or "") if has_ids else None, labels=row_labels, column_order=order
+                )
+
+        with atomic_text_writer(str(options["output"])) as fh:
+            for chunk in write_stream(csv_rows()):
+                fh.write(chunk)
+        if options["evidence"] and evidence is not None:
+            with atomic_text_writer(str(options["evidence"])) as fh:
+                for row, row_evidence in zip(rows, evidence, strict=True):
+                    fh.write(json.dumps({"id": row.external_id, "line": row.line, "evidence": row_evidence}) + "\n")
+        self.stdout.write(f"labelled {len(rows)} report(s) with the {options['labeler']} labeler -> {options['output']}")
+
+    def _model_labels(self, texts: list[str], options: dict[str, object]) -> list[dict[str, str]]:
+        from ml_worker.ml.checkpoints import CheckpointError
+        from ml_worker.predictors import predictor_for_path
+
+        path = options["checkpoint"]
+        if not path:
+            from labeling.selectors import active_model_version_get
+
+            version = active_model_version_get()
+            if version is None:
+                raise CommandError("no active model version yet: train one (manage.py train_model) or pass --checkpoint")
+            path = version.checkpoint_path
+        try:
+            predictor = predictor_for_path(str(path), batch_size=int(options["batch_size"]))  # type: ignore[call-overload]
+        except (CheckpointError, OSError) as exc:
+            raise CommandError(str(exc)) from None
+        return [p.labels for p in predictor.predict(texts)]
