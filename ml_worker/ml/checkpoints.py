@@ -15,6 +15,7 @@ renamed into place at the end, so a crash never leaves a half checkpoint.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -116,7 +117,7 @@ def save_checkpoint(
         model.bert.config.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / MANIFEST_NAME).write_text(
-            json.dumps(manifest.to_dict(), indent=2, sort_keys=True, default=str) + "\n",
+            json.dumps(_json_safe(manifest.to_dict()), indent=2, sort_keys=True, default=str, allow_nan=False) + "\n",
             encoding="utf-8",
         )
         _fsync_dir_files(tmp)
@@ -190,6 +191,17 @@ def load_checkpoint(directory: str | os.PathLike[str], *, device: str | torch.de
     model.to(device)
     model.eval()
     return LoadedModel(model=model, tokenizer=tokenizer, manifest=manifest, path=path)
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN/inf (e.g. an undefined validation score) become null: strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def _fsync_dir_files(directory: Path) -> None:

@@ -18,14 +18,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from transformers import AutoTokenizer
 
-from labeling.observations import LabelDict, labels_from_mapping
+from labeling.observations import OBSERVATION_NAMES, LabelDict
 
 from .augment import build_augmenters
 from .checkpoints import (
@@ -153,14 +153,25 @@ def _linear_schedule(optimizer, warmup_steps: int, total_steps: int) -> torch.op
 
 
 def selection_score(metric: str, gold: Sequence[LabelDict], pred: Sequence[LabelDict]) -> float:
-    """The validation score that picks the best model (higher is better)."""
+    """The validation score that picks the best model (higher is better); nan
+    when the validation set gives no information (e.g. no observation has
+    support)."""
     from labeling import metrics
 
     if metric == "weighted_f1":
         return float(metrics.mean_weighted_f1(gold, pred))
     if metric == "kappa":
-        return float(metrics.cohen_kappa(gold, pred))
+        kappas = [metrics.observation_kappa(gold, pred, name) for name in OBSERVATION_NAMES]
+        defined = [k for k in kappas if not math.isnan(k)]
+        return float(sum(defined) / len(defined)) if defined else math.nan
     raise ValueError(f"unknown selection metric {metric!r}")
+
+
+def _improves(score: float, best: float | None) -> bool:
+    """nan never improves on anything; any number improves on nan or nothing."""
+    if math.isnan(score):
+        return best is None
+    return best is None or math.isnan(best) or score > best
 
 
 def train_model(
@@ -214,8 +225,10 @@ def train_model(
     train_texts = [model_text(text, config.section_mode) for text, _ in train_examples]
     train_targets = [label_targets(labels) for _, labels in train_examples]
     val_texts = [model_text(text, config.section_mode) for text, _ in val_examples]
-    val_gold = [labels_from_mapping(cast(Mapping[object, object], labels)) for _, labels in val_examples]
     val_targets = [label_targets(labels) for _, labels in val_examples]
+    # Gold as the heads can express it (No Finding negative/uncertain -> blank),
+    # so the score measures what training optimises.
+    val_gold = [labels_from_indices(t) for t in val_targets]
     lengths = [len(t) for t in train_texts]
     for augmenter in plan.augmenters:
         prepare = getattr(augmenter, "translate_many", None)
@@ -309,7 +322,7 @@ def train_model(
             "val_loss": val_loss,
         }
         history.append(record)
-        if best_score is None or val_score > best_score:
+        if _improves(val_score, best_score):
             best_score, best_epoch, best_step = val_score, epoch, step
             best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
             evals_without_improvement = 0

@@ -203,3 +203,25 @@ def test_validation_drives_selection_with_any_metric(encoder: Path, tmp_path: Pa
     assert (result.best_epoch, result.best_score, result.best_step) == (2, 0.6, 4)
     assert seen_gold == [6, 6, 6, 6]
     assert load_checkpoint(tmp_path / "m").manifest.validation_metrics["best_epoch"] == 2
+
+
+def test_an_undefined_score_never_beats_a_real_one() -> None:
+    from ml_worker.ml.train import _improves
+
+    nan = float("nan")
+    assert _improves(nan, None)
+    assert _improves(0.1, nan)
+    assert not _improves(nan, 0.1)
+    assert not _improves(nan, nan)
+    assert _improves(0.5, 0.4) and not _improves(0.4, 0.4)
+
+
+def test_kappa_selection_score_averages_defined_observations() -> None:
+    pytest.importorskip("labeling.metrics")
+    from ml_worker.ml.train import selection_score
+
+    gold = [blank_labels() | {"Edema": v} for v in ("positive", "negative", "blank", "positive")]
+    assert selection_score("kappa", gold, gold) == pytest.approx(1.0)
+    wrong = [blank_labels() | {"Edema": v} for v in ("negative", "positive", "positive", "blank")]
+    assert selection_score("kappa", gold, wrong) < 0.5
+    assert selection_score("weighted_f1", gold, gold) == pytest.approx(1.0)
