@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -37,6 +38,88 @@ def autocast_context(device: torch.device, *, cuda_bf16: bool = True, cpu_bf16: 
     return contextlib.nullcontext()
 
 
+# On CUDA, reports are processed in chunks of this many so that the CPU work
+# (sectioning, tokenising, building result dicts) of one chunk overlaps the GPU
+# work of the next. On CPU there is nothing to overlap: one chunk.
+CUDA_CHUNK_SIZE = 8192
+
+
+def chunked_head_probabilities(
+    model: ChexbertModel,
+    tokenizer,
+    texts: Sequence[str],
+    *,
+    max_length: int,
+    batch_size: int,
+    device: torch.device,
+    cuda_bf16: bool = True,
+    cpu_bf16: bool = False,
+    prepare: Callable[[str], str] | None = None,
+    chunk_size: int | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> Iterator[tuple[list[int], list[torch.Tensor]]]:
+    """Yield ``(rows, probabilities)`` per chunk of texts: the indices into
+    `texts` and, per head (CheXpert order), a CPU float32 tensor
+    [len(rows), classes] of softmax probabilities in the order of `rows`.
+
+    `prepare` maps a text to what the model reads (section selection); None
+    means `texts` are already prepared. Texts are ordered by length (characters
+    across chunks, tokens within a chunk) and batched with dynamic padding.
+    Chunk *k* is yielded only after chunk *k+1* has been queued on the GPU, so
+    the caller's work on it overlaps GPU compute. `on_batch(done, total)` is
+    called after each batch is queued. The caller sets eval/train mode.
+    """
+    n = len(texts)
+    if n == 0:
+        return
+    if chunk_size is None:
+        chunk_size = CUDA_CHUNK_SIZE if device.type == "cuda" else n
+    by_length = sorted(range(n), key=lambda i: len(texts[i])) if chunk_size < n else list(range(n))
+    pad_id = pad_token_id(tokenizer)
+    done = 0
+    pending: tuple[list[int], list[torch.Tensor], torch.cuda.Event | None] | None = None
+    with torch.inference_mode(), autocast_context(device, cuda_bf16=cuda_bf16, cpu_bf16=cpu_bf16):
+        for chunk_start in range(0, n, chunk_size):
+            rows = by_length[chunk_start : chunk_start + chunk_size]
+            chunk_texts = [texts[i] for i in rows]
+            if prepare is not None:
+                chunk_texts = [prepare(t) for t in chunk_texts]
+            sequences = tokenize(tokenizer, chunk_texts, max_length)
+            order = sorted(range(len(rows)), key=lambda i: len(sequences[i]))
+            outputs: list[list[torch.Tensor]] = []
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                batch = pad_batch([sequences[i] for i in idx], pad_id)
+                if device.type == "cuda":
+                    batch = batch.pin_memory()
+                batch = batch.to(device)
+                logits = model(batch.input_ids, batch.attention_mask)
+                # Results stay on the device; one copy per chunk, no sync per batch.
+                outputs.append([torch.softmax(x.float(), dim=-1) for x in logits])
+                done += len(idx)
+                if on_batch is not None:
+                    on_batch(done, n)
+            heads = [torch.cat([o[h] for o in outputs]) for h in range(len(OBSERVATIONS))]
+            event = None
+            if device.type == "cuda":
+                heads = [h.to("cpu", non_blocking=True) for h in heads]
+                event = torch.cuda.Event()
+                event.record()
+            if pending is not None:
+                yield _finish(*pending)
+            pending = ([rows[i] for i in order], heads, event)
+    if pending is not None:
+        yield _finish(*pending)
+
+
+def _finish(
+    rows: list[int], heads: list[torch.Tensor], event: torch.cuda.Event | None
+) -> tuple[list[int], list[torch.Tensor]]:
+    if event is not None:
+        event.synchronize()  # the non-blocking copy to the host has landed
+    return rows, [h.float() for h in heads]
+
+
 def head_probabilities(
     model: ChexbertModel,
     tokenizer,
@@ -56,33 +139,21 @@ def head_probabilities(
     `on_batch(done, total)` is called after each batch (progress, cancellation).
     The caller sets eval/train mode.
     """
-    n = len(texts)
-    if n == 0:
-        return [torch.zeros((0, len(classes_for(o)))) for o in OBSERVATIONS]
-    sequences = tokenize(tokenizer, texts, max_length)
-    order = sorted(range(n), key=lambda i: len(sequences[i]))
-    pad_id = pad_token_id(tokenizer)
-    chunks: list[list[torch.Tensor]] = []
-    done = 0
-    with torch.inference_mode(), autocast_context(device, cuda_bf16=cuda_bf16, cpu_bf16=cpu_bf16):
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            batch = pad_batch([sequences[i] for i in idx], pad_id)
-            if device.type == "cuda":
-                batch = batch.pin_memory()
-            batch = batch.to(device)
-            logits = model(batch.input_ids, batch.attention_mask)
-            # Keep results on the device; one transfer at the end avoids a sync per batch.
-            chunks.append([torch.softmax(x.float(), dim=-1) for x in logits])
-            done += len(idx)
-            if on_batch is not None:
-                on_batch(done, n)
-    inverse = torch.empty(n, dtype=torch.long)
-    inverse[torch.as_tensor(order, dtype=torch.long)] = torch.arange(n)
-    result = []
-    for head in range(len(OBSERVATIONS)):
-        stacked = torch.cat([c[head] for c in chunks]).to("cpu")
-        result.append(stacked[inverse])
+    result = [torch.zeros((len(texts), len(classes_for(o)))) for o in OBSERVATIONS]
+    for rows, heads in chunked_head_probabilities(
+        model,
+        tokenizer,
+        texts,
+        max_length=max_length,
+        batch_size=batch_size,
+        device=device,
+        cuda_bf16=cuda_bf16,
+        cpu_bf16=cpu_bf16,
+        on_batch=on_batch,
+    ):
+        index = torch.as_tensor(rows, dtype=torch.long)
+        for head, probs in enumerate(heads):
+            result[head][index] = probs
     return result
 
 
@@ -108,17 +179,25 @@ def predictions_from_probabilities(probs: Sequence[torch.Tensor]) -> list[Predic
 
 
 class Predictor:
-    """A loaded model ready to label reports. Not thread-safe; one per process."""
+    """A loaded model ready to label reports. Not thread-safe; one per process.
+
+    `batch_size`: reports per forward pass (default 64 on CPU, 512 on CUDA).
+    `cpu_bf16`: bf16 autocast on CPU (faster on CPUs with AMX/AVX512-BF16;
+    probabilities differ slightly from fp32). `cuda_bf16`: bf16 autocast on
+    CUDA. `chunk_size`: reports prepared at a time (default: all on CPU,
+    8192 on CUDA, so CPU work overlaps GPU work).
+    """
 
     def __init__(
         self,
         loaded: LoadedModel,
         *,
         device: str = "auto",
-        batch_size: int = 64,
+        batch_size: int | None = None,
         cpu_bf16: bool = False,
         cuda_bf16: bool = True,
         num_threads: int | None = None,
+        chunk_size: int | None = None,
     ) -> None:
         if num_threads:
             torch.set_num_threads(num_threads)
@@ -128,9 +207,10 @@ class Predictor:
         self.manifest: CheckpointManifest = loaded.manifest
         self.section_mode = loaded.manifest.section_mode or "auto"
         self.max_length = int(loaded.manifest.max_length or 512)
-        self.batch_size = batch_size
+        self.batch_size = batch_size or (512 if self.device.type == "cuda" else 64)
         self.cpu_bf16 = cpu_bf16
         self.cuda_bf16 = cuda_bf16
+        self.chunk_size = chunk_size
 
     @classmethod
     def from_checkpoint(cls, directory: str | os.PathLike[str], **kwargs) -> Predictor:
@@ -165,16 +245,36 @@ class Predictor:
 
         Returns one Prediction per text, in input order.
         """
-        model_texts = [model_text(t, self.section_mode) for t in texts]
-        probs = head_probabilities(
+        mode = self.section_mode
+        results: list[Prediction | None] = [None] * len(texts)
+        for rows, heads in chunked_head_probabilities(
             self.model,
             self.tokenizer,
-            model_texts,
+            texts,
             max_length=self.max_length,
             batch_size=batch_size or self.batch_size,
             device=self.device,
             cuda_bf16=self.cuda_bf16,
             cpu_bf16=self.cpu_bf16,
+            prepare=lambda text: model_text(text, mode),
+            chunk_size=self.chunk_size,
             on_batch=on_batch,
-        )
-        return predictions_from_probabilities(probs)
+        ):
+            for row, prediction in zip(rows, predictions_from_probabilities(heads), strict=True):
+                results[row] = prediction
+        return results  # type: ignore[return-value]  # every row is filled
+
+
+def load_predictor(
+    path: str | os.PathLike[str],
+    *,
+    chexbert_config_dir: str | os.PathLike[str] | None = None,
+    chexbert_section_mode: str = "auto",
+    **kwargs,
+) -> Predictor:
+    """A Predictor from one of our checkpoint directories, or from an original
+    CheXbert file (which needs `chexbert_config_dir`, a bert-base-uncased
+    directory). Other keyword arguments go to `Predictor`."""
+    if Path(path).is_file():
+        return Predictor.from_chexbert(path, chexbert_config_dir, section_mode=chexbert_section_mode, **kwargs)
+    return Predictor.from_checkpoint(path, **kwargs)

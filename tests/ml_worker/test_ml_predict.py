@@ -87,3 +87,27 @@ def test_default_encoder_loads_and_runs_one_forward_pass() -> None:
         logits = model(batch.input_ids, batch.attention_mask)
     assert [tuple(x.shape) for x in logits] == [(2, len(classes_for(o))) for o in OBSERVATIONS]
     assert model.config.hidden_size == 384
+
+
+def test_chunked_prediction_matches_one_chunk(predictor: Predictor) -> None:
+    texts = TEXTS * 3
+    whole = predictor.predict(texts)
+    predictor.chunk_size = 4
+    try:
+        chunked = predictor.predict(texts, batch_size=3)
+    finally:
+        predictor.chunk_size = None
+    assert [p.labels for p in chunked] == [p.labels for p in whole]
+    assert torch.allclose(probability_matrix(chunked), probability_matrix(whole), atol=1e-5)
+
+
+def test_load_predictor_dispatches_on_the_path(predictor: Predictor, tmp_path: Path) -> None:
+    from ml_worker.ml.checkpoints import CheckpointError
+    from ml_worker.ml.predict import load_predictor
+
+    assert predictor.manifest is not None
+    (tmp_path / "chexbert.pth").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="CHEXGOLD_CHEXBERT_CONFIG_DIR"):
+        load_predictor(tmp_path / "chexbert.pth")
+    with pytest.raises(CheckpointError, match="chexgold_manifest.json"):
+        load_predictor(tmp_path)
