@@ -1,0 +1,125 @@
+"""Review-side state: reservations, flags, guidelines, queue priorities, review settings.
+
+The domain rows (reports, annotations, gold) live in `labeling`; this app only
+adds what the review UI needs. Writes go through `annotator.services`, reads
+through `annotator.selectors`.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class ReviewSettings(models.Model):
+    """UI-side runtime settings (one row); k, queue order and auto-gold live in
+    `labeling.RuntimeSettings`."""
+
+    singleton = models.PositiveSmallIntegerField(default=1, unique=True, editable=False)
+    # Hide machine labels until the reader commits a first read (anchoring study).
+    independent_first_read = models.BooleanField(default=False)
+    # Let readers get a report they already read again (intra-reader reliability).
+    allow_rereads = models.BooleanField(default=False)
+    # Show adjudicators "Reader A/B" instead of usernames.
+    anonymise_readers = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "review settings"
+        constraints = [models.CheckConstraint(condition=Q(singleton=1), name="review_settings_single_row")]
+
+
+class Reservation(models.Model):
+    """A report handed to a reader. While `state` is active and `expires_at` is in
+    the future it counts toward the report's k reads. A skipped reservation keeps
+    the report out of that reader's queue."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SKIPPED = "skipped", "Skipped"
+
+    report = models.ForeignKey("labeling.Report", on_delete=models.CASCADE, related_name="reservations")
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reservations")
+    state = models.CharField(max_length=8, choices=State.choices, default=State.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["report", "reader"], name="one_reservation_per_reader_per_report")]
+        indexes = [
+            models.Index(fields=["report", "state", "expires_at"]),
+            models.Index(fields=["reader", "state", "expires_at"]),
+        ]
+
+
+class Flag(models.Model):
+    """A reader's objection to a report. While unresolved, the report leaves
+    queues, gold and training (`annotator.selectors.flagged_report_ids`)."""
+
+    class Reason(models.TextChoices):
+        NOT_CXR = "not_cxr", "Not a chest X-ray report"
+        TRUNCATED = "truncated", "Truncated"
+        IDENTIFYING = "identifying", "Contains identifying details"
+        OTHER = "other", "Other"
+
+    class Resolution(models.TextChoices):
+        OPEN = "", "Open"
+        KEEP = "keep", "Keep the report (flag dismissed)"
+        EXCLUDE = "exclude", "Exclude the report for good"
+
+    report = models.ForeignKey("labeling.Report", on_delete=models.CASCADE, related_name="flags")
+    raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="flags_raised")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolution = models.CharField(max_length=8, choices=Resolution.choices, blank=True, default="")
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="flags_resolved"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["resolution", "report"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(resolution="", resolved_at__isnull=True) | (~Q(resolution="") & Q(resolved_at__isnull=False)),
+                name="flag_resolution_has_time",
+            ),
+        ]
+
+
+class GuidelineVersion(models.Model):
+    """One version of the labelling guideline of one observation. Never edited:
+    an edit adds the next version; the highest version is current."""
+
+    observation = models.CharField(max_length=64)  # Observation value (CheXpert column name)
+    version = models.PositiveIntegerField()
+    text = models.TextField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["observation", "-version"]
+        constraints = [models.UniqueConstraint(fields=["observation", "version"], name="one_guideline_per_observation_version")]
+
+
+class ReportPriority(models.Model):
+    """Queue-order keys of a report, derived from its machine predictions and
+    recomputed when the rule version or the active model changes."""
+
+    report = models.OneToOneField("labeling.Report", on_delete=models.CASCADE, primary_key=True, related_name="priority")
+    # Which predictions these keys came from: "<rules version>|<model version id or ->".
+    basis = models.CharField(max_length=220)
+    # Observations where the rule and model labels differ (0 without a model).
+    disagreement = models.PositiveSmallIntegerField(default=0)
+    # Lowest, over observations, of the model's max class probability (1.0 without a model).
+    confidence = models.FloatField(default=1.0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["-disagreement", "confidence", "report"], name="priority_disagreement_idx"),
+            models.Index(fields=["confidence", "report"], name="priority_uncertainty_idx"),
+        ]

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from labeling.models import RuntimeSettings
+from labeling.observations import OBSERVATION_NAMES
+from labeling.selectors import runtime_settings_get
+from tests.factories import ReportFactory, RulePredictionFactory, labels
+
+
+@pytest.fixture
+def settings_row(db) -> RuntimeSettings:  # type: ignore[no-untyped-def]
+    row = runtime_settings_get()
+    row.reads_per_report = 2
+    row.queue_order = RuntimeSettings.QueueOrder.SEQUENTIAL
+    row.auto_gold = True
+    row.save()
+    return row
+
+
+@pytest.fixture
+def readers(make_user) -> list:  # type: ignore[no-untyped-def]
+    return [make_user(f"reader{i}", "reader") for i in range(1, 4)]
+
+
+@pytest.fixture
+def adjudicator(make_user):  # type: ignore[no-untyped-def]
+    return make_user("adj", "adjudicator")
+
+
+@pytest.fixture
+def make_reports(db) -> Callable[..., list]:  # type: ignore[no-untyped-def]
+    def make(n: int, **kwargs: object) -> list:
+        reports = ReportFactory.create_batch(n, **kwargs)
+        for r in reports:
+            RulePredictionFactory(report=r, labels=labels(no_finding="positive"))
+        return reports
+
+    return make
+
+
+NORMAL = labels(no_finding="positive")
+ALL_NAMES = OBSERVATION_NAMES
