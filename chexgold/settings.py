@@ -196,6 +196,14 @@ CHEXGOLD_TRAIN_CHECK_MINUTES = env.int("CHEXGOLD_TRAIN_CHECK_MINUTES", default=3
 CHEXGOLD_TRAIN_MIN_NEW_GOLD = env.int("CHEXGOLD_TRAIN_MIN_NEW_GOLD", default=50)
 
 CELERY_BEAT_SCHEDULE = {
+    "periodic-gold-fine-tune": {
+        "task": "ml_worker.tasks.training_periodic_check_task",
+        "schedule": 60.0 * CHEXGOLD_TRAIN_CHECK_MINUTES,
+    },
+    "resume-model-relabelling": {
+        "task": "ml_worker.tasks.model_predictions_missing_task",
+        "schedule": 600.0,
+    },
     "resume-stalled-jobs": {
         "task": "labeling.tasks.stalled_jobs_resume",
         "schedule": 120.0,

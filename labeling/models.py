@@ -64,6 +64,10 @@ class Report(models.Model):
     # Assigned once, when the report first becomes gold, so validation never
     # leaks into training as the gold set grows.
     gold_split = models.CharField(max_length=16, choices=GoldSplit.choices, blank=True, default="")
+    # Set while a reader's flag (annotator.Flag) is open: the report leaves the
+    # queues, gold exports and training until an admin resolves the flag. Kept
+    # here so labeling and ml_worker can filter without importing annotator.
+    is_flagged = models.BooleanField(default=False, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

