@@ -21,7 +21,7 @@ from labeling.rules.phrases import PhraseMatch
 from labeling.rules.text import ClauseIndex, has_words, lower_same_length, split_sentences
 from labeling.sections import SectionMode, spans_for_mode
 
-RULES_VERSION = "1.0"
+RULES_VERSION = "1.1"
 
 IMPLIED_PREFIX = "implied by "
 
@@ -170,6 +170,7 @@ def _label_sentence(low: str, text: str, s_start: int, s_end: int, index: Any, o
     cue_lists: dict[str, list[PhraseMatch]] = {k: [] for k in _CUE_KINDS}
     pseudo: list[PhraseMatch] = []
     cut_points: list[int] = []
+    keep_whole: list[PhraseMatch] = []  # terminator exceptions
     by_key: dict[str, dict[str, list[PhraseMatch]]] = {}
     for m in found:
         entry = m.entry
@@ -178,6 +179,8 @@ def _label_sentence(low: str, text: str, s_start: int, s_end: int, index: Any, o
                 pseudo.append(m)
             elif entry.section == "terminator":
                 cut_points.append(m.start)
+            elif entry.section == "terminator_exception":
+                keep_whole.append(m)
             else:
                 cue_lists[entry.section].append(m)
         else:
@@ -188,7 +191,12 @@ def _label_sentence(low: str, text: str, s_start: int, s_end: int, index: Any, o
         for kind, cues in cue_lists.items():
             cue_lists[kind] = [c for c in cues if not _overlaps(c, pseudo)]
     cue_set = CueSet(**cue_lists)
-    cut_points = sorted(set(p for p in cut_points if s_start < p < s_end))
+    # A terminator word inside a cue ("correlate clinically with") or an
+    # exception ("consistent with", "does not show") does not end the clause.
+    keep_whole += [c for cues in cue_lists.values() for c in cues]
+    cut_points = sorted(
+        set(p for p in cut_points if s_start < p < s_end and not any(k.start < p < k.end for k in keep_whole))
+    )
     bounds = [s_start, *cut_points, s_end]
     clauses = ClauseIndex([(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)])
 

@@ -13,7 +13,9 @@ Files under ``phrases/`` (format: ``phrases.py``):
 - ``other_findings.txt``: abnormalities outside the 14 that stop No Finding.
 - ``negation.txt``, ``uncertainty.txt``: cues (see ``classify``).
 - ``pseudo_cues.txt``: look-alikes that are not cues ("no change").
-- ``clause_terminators.txt``: where a cue's scope ends ("but", ";").
+- ``clause_terminators.txt``: ``[terminator]`` where a cue's scope ends
+  ("but", ";"); ``[exception]`` phrases in which a terminator word does not
+  end a clause ("consistent with", "does not show").
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ CUE_KINDS = (
     "hedged_negation",
     "pseudo",
     "terminator",
+    "terminator_exception",
 )
 
 
@@ -84,8 +87,9 @@ def build_lexicon() -> Lexicon:
     entries += _renamed(unc["after"], "uncertainty_after", "cue")
     pseudo = load_entries("pseudo_cues.txt", key="pseudo", sections=("pseudo",))
     entries += _renamed(pseudo["pseudo"], "pseudo", "cue")
-    term = load_entries("clause_terminators.txt", key="terminator", sections=("terminator",))
+    term = load_entries("clause_terminators.txt", key="terminator", sections=("terminator", "exception"))
     entries += _renamed(term["terminator"], "terminator", "cue")
+    entries += _renamed(term["exception"], "terminator_exception", "cue")
     return Lexicon(PhraseIndex(entries), len(entries))
 
 

@@ -198,7 +198,12 @@ def test_scope_ends_at_clause_and_sentence_boundaries(text: str, observation: st
     ("text", "observation", "expected"),
     [
         ("Small pericardial effusion.", "Pleural Effusion", BLANK),
-        ("Calcified nodule in the right upper lobe.", "Lung Lesion", BLANK),
+        ("Calcified granuloma in the right upper lobe.", "Lung Lesion", BLANK),
+        ("A densely calcified granuloma at the left base.", "Lung Lesion", BLANK),
+        ("The left sternotomy wire is fractured.", "Fracture", BLANK),
+        ("Fracture of the lateral fixation screw.", "Fracture", BLANK),
+        ("This may be a vascular structure or an enlarged lymph node.", "Edema", BLANK),
+        ("Sequelae of prior tuberculous infection.", "Pneumonia", BLANK),
         ("Lytic lesion of the left humerus.", "Lung Lesion", BLANK),
         ("Subcutaneous edema of the chest wall.", "Edema", BLANK),
         ("Bone density is low.", "Lung Opacity", BLANK),
