@@ -1,19 +1,52 @@
-"""Review UI views. Thin: parse input, call a selector or service, render."""
+"""Review UI views. Thin: parse input, call a selector or service, render.
+
+Access: `role_required` for the role, then the blinding selectors in
+`annotator.selectors` decide what exists for this user (None -> 404).
+"""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
+from annotator import selectors, services
+from annotator.forms import (
+    FlagForm,
+    FlagResolveForm,
+    GoldFreezeForm,
+    GuidelineForm,
+    RoleAddForm,
+    SettingsForm,
+    UserCreateForm,
+)
+from annotator.models import Flag
+from labeling.access import role_required
+from labeling.models import Annotation, GoldSetVersion, Report
+from labeling.observations import LABEL_VALUES, OBSERVATIONS
 from labeling.roles import Role
-from labeling.selectors import user_roles
+from labeling.selectors import runtime_settings_get, user_roles
+from labeling.services.users import user_create_or_update
+
+SLUG_TO_NAME = {o.slug: o.value for o in OBSERVATIONS}
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     roles = user_roles(user=request.user)
+    if Role.ADMIN not in roles:
+        if Role.READER in roles:
+            return redirect("annotator:queue")
+        if Role.ADJUDICATOR in roles:
+            return redirect("annotator:adjudication_list")
     return render(request, "home.html", {"roles": sorted(r.value for r in roles), "Role": Role})
 
 
@@ -21,3 +54,392 @@ def healthz(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+def _labels_from_post(post: Any) -> dict[str, str]:
+    return {name: post.get(f"obs-{slug}", "") for slug, name in SLUG_TO_NAME.items()}
+
+
+def _float_or_none(value: str | None) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _int_or_zero(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
+
+
+# --- reader: queue and review ---------------------------------------------------------
+@require_GET
+@role_required(Role.READER)
+def queue(request: HttpRequest) -> HttpResponse:
+    summary = selectors.reader_queue_summary(reader=request.user)
+    return render(request, "annotator/queue.html", {"summary": summary, "settings_row": runtime_settings_get()})
+
+
+@require_POST
+@role_required(Role.READER)
+def queue_next(request: HttpRequest) -> HttpResponse:
+    report = services.next_report_assign(reader=request.user)
+    if report is None:
+        messages.info(request, "Nothing left to read. Thank you!")
+        return redirect("annotator:queue")
+    return redirect("annotator:review", report_id=report.id)
+
+
+def _row_context(*, values: dict[str, str], machine: selectors.MachineLabels | None, guidelines: dict) -> list[dict[str, Any]]:
+    rows = []
+    for obs in OBSERVATIONS:
+        name = obs.value
+        rule = machine.rules.get(name) if machine and machine.rules else None
+        model = machine.model.get(name) if machine and machine.model else None
+        prob = None
+        if machine and machine.probabilities and machine.probabilities.get(name):
+            prob = max(machine.probabilities[name].values())
+        rows.append(
+            {
+                "name": name, "slug": obs.slug, "value": values.get(name, ""), "rule": rule, "model": model, "prob": prob,
+                "differs": rule is not None and model is not None and rule != model,
+                "guideline": guidelines[name],
+            }
+        )
+    return rows
+
+
+def _review_page(request: HttpRequest, report: Report, *, warnings: list | None = None, posted: dict[str, str] | None = None,
+                 error: str = "", status: int = 200) -> HttpResponse:
+    reader = request.user
+    annotation = selectors.annotation_of_reader(reader=reader, report=report)
+    submitted = annotation is not None and annotation.status == Annotation.Status.SUBMITTED
+    first_read = not submitted and services.review_first_read_required(annotation=annotation)
+    machine = None if first_read else selectors.machine_labels_for_report(report=report)
+    if posted is not None:
+        values = posted
+    elif annotation is not None:
+        values = annotation.labels
+    elif machine is not None and machine.prefill:
+        values = machine.prefill
+    else:
+        values = {o.value: "blank" for o in OBSERVATIONS}
+    guidelines = selectors.guidelines_current()
+    gold = selectors.gold_feedback_for_reader(reader=reader, report=report) if submitted else None
+    page_data = {
+        "text": report.text,
+        "sections": selectors.sections_for_js(report=report),
+        "evidence": machine.evidence if machine else {},
+        "draftUrl": reverse("annotator:review_draft", args=[report.id]),
+        "readOnly": submitted,
+        "timeBefore": annotation.time_spent_seconds if annotation else 0.0,
+    }
+    context = {
+        "report": report,
+        "annotation": annotation,
+        "version": annotation.version if annotation else 0,
+        "submitted": submitted,
+        "first_read": first_read,
+        "machine": machine,
+        "rows": _row_context(values=values, machine=machine, guidelines=guidelines),
+        "label_values": LABEL_VALUES,
+        "gold": gold,
+        "gold_rows": [(o.value, gold.labels.get(o.value), values.get(o.value)) for o in OBSERVATIONS] if gold else [],
+        "warnings": warnings or [],
+        "error": error,
+        "flag_form": FlagForm(),
+        "page_data": page_data,
+    }
+    return render(request, "annotator/review.html", context, status=status)
+
+
+def _report_or_404(request: HttpRequest, report_id: int) -> Report:
+    report = selectors.report_for_reader(reader=request.user, report_id=report_id)
+    if report is None:
+        raise Http404("No such report in your queue.")
+    return report
+
+
+@require_GET
+@role_required(Role.READER)
+def review(request: HttpRequest, report_id: int) -> HttpResponse:
+    return _review_page(request, _report_or_404(request, report_id))
+
+
+@require_POST
+@role_required(Role.READER)
+def review_draft(request: HttpRequest, report_id: int) -> JsonResponse:
+    report = _report_or_404(request, report_id)
+    try:
+        body = json.loads(request.body or b"{}")
+        labels = body.get("labels") or {}
+        expected = int(body.get("version", 0))
+        if not isinstance(labels, dict):
+            raise ValueError
+    except (ValueError, TypeError):
+        return JsonResponse({"detail": "expected JSON {labels: {...}, version: n}"}, status=400)
+    try:
+        annotation = services.annotation_draft_save(
+            reader=request.user, report=report, labels=labels, expected_version=expected,
+            time_spent_seconds=_float_or_none(str(body.get("time_spent", "")) or None),
+        )
+    except services.StaleVersion as exc:
+        return JsonResponse({"detail": str(exc)}, status=409)
+    except services.ReviewError as exc:
+        return JsonResponse({"detail": str(exc)}, status=400)
+    return JsonResponse({"version": annotation.version, "saved_at": annotation.updated_at.isoformat()})
+
+
+@require_POST
+@role_required(Role.READER)
+def review_submit(request: HttpRequest, report_id: int) -> HttpResponse:
+    report = _report_or_404(request, report_id)
+    labels = _labels_from_post(request.POST)
+    try:
+        result = services.annotation_submit(
+            reader=request.user, report=report, labels=labels,
+            expected_version=_int_or_zero(request.POST.get("version")),
+            time_spent_seconds=_float_or_none(request.POST.get("time_spent")),
+            override_warnings=request.POST.get("override") == "1",
+        )
+    except services.ReviewError as exc:
+        status = 409 if isinstance(exc, (services.StaleVersion, services.NoCapacity)) else 400
+        return _review_page(request, report, posted=labels, error=str(exc), status=status)
+    if not result.submitted:
+        return _review_page(request, report, warnings=result.warnings, posted=labels)
+    messages.success(request, f"Submitted {report.external_id}." + (" All reads agreed: it is gold now." if result.gold else ""))
+    # Straight on to the next report (the fast path of the keyboard flow).
+    next_report = services.next_report_assign(reader=request.user)
+    if next_report is None:
+        messages.info(request, "Nothing left to read. Thank you!")
+        return redirect("annotator:queue")
+    return redirect("annotator:review", report_id=next_report.id)
+
+
+@require_POST
+@role_required(Role.READER)
+def review_first_read(request: HttpRequest, report_id: int) -> HttpResponse:
+    report = _report_or_404(request, report_id)
+    labels = _labels_from_post(request.POST)
+    try:
+        services.annotation_first_read_commit(
+            reader=request.user, report=report, labels=labels,
+            expected_version=_int_or_zero(request.POST.get("version")),
+            time_spent_seconds=_float_or_none(request.POST.get("time_spent")),
+        )
+    except services.ReviewError as exc:
+        return _review_page(request, report, posted=labels, error=str(exc), status=400)
+    messages.info(request, "First read saved. Machine labels are shown now; revise and submit.")
+    return redirect("annotator:review", report_id=report.id)
+
+
+@require_POST
+@role_required(Role.READER)
+def review_skip(request: HttpRequest, report_id: int) -> HttpResponse:
+    report = _report_or_404(request, report_id)
+    services.reservation_skip(reader=request.user, report=report)
+    messages.info(request, f"Skipped {report.external_id}.")
+    return queue_next(request)
+
+
+@require_POST
+@role_required(Role.READER)
+def review_flag(request: HttpRequest, report_id: int) -> HttpResponse:
+    report = _report_or_404(request, report_id)
+    form = FlagForm(request.POST)
+    if not form.is_valid():
+        return _review_page(request, report, error="Choose a flag reason.", status=400)
+    try:
+        services.report_flag(report=report, user=request.user, reason=form.cleaned_data["reason"], note=form.cleaned_data["note"])
+    except services.ReviewError as exc:
+        return _review_page(request, report, error=str(exc), status=400)
+    messages.info(request, f"Flagged {report.external_id}; an admin will look at it.")
+    return queue_next(request)
+
+
+@require_GET
+@login_required
+def annotation_detail(request: HttpRequest, annotation_id: int) -> JsonResponse:
+    """One's own annotation as JSON (another reader's id answers 404, not 403)."""
+    annotation = selectors.annotation_visible_get(user=request.user, annotation_id=annotation_id)
+    if annotation is None:
+        raise Http404("No such annotation.")
+    return JsonResponse(
+        {
+            "id": annotation.id, "report": annotation.report.external_id, "labels": annotation.labels,
+            "first_read_labels": annotation.first_read_labels, "status": annotation.status, "version": annotation.version,
+        }
+    )
+
+
+# --- adjudicator ----------------------------------------------------------------------------
+@require_GET
+@role_required(Role.ADJUDICATOR)
+def adjudication_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "annotator/adjudication_list.html", {"items": selectors.adjudication_queue(adjudicator=request.user)})
+
+
+@role_required(Role.ADJUDICATOR)
+def adjudicate(request: HttpRequest, report_id: int) -> HttpResponse:
+    view = selectors.adjudication_view_get(adjudicator=request.user, report_id=report_id)
+    if view is None:
+        raise Http404("No such report to adjudicate.")
+    error, status, posted = "", 200, None
+    if request.method == "POST":
+        posted = _labels_from_post(request.POST)
+        expected = request.POST.get("expected_gold") or None
+        try:
+            services.gold_adjudicate(
+                report=view.report, adjudicator=request.user, labels=posted, rationale=request.POST.get("rationale", ""),
+                expected_current_gold_id=int(expected) if expected else None,
+            )
+        except services.GoldConflict as exc:
+            error, status = str(exc), 409
+            view = selectors.adjudication_view_get(adjudicator=request.user, report_id=report_id) or view
+        except services.ReviewError as exc:
+            error, status = str(exc), 400
+        else:
+            messages.success(request, f"Gold labels saved for {view.report.external_id}.")
+            items = selectors.adjudication_queue(adjudicator=request.user)
+            if items:
+                return redirect("annotator:adjudicate", report_id=items[0].report_id)
+            return redirect("annotator:adjudication_list")
+    machine = selectors.machine_labels_for_report(report=view.report)
+    guidelines = selectors.guidelines_current()
+    rows = []
+    for obs in OBSERVATIONS:
+        name = obs.value
+        read_values = [r.labels.get(name) for r in view.reads]
+        agreed = read_values[0] if len(set(read_values)) == 1 else ""
+        if posted is not None:
+            value = posted.get(name, "")
+        elif view.current_gold is not None:
+            value = view.current_gold.labels.get(name, "")
+        else:
+            value = agreed
+        rows.append(
+            {
+                "name": name, "slug": obs.slug, "value": value, "reads": read_values, "conflict": name in view.conflicts,
+                "rule": machine.rules.get(name) if machine.rules else None,
+                "model": machine.model.get(name) if machine.model else None,
+                "guideline": guidelines[name],
+            }
+        )
+    context = {
+        "view": view, "rows": rows, "label_values": LABEL_VALUES, "machine": machine, "error": error,
+        "rationale": request.POST.get("rationale", "") if request.method == "POST" else "",
+        "page_data": {"text": view.report.text, "sections": selectors.sections_for_js(report=view.report), "evidence": machine.evidence},
+    }
+    return render(request, "annotator/adjudicate.html", context, status=status)
+
+
+# --- admin pages ------------------------------------------------------------------------------
+@role_required(Role.ADMIN)
+def manage_users(request: HttpRequest) -> HttpResponse:
+    create_form, role_form = UserCreateForm(), RoleAddForm()
+    if request.method == "POST":
+        if request.POST.get("action") == "create":
+            create_form = UserCreateForm(request.POST)
+            if create_form.is_valid():
+                data = create_form.cleaned_data
+                if get_user_model().objects.filter(username=data["username"]).exists():
+                    create_form.add_error("username", "A user with that name exists; add a role below instead.")
+                else:
+                    user_create_or_update(username=data["username"], password=data["password"], roles=[Role(data["role"])])
+                    messages.success(request, f"Created {data['username']}.")
+                    return redirect("annotator:manage_users")
+        elif request.POST.get("action") in ("add_role", "remove_role"):
+            role_form = RoleAddForm(request.POST)
+            if role_form.is_valid():
+                user = get_object_or_404(get_user_model(), id=role_form.cleaned_data["user_id"])
+                role = Role(role_form.cleaned_data["role"])
+                if request.POST["action"] == "add_role":
+                    services.user_role_add(user=user, role=role)
+                else:
+                    services.user_role_remove(user=user, role=role)
+                messages.success(request, f"Updated roles of {user.get_username()}.")
+                return redirect("annotator:manage_users")
+    return render(
+        request, "annotator/manage_users.html",
+        {"users": selectors.users_with_roles(), "create_form": create_form, "role_form": role_form, "roles": [r.value for r in Role]},
+    )
+
+
+@role_required(Role.ADMIN)
+def manage_settings(request: HttpRequest) -> HttpResponse:
+    runtime, review_row = runtime_settings_get(), selectors.review_settings_get()
+    initial = {
+        "reads_per_report": runtime.reads_per_report, "reservation_minutes": runtime.reservation_minutes,
+        "queue_order": runtime.queue_order, "auto_gold": runtime.auto_gold,
+        "independent_first_read": review_row.independent_first_read, "allow_rereads": review_row.allow_rereads,
+        "anonymise_readers": review_row.anonymise_readers,
+    }
+    form = SettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.review_settings_update(**form.cleaned_data)
+        except services.ReviewError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect("annotator:manage_settings")
+    return render(request, "annotator/manage_settings.html", {"form": form})
+
+
+@role_required(Role.ADMIN)
+def manage_gold_versions(request: HttpRequest) -> HttpResponse:
+    form = GoldFreezeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            version = services.gold_set_version_freeze(name=form.cleaned_data["name"], note=form.cleaned_data["note"], user=request.user)
+        except services.ReviewError as exc:
+            form.add_error("name", str(exc))
+        else:
+            messages.success(request, f"Froze {version.name}.")
+            return redirect("annotator:manage_gold_versions")
+    return render(
+        request, "annotator/manage_gold_versions.html",
+        {"form": form, "versions": selectors.gold_set_versions(), "current_count": selectors.gold_current_count()},
+    )
+
+
+@require_GET
+@role_required(Role.ADMIN)
+def manage_gold_compare(request: HttpRequest) -> HttpResponse:
+    a = get_object_or_404(GoldSetVersion, name=request.GET.get("a", ""))
+    b = get_object_or_404(GoldSetVersion, name=request.GET.get("b", ""))
+    return render(request, "annotator/manage_gold_compare.html", {"cmp": selectors.gold_set_versions_compare(a=a, b=b)})
+
+
+@role_required(Role.ADMIN)
+def manage_flags(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        flag = get_object_or_404(Flag, id=_int_or_zero(request.POST.get("flag_id")))
+        form = FlagResolveForm(request.POST)
+        if form.is_valid():
+            try:
+                services.flag_resolve(flag=flag, admin=request.user, resolution=form.cleaned_data["resolution"], note=form.cleaned_data["note"])
+                messages.success(request, f"Resolved the flag on {flag.report.external_id}.")
+            except services.ReviewError as exc:
+                messages.error(request, str(exc))
+        return redirect("annotator:manage_flags")
+    return render(
+        request, "annotator/manage_flags.html",
+        {"open_flags": selectors.flags_open(), "resolved": selectors.flags_recently_resolved(), "resolve_form": FlagResolveForm()},
+    )
+
+
+@role_required(Role.ADMIN)
+def manage_guidelines(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = GuidelineForm(request.POST)
+        if form.is_valid():
+            try:
+                row = services.guideline_update(observation=form.cleaned_data["observation"], text=form.cleaned_data["text"], user=request.user)
+                messages.success(request, f"{row.observation}: guideline version {row.version}.")
+            except services.ReviewError as exc:
+                messages.error(request, str(exc))
+        return redirect("annotator:manage_guidelines")
+    return render(request, "annotator/manage_guidelines.html", {"guidelines": list(selectors.guidelines_current().values())})

@@ -9,6 +9,8 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("manage/", include("labeling.urls")),
+    path("manage/", include("ml_worker.urls")),
+    path("", include("annotator.urls")),
     path("admin/", admin.site.urls),
     path("healthz", annotator_views.healthz, name="healthz"),
 ]

@@ -1,0 +1,78 @@
+// Review page: keyboard labelling, debounced draft autosave with a version
+// check, time spent, flag and skip. See labelrows.js for the shared parts.
+import { csrfToken, initLabelRows, pageData } from "./labelrows.js";
+
+const data = pageData();
+const form = document.getElementById("label-form");
+const status = document.getElementById("save-status");
+const versionInput = document.getElementById("version");
+const timeInput = document.getElementById("time_spent");
+const started = performance.now();
+let timer = null;
+let inFlight = Promise.resolve();
+let stale = false;
+
+const elapsed = () => (data.timeBefore || 0) + (performance.now() - started) / 1000;
+
+function save(values) {
+  inFlight = inFlight.then(async () => {
+    if (stale) return;
+    status.textContent = "Saving…";
+    try {
+      const response = await fetch(data.draftUrl, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(form) },
+        body: JSON.stringify({ labels: values, version: Number(versionInput.value), time_spent: elapsed() }),
+        credentials: "same-origin",
+      });
+      const body = await response.json().catch(() => ({}));
+      if (response.ok) {
+        versionInput.value = body.version;
+        status.textContent = "Draft saved";
+      } else if (response.status === 409) {
+        stale = true;
+        status.textContent = body.detail || "This read changed elsewhere. Reload the page.";
+        status.classList.add("error");
+      } else {
+        status.textContent = body.detail || "Draft not saved";
+      }
+    } catch (err) {
+      status.textContent = "Offline: draft not saved";
+    }
+  });
+  return inFlight;
+}
+
+let helpers;
+function scheduleSave() {
+  if (data.readOnly) return;
+  clearTimeout(timer);
+  timer = setTimeout(() => { timer = null; save(helpers.values()); }, 600);
+}
+
+async function submit() {
+  if (data.readOnly || stale) return;
+  if (timer) { clearTimeout(timer); timer = null; await save(helpers.values()); }
+  await inFlight;
+  timeInput.value = elapsed().toFixed(1);
+  form.requestSubmit ? form.requestSubmit() : form.submit();
+}
+
+const flagDialog = document.getElementById("flag-dialog");
+const submitForm = (id) => { const f = document.getElementById(id); if (f) f.submit(); };
+
+helpers = initLabelRows(form, {
+  data,
+  onChange: scheduleSave,
+  onSubmitKey: submit,
+  extraKeys: {
+    s: () => submitForm("skip-form"),
+    n: () => submitForm("next-form"),
+    f: () => { if (flagDialog && !data.readOnly) { flagDialog.showModal(); flagDialog.querySelector("input[name=reason]").focus(); } },
+  },
+});
+form.addEventListener("submit", () => { timeInput.value = timeInput.value || elapsed().toFixed(1); });
+const flagButton = document.getElementById("flag-button");
+if (flagButton) flagButton.addEventListener("click", () => flagDialog.showModal());
+const flagCancel = document.getElementById("flag-cancel");
+if (flagCancel) flagCancel.addEventListener("click", () => flagDialog.close());
