@@ -123,6 +123,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing root
 MEDIA_ROOT = VAR_DIR / "uploads"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -199,6 +200,12 @@ CELERY_BEAT_SCHEDULE = {
     "periodic-gold-fine-tune": {
         "task": "ml_worker.tasks.training_periodic_check_task",
         "schedule": 60.0 * CHEXGOLD_TRAIN_CHECK_MINUTES,
+    },
+    "fail-stalled-training-runs": {
+        # routed to `default`: a GPU worker busy training must not be needed to notice a dead one
+        "task": "ml_worker.tasks.training_runs_stalled_fail_task",
+        "schedule": 300.0,
+        "options": {"queue": "default"},
     },
     "resume-model-relabelling": {
         "task": "ml_worker.tasks.model_predictions_missing_task",

@@ -7,8 +7,10 @@ promotion. Tasks in `ml_worker.tasks` are thin wrappers around them.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import shutil
+import threading
 import time
 import traceback
 from collections.abc import Sequence
@@ -38,6 +40,11 @@ from ml_worker.models import TrainingRun
 logger = logging.getLogger(__name__)
 
 OPEN_STATUSES = (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING)
+# A running run that has not reported progress for this long lost its worker.
+STALLED_AFTER = dt.timedelta(minutes=15)
+# Set when this worker process is shutting down (Celery's worker_shutting_down
+# signal): a training run stops at its next step instead of being killed mid-write.
+WORKER_STOPPING = threading.Event()
 INFERENCE_CHUNK = 256
 CANCEL_POLL_SECONDS = 2.0
 
@@ -201,6 +208,8 @@ def training_run_execute(*, run_id: int) -> TrainingRun:
     last_cancel_check = [0.0]
 
     def should_stop() -> bool:
+        if WORKER_STOPPING.is_set():
+            return True
         now = time.monotonic()
         if now - last_cancel_check[0] < CANCEL_POLL_SECONDS:
             return False
@@ -234,8 +243,12 @@ def training_run_execute(*, run_id: int) -> TrainingRun:
         version = model_version_register(run=run, checkpoint_dir=result.output_dir, data=data, training=result)
         log(f"registered model version {version.name}: {version.metrics.get('promotion', {}).get('decision', '')}")
     except TrainingCancelled:
-        log("cancelled by an admin; the active model is unchanged")
-        _finish(run_id, TrainingRun.Status.CANCELLED)
+        if WORKER_STOPPING.is_set():
+            log("interrupted: the worker was shut down; start the run again. The active model is unchanged")
+            _finish(run_id, TrainingRun.Status.FAILED)
+        else:
+            log("cancelled by an admin; the active model is unchanged")
+            _finish(run_id, TrainingRun.Status.CANCELLED)
         shutil.rmtree(output_dir, ignore_errors=True)
     except NoTrainingData as exc:
         log(str(exc))
@@ -401,6 +414,23 @@ def model_relabel_progress() -> dict[str, int | str | None]:
         return {"version": None, "labelled": 0, "total": total}
     labelled = MachinePrediction.objects.filter(source=MachinePrediction.Source.MODEL, model_version=version).count()
     return {"version": version.name, "labelled": labelled, "total": total}
+
+
+def training_runs_stalled_fail() -> int:
+    """Mark failed the running runs whose worker died (no progress for STALLED_AFTER),
+    so they stop blocking new runs. Returns how many."""
+    cutoff = timezone.now() - STALLED_AFTER
+    failed = 0
+    for run in TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING):
+        updated = run.progress.get("updated_at")
+        last = dt.datetime.fromisoformat(updated) if updated else run.started_at
+        if last is None or last < cutoff:
+            TrainingRun.objects.filter(id=run.id, status=TrainingRun.Status.RUNNING).update(
+                status=TrainingRun.Status.FAILED, finished_at=timezone.now(),
+                log=run.log + f"{timezone.now():%H:%M:%S} failed: no progress since {last}; its worker was lost\n",
+            )
+            failed += 1
+    return failed
 
 
 # --- periodic and demo triggers ----------------------------------------------------

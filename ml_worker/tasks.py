@@ -6,6 +6,14 @@ from __future__ import annotations
 import os
 
 from celery import shared_task
+from celery.signals import worker_shutting_down
+
+
+@worker_shutting_down.connect
+def _stop_training_at_next_step(**kwargs: object) -> None:
+    from ml_worker.services import WORKER_STOPPING
+
+    WORKER_STOPPING.set()
 
 
 @shared_task(name="ml_worker.tasks.ping_gpu")
@@ -35,6 +43,13 @@ def training_periodic_check_task() -> int | None:
 
     run = training_periodic_check()
     return run.id if run else None
+
+
+@shared_task(name="ml_worker.tasks.training_runs_stalled_fail_task")
+def training_runs_stalled_fail_task() -> int:
+    from ml_worker.services import training_runs_stalled_fail
+
+    return training_runs_stalled_fail()
 
 
 @shared_task(name="ml_worker.tasks.demo_first_model_task", acks_late=True)

@@ -157,3 +157,35 @@ def test_train_model_command_runs_in_the_foreground(capsys) -> None:  # type: ig
     call_command("train_model", "--stage", "silver", "--epochs", "1", "--lr", "0.003", "--batch-size", "8", "--max-length", "64")
     assert "registered" in capsys.readouterr().out
     assert active_model_version_get() is not None
+
+
+def test_a_run_whose_worker_died_is_failed_by_the_sweeper() -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from ml_worker.services import training_runs_stalled_fail
+
+    run = training_run_create(stage="silver", base="encoder", overrides=FAST, enqueue=False)
+    old = (timezone.now() - dt.timedelta(hours=1)).isoformat()
+    TrainingRun.objects.filter(id=run.id).update(status="running", started_at=timezone.now(), progress={"updated_at": old})
+    fresh = training_run_create  # a new run is blocked while the dead one looks open
+    with pytest.raises(TrainingRunConflict):
+        fresh(stage="silver", base="encoder", overrides=FAST, enqueue=False)
+    assert training_runs_stalled_fail() == 1
+    run.refresh_from_db()
+    assert run.status == "failed" and "worker was lost" in run.log
+    fresh(stage="silver", base="encoder", overrides=FAST, enqueue=False)
+
+
+def test_worker_shutdown_interrupts_training_as_a_failure_not_a_cancel() -> None:
+    from ml_worker import services
+
+    reports_with_rule_labels(10)
+    run = training_run_create(stage="silver", base="encoder", overrides=FAST, enqueue=False)
+    services.WORKER_STOPPING.set()
+    try:
+        run = training_run_execute(run_id=run.id)
+    finally:
+        services.WORKER_STOPPING.clear()
+    assert run.status == "failed" and "worker was shut down" in run.log
