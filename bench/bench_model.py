@@ -120,6 +120,7 @@ def main() -> None:
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
 
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
     encoder = default_encoder_path()
     examples, source = load_reports(max(args.reports, args.train_steps * args.train_batch_size), seed=0)
     texts = [t for t, _ in examples[: args.reports]]
@@ -171,6 +172,9 @@ def main() -> None:
             "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__,
             "python": platform.python_version(),
+            # Other processes share these cores; a high load means noisy figures.
+            "load_average_at_start": load_at_start,
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         },
         "inference": inference,
         "training": training,

@@ -167,6 +167,12 @@ def selection_score(metric: str, gold: Sequence[LabelDict], pred: Sequence[Label
     raise ValueError(f"unknown selection metric {metric!r}")
 
 
+def _finite_or_none(value: float | None) -> float | None:
+    """Scores leave this module as a number or None, never nan (strict JSON,
+    PostgreSQL jsonb)."""
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
 def _improves(score: float, best: float | None) -> bool:
     """nan never improves on anything; any number improves on nan or nothing."""
     if math.isnan(score):
@@ -231,9 +237,14 @@ def train_model(
     val_gold = [labels_from_indices(t) for t in val_targets]
     lengths = [len(t) for t in train_texts]
     for augmenter in plan.augmenters:
+        # Back-translation: translate every training text once, up front, in
+        # batches (checking for cancellation between them).
         prepare = getattr(augmenter, "translate_many", None)
         if prepare is not None:
-            prepare(train_texts)
+            for start in range(0, len(train_texts), 64):
+                if should_stop is not None and should_stop():
+                    raise TrainingCancelled("training cancelled while back-translating")
+                prepare(train_texts[start : start + 64])
 
     weights = [w.to(device) for w in class_weights(train_targets)] if config.class_weighting else None
     steps_per_epoch = math.ceil(len(train_examples) / config.batch_size)
@@ -279,8 +290,8 @@ def train_model(
                 step=step,
                 total_steps=total_steps,
                 loss=last_loss,
-                val_score=val_score,
-                best_val_score=best_score,
+                val_score=_finite_or_none(val_score),
+                best_val_score=_finite_or_none(best_score),
                 examples_per_second=examples_seen / train_seconds if train_seconds > 0 else 0.0,
             )
         )
@@ -318,8 +329,8 @@ def train_model(
         record = {
             "epoch": epoch,
             "step": step,
-            config.selection_metric: val_score,
-            "val_loss": val_loss,
+            config.selection_metric: _finite_or_none(val_score),
+            "val_loss": _finite_or_none(val_loss),
         }
         history.append(record)
         if _improves(val_score, best_score):
@@ -417,7 +428,7 @@ def train_model(
         validation_metrics={
             "selection_metric": config.selection_metric,
             "selection": selection,
-            "best_score": best_score,
+            "best_score": _finite_or_none(best_score),
             "best_epoch": best_epoch,
             "best_step": best_step,
             "history": history,
@@ -434,7 +445,7 @@ def train_model(
         output_dir=out,
         manifest=manifest,
         selection=selection,
-        best_score=best_score,
+        best_score=_finite_or_none(best_score),
         best_epoch=best_epoch,
         best_step=best_step,
         validation_history=history,

@@ -94,3 +94,21 @@ def test_plan_applies_with_probability() -> None:
     changed = sum(plan.apply("No effusion. Lungs are clear.", rng, 0.5) != "No effusion. Lungs are clear." for _ in range(200))
     assert 60 < changed < 140
     assert plan.apply("Lungs are clear.", rng, 0.0) == "Lungs are clear."
+
+
+def test_back_translator_round_trips_once_per_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ml_worker.ml.augment import BackTranslator
+
+    translator = BackTranslator("en-de-dir", "de-en-dir")
+    calls: list[tuple[str, list[str]]] = []
+
+    def fake_translate(pair: str, texts: list[str]) -> list[str]:
+        calls.append((pair, list(texts)))
+        return [f"{t}|{pair}" for t in texts]
+
+    monkeypatch.setattr(translator, "_load", lambda: ("de", "en"))
+    monkeypatch.setattr(translator, "_translate", fake_translate)
+    translator.translate_many(["No effusion.", "Lungs are clear.", "No effusion."])
+    assert calls == [("de", ["No effusion.", "Lungs are clear."]), ("en", ["No effusion.|de", "Lungs are clear.|de"])]
+    assert translator("No effusion.", random.Random(0)) == "No effusion.|de|en"
+    assert len(calls) == 2

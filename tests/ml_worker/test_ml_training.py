@@ -225,3 +225,22 @@ def test_kappa_selection_score_averages_defined_observations() -> None:
     wrong = [blank_labels() | {"Edema": v} for v in ("negative", "positive", "positive", "blank")]
     assert selection_score("kappa", gold, wrong) < 0.5
     assert selection_score("weighted_f1", gold, gold) == pytest.approx(1.0)
+
+
+def test_an_uninformative_validation_set_reports_none_not_nan(encoder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ml_worker.ml.train as train_module
+
+    monkeypatch.setattr(train_module, "selection_score", lambda metric, gold, pred: float("nan"))
+    seen: list[TrainingProgress] = []
+    result = train_model(
+        quick_config(epochs=2, max_steps=None, progress_interval_s=0.0),
+        make_examples(8),
+        make_examples(4, seed=2),
+        init_from=encoder,
+        output_dir=tmp_path / "m",
+        progress_callback=seen.append,
+    )
+    assert result.best_score is None and result.best_epoch == 1
+    assert [h["weighted_f1"] for h in result.validation_history] == [None, None]
+    assert all(p.val_score is None and p.best_val_score is None for p in seen)
+    assert load_checkpoint(tmp_path / "m").manifest.validation_metrics["best_score"] is None
