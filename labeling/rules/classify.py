@@ -28,6 +28,9 @@ from labeling.rules.phrases import PhraseMatch
 from labeling.rules.text import word_count
 
 AFTER_REACH = 8
+# A conditional ("if there is concern for fracture, consider ...") ends at a
+# comma or at "then"; the main clause after it is an ordinary statement.
+_CONDITION_END = re.compile(r",|\bthen\b")
 _LIST_JOINER = re.compile(r"\b(?:and|or)\b")
 # A hedged negation ("no definite X") turns uncertain when the sentence goes on
 # with a contrast: "no definite effusion, although the angle is blunted".
@@ -80,6 +83,18 @@ def _after(low: str, cues: list[PhraseMatch], start: int, end: int, clause: tupl
         if best is None or cue.start < best.start:
             best = cue
     return best
+
+
+def in_condition(low: str, start: int, clause: tuple[int, int], conditionals: list[PhraseMatch]) -> bool:
+    """Whether the mention starting at `start` lies inside a conditional of its
+    clause ("if there is concern for fracture consider rib films"): it states
+    what to do in a hypothetical case, nothing about the image, and is ignored.
+    """
+    cs, _ = clause
+    for cue in conditionals:
+        if cs <= cue.start and cue.end <= start and not _CONDITION_END.search(low, cue.end, start):
+            return True
+    return False
 
 
 def classify_mention(

@@ -15,7 +15,7 @@ from typing import Any
 
 from labeling.observations import OBSERVATIONS, LabelDict, LabelValue, Observation
 from labeling.rules.aggregate import aggregate_values, no_finding_value
-from labeling.rules.classify import CueSet, classify_mention
+from labeling.rules.classify import CueSet, classify_mention, in_condition
 from labeling.rules.lexicon import ANCHOR, IMPLIED_BY, MENTION, OTHER_FINDINGS, UNMENTION, get_lexicon
 from labeling.rules.phrases import PhraseMatch
 from labeling.rules.text import ClauseIndex, has_words, lower_same_length, split_sentences
@@ -171,6 +171,7 @@ def _label_sentence(low: str, text: str, s_start: int, s_end: int, index: Any, o
     pseudo: list[PhraseMatch] = []
     cut_points: list[int] = []
     keep_whole: list[PhraseMatch] = []  # terminator exceptions
+    conditionals: list[PhraseMatch] = []
     by_key: dict[str, dict[str, list[PhraseMatch]]] = {}
     for m in found:
         entry = m.entry
@@ -181,6 +182,8 @@ def _label_sentence(low: str, text: str, s_start: int, s_end: int, index: Any, o
                 cut_points.append(m.start)
             elif entry.section == "terminator_exception":
                 keep_whole.append(m)
+            elif entry.section == "hypothetical":
+                conditionals.append(m)
             else:
                 cue_lists[entry.section].append(m)
         else:
@@ -204,7 +207,13 @@ def _label_sentence(low: str, text: str, s_start: int, s_end: int, index: Any, o
         clause = clauses.clause_of(m.start) or (s_start, s_end)
         return classify_mention(low, m.start, m.end, clause, s_end, cue_set)
 
+    def asserted(m: PhraseMatch) -> bool:
+        return not conditionals or not in_condition(low, m.start, clauses.clause_of(m.start) or (s_start, s_end),
+                                                    conditionals)
+
     for key, sections in by_key.items():
+        if conditionals:
+            sections = {name: [m for m in ms if asserted(m)] for name, ms in sections.items()}
         unmentions = sections.get(UNMENTION, [])
         mentions = [m for m in sections.get(MENTION, []) if not _overlaps(m, unmentions)]
         mentions = _longest_first(mentions)

@@ -11,7 +11,9 @@ Files under ``phrases/`` (format: ``phrases.py``):
   ``[implied_by]`` phrases whose positive or uncertain mention adds an
   uncertain mention of this observation ("chf" for Cardiomegaly).
 - ``other_findings.txt``: abnormalities outside the 14 that stop No Finding.
-- ``negation.txt``, ``uncertainty.txt``: cues (see ``classify``).
+- ``negation.txt``, ``uncertainty.txt``: cues (see ``classify``);
+  ``uncertainty.txt [hypothetical]``: conditionals ("if") whose mentions are
+  ignored (``classify.in_condition``).
 - ``pseudo_cues.txt``: look-alikes that are not cues ("no change").
 - ``clause_terminators.txt``: ``[terminator]`` where a cue's scope ends
   ("but", ";"); ``[exception]`` phrases in which a terminator word does not
@@ -34,7 +36,9 @@ FINDING_OBSERVATIONS: tuple[Observation, ...] = tuple(
 
 OBSERVATION_SECTIONS = ("mention", "anchor", "unmention", "implied_by")
 NEGATION_SECTIONS = ("before", "after")
-UNCERTAINTY_SECTIONS = ("pre_negation_before", "pre_negation_after", "hedged_negation", "before", "after")
+UNCERTAINTY_SECTIONS = (
+    "pre_negation_before", "pre_negation_after", "hedged_negation", "before", "after", "hypothetical"
+)
 
 # Entry kinds after loading (PhraseEntry.section values used by the labeler).
 MENTION, ANCHOR, UNMENTION, IMPLIED_BY = OBSERVATION_SECTIONS
@@ -46,6 +50,7 @@ CUE_KINDS = (
     "uncertainty_before",
     "uncertainty_after",
     "hedged_negation",
+    "hypothetical",
     "pseudo",
     "terminator",
     "terminator_exception",
@@ -85,6 +90,7 @@ def build_lexicon() -> Lexicon:
     entries += _renamed(unc["hedged_negation"], "hedged_negation", "cue")
     entries += _renamed(unc["before"], "uncertainty_before", "cue")
     entries += _renamed(unc["after"], "uncertainty_after", "cue")
+    entries += _renamed(unc["hypothetical"], "hypothetical", "cue")
     pseudo = load_entries("pseudo_cues.txt", key="pseudo", sections=("pseudo",))
     entries += _renamed(pseudo["pseudo"], "pseudo", "cue")
     term = load_entries("clause_terminators.txt", key="terminator", sections=("terminator", "exception"))

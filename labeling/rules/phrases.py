@@ -12,6 +12,8 @@ the lists stay readable by radiologists):
 - ``...`` / ``...3`` a gap of up to 4 (or N) words, never across punctuation;
 - words are separated by whitespace or hyphens in the text, so ``air space``
   matches "air space", "air-space" and a line-wrapped "air\\nspace";
+- ``seen,``       a word with the comma that follows it (terminators:
+                   "no effusion seen, nodule ..." ends the negation there);
 - ``@N`` at the end of a cue entry is its reach: at most N words between the
   cue and the mention (see ``classify``).
 
@@ -172,7 +174,9 @@ def _compile_phrase(phrase: str) -> tuple[str, set[str], set[str], bool]:
                         raise PhraseSyntaxError(f"stem shorter than {_STEM_MIN} letters: {phrase!r}")
                     first_stems.add(word)
                 else:
-                    first_words.add(word)
+                    # a word may carry a trailing comma ("seen,"); the index
+                    # looks words up without it
+                    first_words.add(word.rstrip(","))
             piece = re.escape(word) + (r"\w*" if stem else "")
         else:
             raise PhraseSyntaxError(f"bad token {tok!r} in {phrase!r}")
