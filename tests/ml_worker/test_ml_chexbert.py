@@ -12,7 +12,7 @@ from labeling.observations import CHEXBERT_ORDER, OBSERVATIONS, Observation, cla
 from ml_worker.ml.checkpoints import CheckpointError
 from ml_worker.ml.chexbert import ChexbertConfigMissing, load_chexbert_checkpoint
 from ml_worker.ml.predict import Predictor
-from tests.ml_worker.test_ml_support import tiny_config, vocabulary, write_tiny_encoder
+from tests.ml_worker.test_ml_support import single_thread, tiny_config, vocabulary, write_tiny_encoder  # noqa: F401  (single_thread: autouse fixture)
 
 HIDDEN = 32
 

@@ -11,7 +11,7 @@ from labeling.observations import OBSERVATION_NAMES, OBSERVATIONS, classes_for
 from ml_worker.ml.config import TrainingConfig
 from ml_worker.ml.predict import Predictor
 from ml_worker.ml.train import train_model
-from tests.ml_worker.test_ml_support import make_examples, write_tiny_encoder
+from tests.ml_worker.test_ml_support import make_examples, single_thread, write_tiny_encoder  # noqa: F401  (single_thread: autouse fixture)
 
 TEXTS = [
     "FINDINGS: Large left pleural effusion. Mild cardiomegaly. Lungs are clear. Heart size is normal.\nIMPRESSION: Effusion.",

@@ -14,6 +14,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+import pytest  # noqa: E402
 import torch  # noqa: E402
 from transformers import BertConfig, BertModel, BertTokenizer  # noqa: E402
 
@@ -38,6 +39,17 @@ SENTENCES: list[tuple[str, dict[str, str]]] = [
 ]
 
 EXTRA_WORDS = ["findings", "impression", "indication", "comparison", "none", "xxxx", "chest", ":"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def single_thread() -> object:
+    """Tiny models gain nothing from several threads, and on a shared 2-core
+    machine OpenMP threads waiting on each other make them many times slower.
+    Test modules import this fixture to make it apply to them."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def make_examples(n: int, seed: int = 0) -> list[tuple[str, LabelDict]]:

@@ -14,7 +14,7 @@ from ml_worker.ml.config import TrainingConfig
 from ml_worker.ml.data import label_targets, labels_from_indices
 from ml_worker.ml.predict import Predictor
 from ml_worker.ml.train import TrainingCancelled, TrainingProgress, train_model
-from tests.ml_worker.test_ml_support import make_examples, write_tiny_encoder
+from tests.ml_worker.test_ml_support import make_examples, single_thread, write_tiny_encoder  # noqa: F401  (single_thread: autouse fixture)
 
 
 @pytest.fixture(scope="module")
@@ -244,3 +244,38 @@ def test_an_uninformative_validation_set_reports_none_not_nan(encoder: Path, tmp
     assert [h["weighted_f1"] for h in result.validation_history] == [None, None]
     assert all(p.val_score is None and p.best_val_score is None for p in seen)
     assert load_checkpoint(tmp_path / "m").manifest.validation_metrics["best_score"] is None
+
+
+def test_class_weights_favour_rare_classes() -> None:
+    from ml_worker.ml.data import class_weights
+
+    targets = [label_targets(blank_labels() | {"Edema": "positive"})] + [label_targets(blank_labels())] * 9
+    edema = class_weights(targets)[5]  # CheXpert column 5: Edema
+    assert edema[1] > edema[0]  # positive (1 of 10) outweighs blank (9 of 10)
+    assert edema[2] == 1.0 and edema[3] == 1.0  # absent classes keep weight 1
+
+
+def test_class_weighting_and_step_validation_run(encoder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ml_worker.ml.train as train_module
+
+    monkeypatch.setattr(train_module, "selection_score", lambda metric, gold, pred: 0.5)
+    config = quick_config(class_weighting=True, eval_every_steps=2, max_steps=5, early_stopping_patience=0)
+    result = train_model(config, make_examples(40), make_examples(4, seed=9), init_from=encoder, output_dir=tmp_path / "m")
+    assert [h["step"] for h in result.validation_history] == [2, 4, 5]
+    assert result.best_step == 2  # later equal scores are not improvements
+
+
+def test_init_from_an_original_chexbert_file(encoder: Path, tmp_path: Path) -> None:
+    from tests.ml_worker.test_ml_chexbert import chexbert_file
+
+    path = chexbert_file(tmp_path / "chexbert.pth", position_ids=True)
+    result = train_model(
+        quick_config(max_steps=2),
+        make_examples(16),
+        [],
+        init_from=path,
+        chexbert_config_dir=encoder,
+        output_dir=tmp_path / "m",
+    )
+    assert result.manifest.base_encoder == "chexbert:chexbert.pth"
+    assert load_checkpoint(tmp_path / "m").model.config.hidden_size == 32

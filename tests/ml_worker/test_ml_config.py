@@ -1,0 +1,43 @@
+"""TrainingConfig: validation and the dict round trip stored in manifests and the database."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ml_worker.ml.config import TrainingConfig
+
+
+def test_defaults_are_valid_and_round_trip_through_json() -> None:
+    config = TrainingConfig(stage="gold", augmentations=("synonym_swap", "sentence_shuffle"), max_steps=5)
+    config.validate()
+    data = json.loads(json.dumps(config.to_dict()))
+    assert data["augmentations"] == ["synonym_swap", "sentence_shuffle"]
+    assert TrainingConfig.from_dict(data) == config
+    assert TrainingConfig().max_length == 512 and TrainingConfig().section_mode == "auto"
+
+
+def test_unknown_keys_from_newer_versions_are_ignored() -> None:
+    assert TrainingConfig.from_dict({"epochs": 4, "future_option": 1}).epochs == 4
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("stage", "bronze", "stage"),
+        ("selection_metric", "accuracy", "selection_metric"),
+        ("device", "tpu", "device"),
+        ("section_mode", "findings", "findings"),
+        ("max_length", 1024, "max_length"),
+        ("epochs", 0, "epochs"),
+        ("warmup_ratio", 1.5, "warmup_ratio"),
+        ("augmentation_probability", 2.0, "augmentation_probability"),
+        ("max_steps", 0, "max_steps"),
+    ],
+)
+def test_validate_names_the_bad_field(field: str, value: object, message: str) -> None:
+    config = TrainingConfig()
+    setattr(config, field, value)
+    with pytest.raises(ValueError, match=message):
+        config.validate()
