@@ -197,6 +197,66 @@ def test_scope_ends_at_clause_and_sentence_boundaries(text: str, observation: st
 @pytest.mark.parametrize(
     ("text", "observation", "expected"),
     [
+        # a terminator word inside a cue or an exception phrase does not cut the clause
+        ("No findings consistent with pneumonia.", "Pneumonia", NEG),
+        ("Basilar opacity which may be compatible with mild edema.", "Edema", UNC),
+        ("The lungs do not show any consolidation.", "Consolidation", NEG),
+        ("The radiograph does not demonstrate a pneumothorax.", "Pneumothorax", NEG),
+        ("Correlate clinically with prior rib fracture.", "Fracture", UNC),
+        # ... but it still cuts elsewhere
+        ("No effusion with mild atelectasis at the bases.", "Atelectasis", POS),
+        # a participle and comma close a negated phrase
+        ("No definite effusion seen, small calcified nodule in the right lung.", "Lung Lesion", POS),
+        ("No definite effusion seen, small calcified nodule in the right lung.", "Pleural Effusion", NEG),
+        ("No effusion, pneumothorax or consolidation is identified.", "Consolidation", NEG),
+    ],
+)
+def test_terminator_exceptions(text: str, observation: str, expected: str) -> None:
+    assert labels(text)[observation] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "observation", "expected"),
+    [
+        ("If there is clinical concern for a rib fracture, dedicated rib films are suggested.", "Fracture", BLANK),
+        ("If symptoms persist, a followup film may exclude pneumonia.", "Pneumonia", UNC),
+        ("If the patient is febrile then pneumonia is likely.", "Pneumonia", UNC),
+        ("Right rib fracture; if pain persists consider CT.", "Fracture", POS),
+    ],
+)
+def test_mentions_inside_a_conditional_are_ignored(text: str, observation: str, expected: str) -> None:
+    assert labels(text)[observation] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "observation", "expected"),
+    [
+        ("An 8 mm calcified nodule in the left midlung.", "Lung Lesion", POS),
+        ("Scattered calcified granulomas.", "Lung Lesion", BLANK),
+        ("A 9 mm nodule that is not definitely calcified.", "Lung Lesion", POS),
+        ("Round calcified density in the right lower lobe.", "Lung Lesion", POS),
+        ("Mild fibronodular scarring at the right apex.", "Lung Lesion", POS),
+        ("Findings represent a bone island rather than metastasis.", "Lung Lesion", NEG),
+        ("Mild thickening of the minor fissure.", "Pleural Other", POS),
+        ("Fissural thickening and small effusions.", "Pleural Other", POS),
+        ("Old healed right rib fractures.", "Fracture", POS),
+        ("The third sternotomy wire is again fractured.", "Fracture", BLANK),
+        ("Maybe early consolidation at the left base.", "Consolidation", UNC),
+        ("Question mild vascular congestion.", "Edema", UNC),
+        ("Opacity at the base, favoring atelectasis.", "Atelectasis", UNC),
+        ("Right rib fracture not well seen on the lateral view.", "Fracture", UNC),
+        ("Lungs are clear airspace disease.", "Lung Opacity", NEG),
+        ("Stable subsegmental atelectasis without significant interval change.", "Atelectasis", POS),
+        ("Prior histoplasmosis infection with calcified hilar nodes.", "Pneumonia", BLANK),
+    ],
+)
+def test_rules_1_1_phrases(text: str, observation: str, expected: str) -> None:
+    assert labels(text)[observation] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "observation", "expected"),
+    [
         ("Small pericardial effusion.", "Pleural Effusion", BLANK),
         ("Calcified granuloma in the right upper lobe.", "Lung Lesion", BLANK),
         ("A densely calcified granuloma at the left base.", "Lung Lesion", BLANK),
@@ -278,6 +338,10 @@ def test_chf_adds_uncertain_cardiomegaly() -> None:
         ("Calcified granuloma in the left lung.", BLANK),
         ("Small hiatal hernia.", BLANK),
         ("No emphysema.", POS),  # a negated other abnormality does not block
+        ("Surgical clips in the right upper quadrant. Lungs are clear.", BLANK),
+        ("Mild dextrocurvature of the thoracic spine. Lungs are clear.", BLANK),
+        ("Blunting of the left costophrenic angle. Lungs are clear.", BLANK),
+        ("Lung volumes are low with bronchovascular crowding.", BLANK),
     ],
 )
 def test_no_finding(text: str, expected: str) -> None:
