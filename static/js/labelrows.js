@@ -109,7 +109,8 @@ export function initLabelRows(form, { data, onChange, onSubmitKey, extraKeys = {
   const helpButton = document.getElementById("help-button");
   if (helpButton && help) helpButton.addEventListener("click", () => help.showModal());
 
-  if (rows.length) setCurrent(0, !rows[0].disabled);
+  if (rows.length) setCurrent(0, !data.readOnly);
+  document.body.dataset.keyboardReady = "1";  // tests wait for this
   return { rows, values: () => Object.fromEntries(rows.map((r) => [r.dataset.obs, (r.querySelector("input:checked") || {}).value || ""])) };
 }
 
