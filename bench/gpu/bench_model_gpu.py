@@ -236,13 +236,16 @@ def main() -> None:
         # Model only: pre-tokenised, length-sorted, padded batches already on the device.
         order = sorted(range(len(sequences)), key=lambda i: lengths[i])
         forward = []
-        autocast = torch.autocast(device.type, dtype=torch.bfloat16)
+
+        def bf16_autocast():
+            return torch.autocast(device.type, dtype=torch.bfloat16)
+
         for bs in [int(b) for b in args.batch_sizes.split(",")]:
             batches = [
                 pad_batch([sequences[i] for i in order[s : s + bs]], tokenizer.pad_token_id).to(device)
                 for s in range(0, len(order), bs)
             ]
-            with torch.inference_mode(), autocast:
+            with torch.inference_mode(), bf16_autocast():
                 for b in batches[:3]:
                     model(b.input_ids, b.attention_mask)
                 _sync(torch, device)
@@ -275,7 +278,7 @@ def main() -> None:
                 pad_batch([sequences[i] for i in order[s : s + bs]], tokenizer.pad_token_id).to(device)
                 for s in range(0, len(order), bs)
             ]
-            with torch.inference_mode(), autocast:
+            with torch.inference_mode(), bf16_autocast():
                 for b in batches[:3]:
                     compiled(b.input_ids, b.attention_mask)
                 _sync(torch, device)
