@@ -68,12 +68,22 @@ def split_sentences(paragraph: str) -> list[str]:
     return sentences
 
 
+_HEADING_PREFIX = re.compile(r"^\s*[A-Z][A-Z /]{2,40}:\s*")
+
+
+def _split_heading(block: str) -> tuple[str, str]:
+    """("FINDINGS: ", "rest") for a block that starts with an upper-case heading."""
+    match = _HEADING_PREFIX.match(block)
+    return (match.group(0), block[match.end() :]) if match else ("", block)
+
+
 @register_augmenter("sentence_shuffle")
 def sentence_shuffle(text: str, rng: random.Random) -> str:
     """Shuffle sentences within each paragraph/section (never across sections).
 
     CheXpert labels are per report, so sentence order does not change them.
-    Paragraphs are blocks separated by blank lines or single newlines.
+    Paragraphs are blocks separated by blank lines or single newlines; a
+    heading that starts a paragraph ("FINDINGS:") stays in front.
     """
     blocks = re.split(r"(\n\s*\n|\n)", text)
     out = []
@@ -81,10 +91,11 @@ def sentence_shuffle(text: str, rng: random.Random) -> str:
         if not block or block.isspace():
             out.append(block)
             continue
-        sentences = split_sentences(block)
+        heading, body = _split_heading(block)
+        sentences = split_sentences(body)
         if len(sentences) > 1:
             rng.shuffle(sentences)
-        out.append(" ".join(sentences))
+        out.append(heading + " ".join(sentences))
     return "".join(out)
 
 
@@ -160,9 +171,10 @@ def xxxx_filler(text: str, rng: random.Random) -> str:
     if not paragraphs:
         return text
     index = rng.choice(paragraphs)
-    sentences = split_sentences(blocks[index])
+    heading, body = _split_heading(blocks[index])
+    sentences = split_sentences(body)
     sentences.insert(rng.randint(0, len(sentences)), rng.choice(FILLER_SENTENCES))
-    blocks[index] = " ".join(sentences)
+    blocks[index] = heading + " ".join(sentences)
     return "".join(blocks)
 
 

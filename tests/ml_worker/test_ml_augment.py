@@ -112,3 +112,11 @@ def test_back_translator_round_trips_once_per_text(monkeypatch: pytest.MonkeyPat
     assert calls == [("de", ["No effusion.", "Lungs are clear."]), ("en", ["No effusion.|de", "Lungs are clear.|de"])]
     assert translator("No effusion.", random.Random(0)) == "No effusion.|de|en"
     assert len(calls) == 2
+
+
+def test_headings_stay_in_front_of_their_section() -> None:
+    text = "INDICATION: Cough.\nFINDINGS: Heart size is normal. No effusion. Lungs are clear.\nIMPRESSION: Normal chest."
+    for seed in range(10):
+        for augment in (sentence_shuffle, xxxx_filler):
+            lines = augment(text, random.Random(seed)).split("\n")
+            assert [line.split(":")[0] for line in lines] == ["INDICATION", "FINDINGS", "IMPRESSION"]
