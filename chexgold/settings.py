@@ -47,11 +47,15 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",  # token auth for scripts (POST /api/auth/token/)
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served locally (no CDN)
     "simple_history",
     "labeling",
     "annotator",
     "ml_worker",
     "chexgold",  # project-level commands that span apps (run_demo, seed_demo)
+    "api",  # REST API (/api/), role-change audit
 ]
 
 MIDDLEWARE = [
@@ -64,6 +68,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "api.throttling.LoginThrottleMiddleware",  # throttles POSTs to the login page
 ]
 
 ROOT_URLCONF = "chexgold.urls"
@@ -148,12 +153,44 @@ LOGGING = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # Token first: its WWW-Authenticate header makes anonymous requests 401, not 403.
+        "rest_framework.authentication.TokenAuthentication",  # scripts
+        "rest_framework.authentication.SessionAuthentication",  # browser (CSRF enforced)
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env.str("CHEXGOLD_LOGIN_RATE", default="10/min"),
+        "token": env.str("CHEXGOLD_TOKEN_RATE", default="10/min"),
+    },
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "chexgold API",
+    "DESCRIPTION": "Label chest X-ray reports with the 14 CheXpert observations. Not for clinical use.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- production security (DJANGO_DEBUG=false and CHEXGOLD_HTTPS=true) ---------
+CHEXGOLD_HTTPS = env.bool("CHEXGOLD_HTTPS", default=False)
+if CHEXGOLD_HTTPS and not DEBUG:
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")  # behind a TLS-terminating proxy
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load-balancer probes over plain HTTP
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("CHEXGOLD_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("CHEXGOLD_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
 
 # --- Celery ------------------------------------------------------------------
 # Default broker: kombu's SQLAlchemy transport on a SQLite file (no server).
@@ -195,6 +232,12 @@ CHEXGOLD_INLINE_LABEL_LIMIT = env.int("CHEXGOLD_INLINE_LABEL_LIMIT", default=200
 CHEXGOLD_LABEL_SECTION = env.str("CHEXGOLD_LABEL_SECTION", default="auto")
 CHEXGOLD_TRAIN_CHECK_MINUTES = env.int("CHEXGOLD_TRAIN_CHECK_MINUTES", default=30)
 CHEXGOLD_TRAIN_MIN_NEW_GOLD = env.int("CHEXGOLD_TRAIN_MIN_NEW_GOLD", default=50)
+# Uploads up to this size are validated in the request (400 with every bad line);
+# larger ones are validated by the import task (errors in the batch status).
+CHEXGOLD_SYNC_VALIDATE_MB = env.int("CHEXGOLD_SYNC_VALIDATE_MB", default=20)
+# Import batches left pending/validating/importing this long (a lost message or a
+# killed worker) are queued again by beat and on worker start.
+CHEXGOLD_STALLED_IMPORT_MINUTES = env.int("CHEXGOLD_STALLED_IMPORT_MINUTES", default=10)
 
 CELERY_BEAT_SCHEDULE = {
     "periodic-gold-fine-tune": {

@@ -11,6 +11,8 @@ urlpatterns = [
     path("manage/", include("labeling.urls")),
     path("manage/", include("ml_worker.urls")),
     path("", include("annotator.urls")),
+    path("statistics/", include("labeling.statistics_urls")),
     path("admin/", admin.site.urls),
     path("healthz", annotator_views.healthz, name="healthz"),
+    path("api/", include("api.urls")),
 ]
