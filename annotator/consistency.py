@@ -19,6 +19,8 @@ OPACITY_CHILDREN: tuple[Observation, ...] = (
     Observation.LUNG_LESION,
 )
 
+NOT_FINDINGS = frozenset({Observation.NO_FINDING, Observation.SUPPORT_DEVICES})
+
 _POS = LabelValue.POSITIVE.value
 _UNC = LabelValue.UNCERTAIN.value
 _NEG = LabelValue.NEGATIVE.value
@@ -35,8 +37,9 @@ def consistency_warnings(labels: Mapping[str, str]) -> list[ConsistencyWarning]:
     """Every inconsistency in `labels`, in a stable order (empty list when consistent)."""
     warnings: list[ConsistencyWarning] = []
     if labels.get(Observation.NO_FINDING.value) == _POS:
+        # Support Devices is not a finding: CheXpert's No Finding allows devices.
         others = tuple(
-            o.value for o in Observation if o is not Observation.NO_FINDING and labels.get(o.value) in (_POS, _UNC)
+            o.value for o in Observation if o not in NOT_FINDINGS and labels.get(o.value) in (_POS, _UNC)
         )
         if others:
             warnings.append(

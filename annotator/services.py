@@ -84,24 +84,46 @@ def next_report_assign(*, reader: AbstractBaseUser, now: dt.datetime | None = No
     if settings_row.queue_order in (RuntimeSettings.QueueOrder.DISAGREEMENT, RuntimeSettings.QueueOrder.UNCERTAINTY):
         report_priorities_refresh()
     with transaction.atomic():
+        # Serialise one reader's own concurrent requests (double clicks, two tabs).
+        get_user_model().objects.select_for_update().filter(pk=reader.pk).values_list("pk", flat=True).first()
         current = selectors.reservation_live_of_reader(reader=reader, now=now)
         if current is not None:
             Reservation.objects.filter(id=current.id).update(expires_at=expires)
             return current.report
-        k = settings_row.reads_per_report
-        candidates = selectors.assignable_reports(reader=reader, now=now)
-        if connection.features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-        for report_id in list(candidates.values_list("id", flat=True)[:20]):
-            # Recount under the row lock (a fresh statement sees commits made
-            # since the candidate query's snapshot).
+        report_id = _reserve_first_free(reader=reader, now=now, expires=expires, k=settings_row.reads_per_report)
+    return Report.objects.get(id=report_id) if report_id is not None else None
+
+
+MAX_ASSIGN_TRIES = 50
+
+
+def _reserve_first_free(*, reader: AbstractBaseUser, now: dt.datetime, expires: dt.datetime, k: int) -> int | None:
+    """Lock candidates one at a time, recount under the lock, reserve the first with room.
+
+    PostgreSQL: first pass skips rows other readers hold (they spread over
+    reports), second pass waits for them (so a busy report is not reported as
+    "nothing left"). A fresh statement after the lock sees commits made since
+    the candidate query's snapshot, hence the recount."""
+    candidates = selectors.assignable_reports(reader=reader, now=now)
+    locking = connection.features.has_select_for_update
+    passes = (True, False) if connection.features.has_select_for_update_skip_locked else (False,)
+    tried: list[int] = []
+    for skip_locked in passes:
+        while len(tried) < MAX_ASSIGN_TRIES:
+            qs = candidates.exclude(id__in=tried)
+            if locking:
+                qs = qs.select_for_update(skip_locked=skip_locked, of=("self",))
+            report_id = next(iter(qs.values_list("id", flat=True)[:1]), None)
+            if report_id is None:
+                break
+            tried.append(report_id)
             if selectors.report_read_load(report_id=report_id, now=now, exclude_reader=reader) >= k:
                 continue
             Reservation.objects.update_or_create(
                 report_id=report_id, reader=reader,
                 defaults={"state": Reservation.State.ACTIVE, "expires_at": expires, "created_at": now},
             )
-            return Report.objects.get(id=report_id)
+            return report_id
     return None
 
 

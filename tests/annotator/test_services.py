@@ -11,7 +11,7 @@ from labeling.models import Annotation, GoldLabel, Report, RuntimeSettings
 from tests.annotator.conftest import NORMAL
 from tests.factories import ModelVersionFactory, labels
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.both_backends]
 
 
 def read(reader, report, values=NORMAL, **kw):
