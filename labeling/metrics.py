@@ -241,6 +241,343 @@ def observation_kappa(a: LabelSeq, b: LabelSeq, observation: Observation | str) 
     return cohen_kappa(_column(a, name, "a"), _column(b, name, "b"))
 
 
+# --------------------------------------------------------------------------- label mappings
+
+
+@dataclass(frozen=True)
+class LabelMapping:
+    """How the four label values are grouped into the categories a figure compares.
+
+    ``lookup[i]`` is the category code of ``LABEL_ORDER[i]``; category 0 is always
+    "positive" (sensitivity and specificity read it as the finding being present).
+    ``scored`` are the category codes that get precision/recall/F1 and enter the
+    weighted F1 (blank is never scored).
+    """
+
+    name: str
+    title: str
+    categories: tuple[str, ...]
+    scored: tuple[int, ...]
+    lookup: tuple[int, ...]
+
+    @property
+    def n_categories(self) -> int:
+        return len(self.categories)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "title": self.title, "categories": list(self.categories)}
+
+
+# The CheXpert papers' uncertainty policies: U-Ones reads "uncertain" as
+# positive, U-Zeros as negative; both read blank (not mentioned) as negative.
+MAPPINGS: dict[str, LabelMapping] = {
+    "full": LabelMapping("full", "Full labels: positive, negative, uncertain, blank", LABEL_ORDER, (0, 1, 2), (0, 1, 2, 3)),
+    "u-ones": LabelMapping(
+        "u-ones", "U-Ones: uncertain counts as positive, blank as negative", ("positive", "negative"), (0, 1), (0, 1, 0, 1)
+    ),
+    "u-zeros": LabelMapping(
+        "u-zeros", "U-Zeros: uncertain and blank count as negative", ("positive", "negative"), (0, 1), (0, 1, 1, 1)
+    ),
+}
+MISSING = -1  # code of "no label" (a reader who did not read the report, a labeler without a prediction)
+
+
+def label_mapping_get(name: str) -> LabelMapping:
+    try:
+        return MAPPINGS[name]
+    except KeyError:
+        raise ValueError(f"unknown label mapping: {name!r} (expected one of {', '.join(MAPPINGS)})") from None
+
+
+_CODE = {v: i for i, v in enumerate(LABEL_ORDER)}
+
+
+def label_codes(rows: Iterable[Mapping[str, Any] | None], mapping: LabelMapping | str = "full") -> np.ndarray:
+    """(n, 14) int8 category codes in CheXpert column order; a None row is all ``MISSING``."""
+    m = label_mapping_get(mapping) if isinstance(mapping, str) else mapping
+    names = OBSERVATION_NAMES
+    out = []
+    for i, row in enumerate(rows):
+        if row is None:
+            out.append([MISSING] * len(names))
+            continue
+        try:
+            out.append([_CODE[v.value if isinstance(v, LabelValue) else v] for v in (row[n] for n in names)])
+        except KeyError:
+            for n in names:  # slow path only to name the bad cell
+                if n not in row:
+                    raise ValueError(f"row {i}: missing observation {n!r}") from None
+                _value(row[n], where=f"row {i}[{n!r}]")
+            raise
+    raw = np.array(out, dtype=np.int8).reshape(-1, len(names))
+    return mapping_apply(raw, m)
+
+
+def mapping_apply(raw_codes: np.ndarray, mapping: LabelMapping | str) -> np.ndarray:
+    """Map ``LABEL_ORDER`` codes (``MISSING`` kept) to the mapping's category codes."""
+    m = label_mapping_get(mapping) if isinstance(mapping, str) else mapping
+    lookup = np.array(list(m.lookup) + [MISSING], dtype=np.int8)  # index -1 -> MISSING
+    return lookup[raw_codes.astype(np.int64)]
+
+
+# --------------------------------------------------------------------------- bootstrap
+
+
+def interval(value: float, replicates: np.ndarray, confidence: float = 0.95) -> dict[str, float | None]:
+    """``{"value", "low", "high"}``: the point estimate and the percentile bootstrap interval.
+
+    NaN (undefined) becomes None; replicates where the figure is undefined are
+    left out of the percentiles.
+    """
+    value = float(value)
+    reps = np.asarray(replicates, dtype=np.float64)
+    reps = reps[~np.isnan(reps)]
+    tail = (1.0 - confidence) / 2 * 100
+    if math.isnan(value) or reps.size == 0:
+        low = high = None
+    else:
+        low, high = (float(x) for x in np.percentile(reps, [tail, 100 - tail]))
+    return {"value": None if math.isnan(value) else value, "low": low, "high": high}
+
+
+class Bootstrap:
+    """One set of bootstrap resamples of ``n_items`` items (reports), shared by every figure.
+
+    Resample b draws ``n_items`` items with replacement; ``weights`` holds how
+    often each item was drawn, so a figure that is a function of sums over items
+    is resampled as ``weights @ features`` (one matrix product for all
+    resamples). Resamples are generated in fixed blocks from ``(seed, block)``,
+    so the same seed gives the same intervals whether or not the weights are
+    kept in memory (they are when ``n_resamples * n_items <= max_cached``).
+    """
+
+    BLOCK = 50
+
+    def __init__(self, n_items: int, *, n_resamples: int = 1000, seed: int = 0, max_cached: int = 32_000_000) -> None:
+        if n_resamples < 1:
+            raise ValueError("n_resamples must be at least 1")
+        self.n_items, self.n_resamples, self.seed = int(n_items), int(n_resamples), int(seed)
+        self._cached: np.ndarray | None = None
+        if self.n_items and self.n_items * self.n_resamples <= max_cached:
+            self._cached = np.concatenate([w for _, w in self._generate()], axis=0)
+
+    def _generate(self) -> Iterable[tuple[slice, np.ndarray]]:
+        n = self.n_items
+        for block, start in enumerate(range(0, self.n_resamples, self.BLOCK)):
+            rows = min(self.BLOCK, self.n_resamples - start)
+            rng = np.random.default_rng([self.seed, block])
+            draws = rng.integers(0, n, size=(rows, n)) + (np.arange(rows) * n)[:, None]
+            weights = np.bincount(draws.ravel(), minlength=rows * n).reshape(rows, n).astype(np.float32)
+            yield slice(start, start + rows), weights
+
+    def blocks(self) -> Iterable[tuple[slice, np.ndarray]]:
+        if self._cached is not None:
+            yield slice(0, self.n_resamples), self._cached
+        else:
+            yield from self._generate()
+
+    def sums(self, features: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
+        """Resampled column sums: shape ``(n_resamples, *features.shape[1:])``.
+
+        `features` has one row per item, or one row per entry of `items` (indices
+        into the resampled items) when given: items left out contribute nothing.
+        """
+        feats = np.asarray(features, dtype=np.float32)
+        flat = feats.reshape(feats.shape[0], -1)
+        out = np.zeros((self.n_resamples, flat.shape[1]), dtype=np.float64)
+        if self.n_items == 0 or flat.shape[0] == 0:
+            return out.reshape((self.n_resamples, *feats.shape[1:]))
+        for rows, weights in self.blocks():
+            w = weights if items is None else weights[:, items]
+            out[rows] = w @ flat
+        return out.reshape((self.n_resamples, *feats.shape[1:]))
+
+
+# --------------------------------------------------------------------------- scores from confusion matrices
+# Every function below takes confusion matrices of shape (..., K, K) (rows =
+# reference, columns = rater) and is vectorised over the leading axes, so the
+# same code scores the point estimate and all bootstrap resamples. Undefined
+# results are NaN.
+
+
+def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den != 0, num / np.where(den != 0, den, 1), np.nan)
+
+
+def _div0(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """Division where 0/0 is 0 (precision/recall convention of this module)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den != 0, num / np.where(den != 0, den, 1), 0.0)
+
+
+def confusion_counts(reference: np.ndarray, rater: np.ndarray, n_categories: int) -> np.ndarray:
+    """Per-item one-hot confusion cells: (n, *obs, K, K); 0 where either side is ``MISSING``."""
+    ref, rat = np.asarray(reference, dtype=np.int64), np.asarray(rater, dtype=np.int64)
+    k = n_categories
+    valid = (ref >= 0) & (rat >= 0)
+    cell = np.where(valid, ref * k + rat, 0)
+    onehot = np.zeros((*ref.shape, k * k), dtype=np.float32)
+    np.put_along_axis(onehot, cell[..., None], valid[..., None].astype(np.float32), axis=-1)
+    return onehot.reshape((*ref.shape, k, k))
+
+
+def percent_agreement_from_confusion(cm: np.ndarray) -> np.ndarray:
+    return _div(np.trace(cm, axis1=-2, axis2=-1), cm.sum(axis=(-2, -1)))
+
+
+def kappa_from_confusion(cm: np.ndarray) -> np.ndarray:
+    """Cohen's kappa (as ``cohen_kappa``; NaN when expected agreement is 1 or no items)."""
+    n = cm.sum(axis=(-2, -1))
+    observed = _div(np.trace(cm, axis1=-2, axis2=-1), n)
+    expected = _div((cm.sum(axis=-1) * cm.sum(axis=-2)).sum(axis=-1), n * n)
+    return _div(observed - expected, 1.0 - expected)
+
+
+def pabak_from_confusion(cm: np.ndarray) -> np.ndarray:
+    """Prevalence- and bias-adjusted kappa: (K * p_o - 1) / (K - 1), K = number of categories."""
+    k = cm.shape[-1]
+    return (k * percent_agreement_from_confusion(cm) - 1.0) / (k - 1)
+
+
+def gwet_ac1_from_confusion(cm: np.ndarray) -> np.ndarray:
+    """Gwet's AC1 for two raters: chance agreement sum(pi_k (1 - pi_k)) / (K - 1), pi = mean marginal."""
+    k = cm.shape[-1]
+    n = cm.sum(axis=(-2, -1))[..., None]
+    pi = _div((cm.sum(axis=-1) + cm.sum(axis=-2)) / 2.0, n)
+    pe = (pi * (1.0 - pi)).sum(axis=-1) / (k - 1)
+    return _div(percent_agreement_from_confusion(cm) - pe, 1.0 - pe)
+
+
+def prf_from_confusion(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-category precision, recall, F1, each (..., K); 0 where the denominator is 0."""
+    tp = np.diagonal(cm, axis1=-2, axis2=-1)
+    precision = _div0(tp, cm.sum(axis=-2))
+    recall = _div0(tp, cm.sum(axis=-1))
+    return precision, recall, _div0(2 * precision * recall, precision + recall)
+
+
+def weighted_f1_from_confusion(cm: np.ndarray, scored: Sequence[int]) -> np.ndarray:
+    """F1 of the `scored` categories weighted by reference support (as ``weighted_f1``); NaN without support."""
+    _, _, f1 = prf_from_confusion(cm)
+    support = cm.sum(axis=-1)[..., list(scored)]
+    return _div((f1[..., list(scored)] * support).sum(axis=-1), support.sum(axis=-1))
+
+
+def sensitivity_specificity_from_confusion(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Category 0 ("positive") against all others: sensitivity and specificity (NaN without support)."""
+    sens = _div(cm[..., 0, 0], cm[..., 0, :].sum(axis=-1))
+    spec = _div(cm[..., 1:, 1:].sum(axis=(-2, -1)), cm[..., 1:, :].sum(axis=(-2, -1)))
+    return sens, spec
+
+
+def scores_against_reference(
+    reference: np.ndarray,
+    rater: np.ndarray,
+    *,
+    mapping: LabelMapping | str = "full",
+    bootstrap: Bootstrap | None = None,
+    items: np.ndarray | None = None,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """A rater (labeler or reader) scored against reference (gold) labels, per observation, with intervals.
+
+    `reference` and `rater` are (n, 14) category codes of `mapping` (see
+    ``label_codes``); items where either is ``MISSING`` are left out, per
+    observation. `bootstrap` resamples the items (rows are `items` of it when
+    given); without it every interval is the point estimate's.
+
+    Returns plain, JSON-ready data: ``n``; ``mean_weighted_f1`` (mean over the
+    observations with support, as ``mean_weighted_f1``); and ``observations``,
+    one dict per observation with ``n``, ``weighted_f1``, ``kappa``,
+    ``sensitivity``, ``specificity``, ``agreement`` (fraction of identical
+    categories) and ``classes`` (precision/recall/F1 of each scored category),
+    each an ``interval`` dict, plus ``confusion`` (K x K counts, rows reference);
+    ``overall`` pools every report x observation.
+    """
+    m = label_mapping_get(mapping) if isinstance(mapping, str) else mapping
+    onehot = confusion_counts(reference, rater, m.n_categories)  # (n, 14, K, K)
+    point = onehot.sum(axis=0, dtype=np.float64)  # (14, K, K)
+    boot = bootstrap.sums(onehot, items) if bootstrap is not None else point[None]
+
+    def both(fn: Any) -> tuple[np.ndarray, np.ndarray]:
+        return fn(point), fn(boot)
+
+    wf1, wf1_b = both(lambda c: weighted_f1_from_confusion(c, m.scored))
+    kappa, kappa_b = both(kappa_from_confusion)
+    agree, agree_b = both(percent_agreement_from_confusion)
+    (sens, spec), (sens_b, spec_b) = sensitivity_specificity_from_confusion(point), sensitivity_specificity_from_confusion(boot)
+    prf, prf_b = prf_from_confusion(point), prf_from_confusion(boot)
+    with np.errstate(all="ignore"), _quiet_nanmean():
+        mean_wf1 = float(np.nanmean(wf1)) if not np.all(np.isnan(wf1)) else math.nan
+        mean_wf1_b = _nanmean_rows(wf1_b)
+    pooled, pooled_b = point.sum(axis=0), boot.sum(axis=1)
+
+    def ci(v: Any, b: np.ndarray) -> dict[str, float | None]:
+        return interval(v, b, confidence)
+
+    observations = []
+    for j, name in enumerate(OBSERVATION_NAMES):
+        classes = {
+            m.categories[c]: {
+                "precision": ci(prf[0][j, c], prf_b[0][:, j, c]),
+                "recall": ci(prf[1][j, c], prf_b[1][:, j, c]),
+                "f1": ci(prf[2][j, c], prf_b[2][:, j, c]),
+                "support": int(point[j, c, :].sum()),
+                "predicted": int(point[j, :, c].sum()),
+            }
+            for c in m.scored
+        }
+        observations.append(
+            {
+                "observation": name,
+                "n": int(point[j].sum()),
+                "weighted_f1": ci(wf1[j], wf1_b[:, j]),
+                "kappa": ci(kappa[j], kappa_b[:, j]),
+                "sensitivity": ci(sens[j], sens_b[:, j]),
+                "specificity": ci(spec[j], spec_b[:, j]),
+                "agreement": ci(agree[j], agree_b[:, j]),
+                "classes": classes,
+                "confusion": point[j].astype(np.int64).tolist(),
+            }
+        )
+    psens, pspec = sensitivity_specificity_from_confusion(pooled)
+    psens_b, pspec_b = sensitivity_specificity_from_confusion(pooled_b)
+    overall = {
+        "n": int(pooled.sum()),
+        "kappa": ci(kappa_from_confusion(pooled), kappa_from_confusion(pooled_b)),
+        "agreement": ci(percent_agreement_from_confusion(pooled), percent_agreement_from_confusion(pooled_b)),
+        "sensitivity": ci(psens, psens_b),
+        "specificity": ci(pspec, pspec_b),
+    }
+    n_items = int(((np.asarray(reference) >= 0) & (np.asarray(rater) >= 0)).any(axis=1).sum()) if len(reference) else 0
+    return {
+        "n": n_items,
+        "mean_weighted_f1": ci(mean_wf1, mean_wf1_b),
+        "observations": observations,
+        "overall": overall,
+    }
+
+
+class _quiet_nanmean:
+    """Silence numpy's "mean of empty slice" warning (an all-NaN row is a defined NaN here)."""
+
+    def __enter__(self) -> None:
+        import warnings
+
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+
+    def __exit__(self, *exc: object) -> None:
+        self._ctx.__exit__(*exc)
+
+
+def _nanmean_rows(values: np.ndarray) -> np.ndarray:
+    with _quiet_nanmean():
+        return np.nanmean(values, axis=-1)
+
+
 # --------------------------------------------------------------------------- report
 
 
