@@ -1,12 +1,31 @@
 """Django-free model code for chexgold: a CheXbert-style BERT labeler.
 
-Modules: `config` (TrainingConfig), `modeling` (ChexbertModel), `data`
-(labels <-> targets, batching), `train` (train_model), `predict` (Predictor),
-`checkpoints` (save/load our checkpoint directories), `chexbert` (the original
-CheXbert weights), `augment` (named text augmenters).
-
 Imports neither Django nor `labeling.rules`; depends only on
-`labeling.observations`, `labeling.sections` and (for validation)
-`labeling.metrics`. Submodules are imported on demand so that importing this
+`labeling.observations`, `labeling.sections` and (for validation scores)
+`labeling.metrics`. Submodules are imported on demand, so importing this
 package does not import torch.
+
+Entry points:
+
+- `config.TrainingConfig` — typed training options (`validate()`, `to_dict()`,
+  `from_dict()`).
+- `train.train_model(config, train_examples, val_examples, *, output_dir,
+  init_from=None, chexbert_config_dir=None, parent_version=None,
+  data_provenance=None, progress_callback=None, should_stop=None)
+  -> train.TrainingResult`; progress arrives as `train.TrainingProgress`;
+  `should_stop()` returning True raises `train.TrainingCancelled`.
+- `predict.Predictor.from_checkpoint(dir)` / `Predictor.from_chexbert(file,
+  config_dir)` / `predict.load_predictor(path, chexbert_config_dir=...)`, then
+  `predictor.predict(texts) -> list[predict.Prediction]` (`labels`,
+  `probabilities`).
+- `checkpoints.save_checkpoint(dir, model, tokenizer, manifest)` /
+  `checkpoints.load_checkpoint(dir) -> LoadedModel`; `read_manifest(dir)`;
+  errors are `checkpoints.CheckpointError`.
+- `chexbert.load_chexbert_checkpoint(file, config_dir)` — the original
+  CheXbert weights; `chexbert.ChexbertConfigMissing` when the bert-base config
+  directory (setting CHEXGOLD_CHEXBERT_CONFIG_DIR) is absent.
+- `augment.AUGMENTERS` / `register_augmenter(name)` — named text augmenters.
+
+Examples are ``(report_text, LabelDict)`` pairs; heads and manifests use the
+CheXpert column order of `labeling.observations.OBSERVATIONS`.
 """
