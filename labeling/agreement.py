@@ -222,7 +222,7 @@ def reader_agreement(
             mean_all_b = _nanmean(np.stack(pair_all_boot), axis=0)  # (B,)
     else:
         mean_obs, mean_obs_b = np.full(n_obs, np.nan), np.full((n_boot, n_obs), np.nan)
-        mean_all, mean_all_b = np.float64(np.nan), np.full(n_boot, np.nan)
+        mean_all, mean_all_b = np.array(np.nan), np.full(n_boot, np.nan)
 
     def row(p: dict[str, np.ndarray], b: dict[str, np.ndarray], kap: Any, kap_b: Any, j: int | None) -> dict[str, Any]:
         pick = (lambda x: x) if j is None else (lambda x: x[..., j])

@@ -508,9 +508,7 @@ def scores_against_reference(
     agree, agree_b = both(percent_agreement_from_confusion)
     (sens, spec), (sens_b, spec_b) = sensitivity_specificity_from_confusion(point), sensitivity_specificity_from_confusion(boot)
     prf, prf_b = prf_from_confusion(point), prf_from_confusion(boot)
-    with np.errstate(all="ignore"), _quiet_nanmean():
-        mean_wf1 = float(np.nanmean(wf1)) if not np.all(np.isnan(wf1)) else math.nan
-        mean_wf1_b = _nanmean_rows(wf1_b)
+    mean_wf1, mean_wf1_b = float(_nanmean_rows(wf1)), _nanmean_rows(wf1_b)
     pooled, pooled_b = point.sum(axis=0), boot.sum(axis=1)
 
     def ci(v: Any, b: np.ndarray) -> dict[str, float | None]:
@@ -559,22 +557,12 @@ def scores_against_reference(
     }
 
 
-class _quiet_nanmean:
-    """Silence numpy's "mean of empty slice" warning (an all-NaN row is a defined NaN here)."""
-
-    def __enter__(self) -> None:
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter("ignore", category=RuntimeWarning)
-
-    def __exit__(self, *exc: object) -> None:
-        self._ctx.__exit__(*exc)
-
-
 def _nanmean_rows(values: np.ndarray) -> np.ndarray:
-    with _quiet_nanmean():
+    """Mean over the last axis skipping NaN; an all-NaN row is NaN (without numpy's warning)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)
         return np.nanmean(values, axis=-1)
 
 

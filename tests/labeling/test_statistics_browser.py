@@ -43,7 +43,14 @@ def browser() -> Iterator[object]:
 @pytest.fixture
 def labelled(transactional_db, make_user):  # type: ignore[no-untyped-def]
     from labeling.statistics import statistics_cache_clear
-    from tests.factories import AnnotationFactory, GoldLabelFactory, ModelVersionFactory, ReportFactory, RulePredictionFactory, labels
+    from tests.factories import (
+        AnnotationFactory,
+        GoldLabelFactory,
+        ModelVersionFactory,
+        ReportFactory,
+        RulePredictionFactory,
+        labels,
+    )
 
     statistics_cache_clear()
     users = {name: make_user(name, role) for name, role in (("ann", "reader"), ("bob", "reader"), ("adj", "adjudicator"))}
