@@ -112,7 +112,7 @@ class ReportPriority(models.Model):
 
     report = models.OneToOneField("labeling.Report", on_delete=models.CASCADE, primary_key=True, related_name="priority")
     # Which predictions these keys came from: "<rules version>|<model version id or ->".
-    basis = models.CharField(max_length=220)
+    basis = models.CharField(max_length=220, db_index=True)
     # Observations where the rule and model labels differ (0 without a model).
     disagreement = models.PositiveSmallIntegerField(default=0)
     # Lowest, over observations, of the model's max class probability (1.0 without a model).

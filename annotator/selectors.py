@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -138,11 +138,13 @@ def _ordered(qs: QuerySet[Report], order: str) -> QuerySet[Report]:
         return qs.order_by("id")
     if order == RuntimeSettings.QueueOrder.RANDOM:
         return qs.order_by("?")
+    # Priority orders: an inner join on ReportPriority (every report has a row
+    # after `report_priorities_refresh`) lets the database walk the priority
+    # index in order and stop at the first free report instead of sorting all.
+    qs = qs.filter(priority__disagreement__gte=0)
     if order == RuntimeSettings.QueueOrder.UNCERTAINTY:
-        return qs.order_by(F("priority__confidence").asc(nulls_last=True), "id")
-    return qs.order_by(
-        F("priority__disagreement").desc(nulls_last=True), F("priority__confidence").asc(nulls_last=True), "id"
-    )
+        return qs.order_by("priority__confidence", "priority__report_id")
+    return qs.order_by("-priority__disagreement", "priority__confidence", "priority__report_id")
 
 
 def reservation_live_of_reader(*, reader: AbstractBaseUser, now: dt.datetime | None = None) -> Reservation | None:
@@ -185,7 +187,7 @@ def reader_queue_summary(*, reader: AbstractBaseUser, recent: int = 10) -> Queue
     return QueueSummary(
         assigned=assigned,
         done=done.count(),
-        remaining=assignable_reports(reader=reader, now=now, order=RuntimeSettings.QueueOrder.SEQUENTIAL).count(),
+        remaining=assignable_reports(reader=reader, now=now, order="sequential").count(),
         recent=rows,
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -21,7 +22,7 @@ from django.utils import timezone
 
 from annotator import selectors
 from annotator.consistency import ConsistencyWarning, consistency_warnings
-from annotator.models import Flag, GuidelineVersion, Reservation, ReportPriority, ReviewSettings
+from annotator.models import Flag, GuidelineVersion, ReportPriority, Reservation, ReviewSettings
 from labeling.models import Annotation, GoldLabel, GoldSetMembership, GoldSetVersion, MachinePrediction, Report, RuntimeSettings
 from labeling.observations import OBSERVATION_NAMES, LabelDict, labels_from_mapping
 from labeling.roles import Role
@@ -64,7 +65,8 @@ def full_labels(values: Mapping[str, str]) -> LabelDict:
     if missing:
         raise ReviewError(f"Choose a value for: {', '.join(missing)}")
     try:
-        return labels_from_mapping(values)
+        mapping: dict[object, object] = {k: v for k, v in values.items()}
+        return labels_from_mapping(mapping)
     except ValueError as exc:
         raise ReviewError(str(exc)) from None
 
@@ -82,7 +84,7 @@ def next_report_assign(*, reader: AbstractBaseUser, now: dt.datetime | None = No
     settings_row = runtime_settings_get()
     expires = now + dt.timedelta(minutes=settings_row.reservation_minutes)
     if settings_row.queue_order in (RuntimeSettings.QueueOrder.DISAGREEMENT, RuntimeSettings.QueueOrder.UNCERTAINTY):
-        report_priorities_refresh()
+        _priorities_refresh_if_due()
     with transaction.atomic():
         # Serialise one reader's own concurrent requests (double clicks, two tabs).
         get_user_model().objects.select_for_update().filter(pk=reader.pk).values_list("pk", flat=True).first()
@@ -140,6 +142,8 @@ def report_priorities_refresh(*, batch_size: int = 2000) -> int:
     rules_version = latest_rules_version() or "-"
     model = active_model_version_get()
     basis = f"{rules_version}|{model.id if model else '-'}"
+    if not _priorities_stale(basis):
+        return 0
     stale = Report.objects.exclude(priority__basis=basis).order_by("id").values_list("id", flat=True)
     written = 0
     last_id = 0
@@ -176,6 +180,36 @@ def report_priorities_refresh(*, batch_size: int = 2000) -> int:
                 rows, update_conflicts=True, unique_fields=["report"], update_fields=["basis", "disagreement", "confidence"]
             )
         written += len(rows)
+
+
+PRIORITY_CHECK_SECONDS = 30.0
+_priority_checked_at: float | None = None
+
+
+def _priorities_refresh_if_due() -> None:
+    """Refresh queue priorities before an assignment: at once for new reports
+    (two index lookups), otherwise at most every PRIORITY_CHECK_SECONDS per
+    process, since finding the latest rule version scans predictions; a newly
+    activated model reorders the queue up to that much later."""
+    global _priority_checked_at
+    now = time.monotonic()
+    recent = _priority_checked_at is not None and now - _priority_checked_at < PRIORITY_CHECK_SECONDS
+    if recent and not _reports_without_priority():
+        return
+    report_priorities_refresh()
+    _priority_checked_at = time.monotonic()
+
+
+def _reports_without_priority() -> bool:
+    # Two index lookups: imports only append report ids.
+    newest_report = Report.objects.order_by("-id").values_list("id", flat=True).first()
+    newest_priority = ReportPriority.objects.order_by("-report_id").values_list("report_id", flat=True).first()
+    return newest_report != newest_priority
+
+
+def _priorities_stale(basis: str) -> bool:
+    """Any priority row computed on another basis, or reports without one."""
+    return ReportPriority.objects.exclude(basis=basis).exists() or _reports_without_priority()
 
 
 # --- reads ------------------------------------------------------------------------
@@ -320,7 +354,7 @@ def gold_split_for(*, patient_id: str, external_id: str) -> str:
     """Stable split: ~20% of patients (or reports without a patient) -> validation."""
     key = (f"patient:{patient_id}" if patient_id else f"report:{external_id}").encode()
     bucket = int.from_bytes(hashlib.sha256(key).digest()[:8], "big") % 100
-    return Report.GoldSplit.VALIDATION if bucket < VALIDATION_PERCENT else Report.GoldSplit.TRAIN
+    return "validation" if bucket < VALIDATION_PERCENT else "train"  # Report.GoldSplit values
 
 
 def _gold_split_assign(report: Report) -> None:

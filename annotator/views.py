@@ -312,7 +312,8 @@ def adjudicate(request: HttpRequest, report_id: int) -> HttpResponse:
     for obs in OBSERVATIONS:
         name = obs.value
         read_values = [r.labels.get(name) for r in view.reads]
-        agreed = read_values[0] if len(set(read_values)) == 1 else ""
+        agreed = (read_values[0] or "") if len(set(read_values)) == 1 else ""
+        value: str
         if posted is not None:
             value = posted.get(name, "")
         elif view.current_gold is not None:
