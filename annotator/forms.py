@@ -25,7 +25,7 @@ class SettingsForm(forms.Form):
     queue_order = forms.ChoiceField(choices=RuntimeSettings.QueueOrder.choices, label="Queue order")
     auto_gold = forms.BooleanField(required=False, label="Auto-gold when all reads agree")
     independent_first_read = forms.BooleanField(required=False, label="Independent first read (hide machine labels until a first read)")
-    allow_rereads = forms.BooleanField(required=False, label="Deliberate re-reads (intra-reader reliability)")
+    allow_rereads = forms.BooleanField(required=False, label="Deliberate re-reads (intra-reader reliability; stored, not active yet)")
     anonymise_readers = forms.BooleanField(required=False, label="Anonymise readers for adjudicators")
 
 

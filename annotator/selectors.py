@@ -112,8 +112,7 @@ def assignable_reports(*, reader: AbstractBaseUser, now: dt.datetime | None = No
     """Reports `reader` may be handed next, in queue order.
 
     Excludes gold and flagged reports, reports with k reads (submitted + live
-    reservations), and reports the reader already read or skipped (unless
-    re-reads are on, then only skipped ones and live reservations)."""
+    reservations), and reports the reader already read, holds or skipped."""
     now = now or timezone.now()
     settings_row = runtime_settings_get()
     k = settings_row.reads_per_report
@@ -127,8 +126,10 @@ def assignable_reports(*, reader: AbstractBaseUser, now: dt.datetime | None = No
         .exclude(Exists(Reservation.objects.filter(report_id=OuterRef("pk"), reader=reader, state=Reservation.State.SKIPPED)))
         .exclude(Exists(_live_reservations(now).filter(report_id=OuterRef("pk"), reader=reader)))
     )
-    if not review_settings_get().allow_rereads:
-        qs = qs.exclude(Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=reader, status=SUBMITTED)))
+    # Never the same report twice. `ReviewSettings.allow_rereads` is stored but
+    # not acted on yet: a deliberate re-read needs its own row (Annotation is
+    # unique per reader and report).
+    qs = qs.exclude(Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=reader, status=SUBMITTED)))
     qs = qs.alias(load=load).filter(load__lt=k)
     return _ordered(qs, order)
 
