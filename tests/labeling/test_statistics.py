@@ -166,6 +166,16 @@ def test_cache_hit_and_invalidation_when_a_label_changes(session) -> None:  # ty
     assert flagged["from_cache"] is False and flagged["counts"]["gold_reports"] == 8  # 9 gold, 1 flagged
 
 
+def test_page_serves_recent_figures_while_labels_change(session) -> None:  # type: ignore[no-untyped-def]
+    first = statistics_get(n_resamples=RESAMPLES)
+    AnnotationFactory(report=ReportFactory(), reader=session["cat"], labels=labels(edema="positive"), status="submitted")
+    stale = statistics_get(n_resamples=RESAMPLES, max_stale_seconds=60)
+    assert stale["stale"] is True and stale["counts"] == first["counts"]
+    fresh = statistics_get(n_resamples=RESAMPLES)
+    assert fresh["stale"] is False and fresh["counts"]["reads"] == first["counts"]["reads"] + 1
+    assert statistics_get(n_resamples=RESAMPLES, max_stale_seconds=60)["stale"] is False  # current again
+
+
 def test_no_gold_and_one_reader(make_user) -> None:  # type: ignore[no-untyped-def]
     solo = make_user("solo", "reader")
     AnnotationFactory(reader=solo, labels=labels(edema="positive"), status="submitted")
