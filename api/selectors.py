@@ -218,7 +218,7 @@ class AuditLog:
         for kind in self.kinds:
             qs, to_entry = _source(kind)
             rows = qs[:limit] if limit is not None else qs.iterator(chunk_size=2000)
-            streams.append(to_entry(r) for r in rows)
+            streams.append(map(to_entry, rows))
         return heapq.merge(*streams, key=lambda e: e.at, reverse=True)
 
     def __getitem__(self, item: slice) -> list[AuditEntry]:
