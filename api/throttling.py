@@ -10,6 +10,7 @@ in Django's cache (per process with the default local-memory cache).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +30,8 @@ class _CredentialThrottle(SimpleRateThrottle):
             username = str(data.get("username", ""))[:150].lower()
         except AttributeError:
             pass
-        return self.cache_format % {"scope": self.scope, "ident": f"{self.get_ident(request)}:{username}"}
+        digest = hashlib.sha256(username.encode("utf-8", "replace")).hexdigest()[:16]
+        return self.cache_format % {"scope": self.scope, "ident": f"{self.get_ident(request)}:{digest}"}
 
 
 class TokenRateThrottle(_CredentialThrottle):

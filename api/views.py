@@ -18,8 +18,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers as drf_serializers
 from rest_framework import status
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -41,11 +41,12 @@ from api.selectors import (
     reports_filter,
     reports_visible,
 )
+from api.services import model_version_promote_audited
 from api.throttling import TokenRateThrottle
 from labeling.models import Annotation, GoldSetVersion, ImportBatch, ModelVersion, Report
 from labeling.observations import OBSERVATIONS, LabelValue
 from labeling.roles import Role
-from labeling.selectors import gold_set_version_get, import_batches_recent, latest_rules_version, user_roles
+from labeling.selectors import gold_set_version_get, latest_rules_version, user_roles
 from labeling.services.exports import gold_label_set_export, machine_predictions_export
 from labeling.services.upload_validation import report_file_validate
 from labeling.services.uploads import report_upload_accept
@@ -524,7 +525,7 @@ class ModelVersionPromoteView(GenericAPIView):
 
     @extend_schema(request=None, responses=s.ModelVersionSerializer)
     def post(self, request: Request, version_id: int) -> Response:
-        version = ml_services.model_version_promote(version=get_object_or_404(ModelVersion, id=version_id))
+        version = model_version_promote_audited(version=get_object_or_404(ModelVersion, id=version_id))
         return Response(s.ModelVersionSerializer(version).data)
 
 
@@ -541,7 +542,7 @@ class ModelVersionRollbackView(GenericAPIView):
         if previous is None:
             return Response({"detail": "No earlier promoted version to roll back to.", "code": "nothing_to_roll_back"},
                             status=status.HTTP_409_CONFLICT)
-        version = ml_services.model_version_promote(version=previous)
+        version = model_version_promote_audited(version=previous)
         return Response(s.ModelVersionSerializer(version).data)
 
 
