@@ -258,4 +258,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "labeling.tasks.stalled_jobs_resume",
         "schedule": 120.0,
     },
+    "resume-lost-jobs": {
+        # stalled imports re-queued, missing rule/model labels finished (see labeling.services.job_resume)
+        "task": "labeling.tasks.jobs_resume_task",
+        "schedule": 300.0,
+    },
 }

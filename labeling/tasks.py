@@ -6,6 +6,7 @@ import logging
 import os
 
 from celery import shared_task
+from celery.signals import worker_ready
 
 from labeling.models import ImportBatch
 from labeling.services.predictions import rule_predictions_create
@@ -51,3 +52,18 @@ def rule_predictions_task(report_ids: list[int] | None = None) -> int:
 def stalled_jobs_resume() -> int:
     """Periodic: finish rule labelling that a lost message left undone."""
     return rule_predictions_create(report_ids=None)
+
+
+@shared_task(name="labeling.tasks.jobs_resume_task", acks_late=True)
+def jobs_resume_task() -> dict[str, object]:
+    """Beat and worker start: re-queue stalled imports, finish missing rule and model labels."""
+    from labeling.services.job_resume import jobs_resume
+
+    return jobs_resume()
+
+
+@worker_ready.connect
+def _resume_jobs_on_worker_start(sender: object = None, **kwargs: object) -> None:
+    # A worker that (re)starts finds the jobs a killed worker left behind.
+    # Only `default` workers run it (the task routes there).
+    jobs_resume_task.delay()
