@@ -41,7 +41,7 @@ from labeling.metrics import (
     LabelMapping,
     _div,
     confusion_counts,
-    interval,
+    intervals,
     kappa_from_confusion,
     label_mapping_get,
 )
@@ -174,8 +174,8 @@ def reader_agreement(
     names = list(readers) if readers is not None else list(range(n_readers))
     k = m.n_categories
 
-    def ci(v: Any, b: Any) -> dict[str, float | None]:
-        return interval(v, b, confidence)
+    def ci(v: Any, b: Any) -> Any:
+        return intervals(v, b, confidence)
 
     feats = item_features(r, k)  # (n, 14, F)
     point_sums = feats.sum(axis=0)
@@ -197,6 +197,7 @@ def reader_agreement(
         cm_b = bootstrap.sums(onehot, both) if bootstrap is not None else cm[None]
         kap, kap_b = kappa_from_confusion(cm), kappa_from_confusion(cm_b)
         kap_all, kap_all_b = kappa_from_confusion(cm.sum(axis=0)), kappa_from_confusion(cm_b.sum(axis=1))
+        kap_i = ci(kap, kap_b)
         pair_obs_point.append(kap)
         pair_obs_boot.append(kap_b)
         pair_all_point.append(kap_all)
@@ -208,7 +209,7 @@ def reader_agreement(
                 "n": int(both.size),
                 "kappa": ci(kap_all, kap_all_b),
                 "observations": [
-                    {"observation": obs, "n": int(cm[j].sum()), "kappa": ci(kap[j], kap_b[:, j])}
+                    {"observation": obs, "n": int(cm[j].sum()), "kappa": kap_i[j]}
                     for j, obs in enumerate(OBSERVATION_NAMES[:n_obs])
                 ],
             }
@@ -224,25 +225,20 @@ def reader_agreement(
         mean_obs, mean_obs_b = np.full(n_obs, np.nan), np.full((n_boot, n_obs), np.nan)
         mean_all, mean_all_b = np.array(np.nan), np.full(n_boot, np.nan)
 
-    def row(p: dict[str, np.ndarray], b: dict[str, np.ndarray], kap: Any, kap_b: Any, j: int | None) -> dict[str, Any]:
-        pick = (lambda x: x) if j is None else (lambda x: x[..., j])
-        out: dict[str, Any] = {"n": int(round(float(pick(p["n"]))))}
-        for key, _ in STATISTICS:
-            if key == "cohen_kappa_mean":
-                out[key] = ci(kap, kap_b)
-            else:
-                out[key] = ci(pick(p[key]), pick(b[key]))
-        return out
+    def stat_intervals(p: dict[str, np.ndarray], b: dict[str, np.ndarray], kap: Any, kap_b: Any) -> dict[str, Any]:
+        return {key: ci(kap, kap_b) if key == "cohen_kappa_mean" else ci(p[key], b[key]) for key, _ in STATISTICS}
 
+    per_obs = stat_intervals(point, boot, mean_obs, mean_obs_b)
     observations = [
-        {"observation": obs, **row(point, boot, mean_obs[j], mean_obs_b[:, j], j)}
+        {"observation": obs, "n": int(round(float(point["n"][j]))), **{key: per_obs[key][j] for key, _ in STATISTICS}}
         for j, obs in enumerate(OBSERVATION_NAMES[:n_obs])
     ]
+    overall = {"n": int(round(float(point_all["n"]))), **stat_intervals(point_all, boot_all, mean_all, mean_all_b)}
     return {
         "n_readers": int(n_readers),
         "n_reports": int(n_reports),
         "observations": observations,
-        "overall": row(point_all, boot_all, mean_all, mean_all_b, None),
+        "overall": overall,
         "pairs": pairs,
     }
 

@@ -340,6 +340,28 @@ def interval(value: float, replicates: np.ndarray, confidence: float = 0.95) -> 
     return {"value": None if math.isnan(value) else value, "low": low, "high": high}
 
 
+def intervals(values: np.ndarray, replicates: np.ndarray, confidence: float = 0.95) -> Any:
+    """``interval`` of every element at once: `values` of shape S, `replicates` (B, *S) -> nested lists of shape S."""
+    vals = np.asarray(values, dtype=np.float64)
+    reps = np.asarray(replicates, dtype=np.float64).reshape((-1, *vals.shape))
+    tail = (1.0 - confidence) / 2 * 100
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)  # all-NaN columns: NaN, as documented
+        low, high = np.nanpercentile(reps, [tail, 100 - tail], axis=0) if reps.shape[0] else (vals * np.nan, vals * np.nan)
+
+    def one(v: float, lo: float, hi: float) -> dict[str, float | None]:
+        if math.isnan(v) or math.isnan(lo):
+            return {"value": None if math.isnan(v) else float(v), "low": None, "high": None}
+        return {"value": float(v), "low": float(lo), "high": float(hi)}
+
+    flat = [one(v, lo, hi) for v, lo, hi in zip(vals.ravel().tolist(), np.ravel(low).tolist(), np.ravel(high).tolist(), strict=True)]
+    if vals.ndim == 0:
+        return flat[0]
+    return np.array(flat, dtype=object).reshape(vals.shape).tolist()
+
+
 class Bootstrap:
     """One set of bootstrap resamples of ``n_items`` items (reports), shared by every figure.
 
@@ -511,16 +533,18 @@ def scores_against_reference(
     mean_wf1, mean_wf1_b = float(_nanmean_rows(wf1)), _nanmean_rows(wf1_b)
     pooled, pooled_b = point.sum(axis=0), boot.sum(axis=1)
 
-    def ci(v: Any, b: np.ndarray) -> dict[str, float | None]:
-        return interval(v, b, confidence)
+    def ci(v: Any, b: np.ndarray) -> Any:
+        return intervals(v, b, confidence)
 
+    wf1_i, kappa_i, sens_i, spec_i, agree_i = (ci(wf1, wf1_b), ci(kappa, kappa_b), ci(sens, sens_b), ci(spec, spec_b), ci(agree, agree_b))
+    prec_i, rec_i, f1_i = (ci(prf[k], prf_b[k]) for k in range(3))
     observations = []
     for j, name in enumerate(OBSERVATION_NAMES):
         classes = {
             m.categories[c]: {
-                "precision": ci(prf[0][j, c], prf_b[0][:, j, c]),
-                "recall": ci(prf[1][j, c], prf_b[1][:, j, c]),
-                "f1": ci(prf[2][j, c], prf_b[2][:, j, c]),
+                "precision": prec_i[j][c],
+                "recall": rec_i[j][c],
+                "f1": f1_i[j][c],
                 "support": int(point[j, c, :].sum()),
                 "predicted": int(point[j, :, c].sum()),
             }
@@ -530,11 +554,11 @@ def scores_against_reference(
             {
                 "observation": name,
                 "n": int(point[j].sum()),
-                "weighted_f1": ci(wf1[j], wf1_b[:, j]),
-                "kappa": ci(kappa[j], kappa_b[:, j]),
-                "sensitivity": ci(sens[j], sens_b[:, j]),
-                "specificity": ci(spec[j], spec_b[:, j]),
-                "agreement": ci(agree[j], agree_b[:, j]),
+                "weighted_f1": wf1_i[j],
+                "kappa": kappa_i[j],
+                "sensitivity": sens_i[j],
+                "specificity": spec_i[j],
+                "agreement": agree_i[j],
                 "classes": classes,
                 "confusion": point[j].astype(np.int64).tolist(),
             }
