@@ -13,6 +13,7 @@ from labeling.roles import Role
 from ml_worker.models import TrainingRun
 
 LABEL_CHOICES = [v.value for v in LabelValue]
+ROLE_CHOICES = [r.value for r in Role]
 
 
 class LabelsField(serializers.DictField):
@@ -125,11 +126,11 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 class UserCreateSerializer(serializers.Serializer):
     username = serializers.RegexField(r"^[\w.@+-]{1,150}$")
     password = serializers.CharField(min_length=8, max_length=128, write_only=True)
-    roles = serializers.ListField(child=serializers.ChoiceField(choices=[r.value for r in Role]), allow_empty=False)
+    roles = serializers.ListField(child=serializers.ChoiceField(choices=ROLE_CHOICES), allow_empty=False)
 
 
 class RoleChangeSerializer(serializers.Serializer):
-    role = serializers.ChoiceField(choices=[r.value for r in Role])
+    role = serializers.ChoiceField(choices=ROLE_CHOICES)
     action = serializers.ChoiceField(choices=["add", "remove"])
 
 

@@ -326,7 +326,7 @@ class AdjudicationQueueView(APIView):
 
     permission_classes = [IsAdjudicator]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="adjudication_queue", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         from api.pagination import Pagination
 
