@@ -233,7 +233,8 @@ def reader_agreement(
         {"observation": obs, "n": int(round(float(point["n"][j]))), **{key: per_obs[key][j] for key, _ in STATISTICS}}
         for j, obs in enumerate(OBSERVATION_NAMES[:n_obs])
     ]
-    overall = {"n": int(round(float(point_all["n"]))), **stat_intervals(point_all, boot_all, mean_all, mean_all_b)}
+    # n = reports with two reads or more; the pooled figures count each report x observation once.
+    overall = {"n": int(round(float(point["n"].max()))) if n_obs else 0, **stat_intervals(point_all, boot_all, mean_all, mean_all_b)}
     return {
         "n_readers": int(n_readers),
         "n_reports": int(n_reports),

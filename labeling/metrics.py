@@ -563,16 +563,16 @@ def scores_against_reference(
                 "confusion": point[j].astype(np.int64).tolist(),
             }
         )
+    n_items = int(((np.asarray(reference) >= 0) & (np.asarray(rater) >= 0)).any(axis=1).sum()) if len(reference) else 0
     psens, pspec = sensitivity_specificity_from_confusion(pooled)
     psens_b, pspec_b = sensitivity_specificity_from_confusion(pooled_b)
     overall = {
-        "n": int(pooled.sum()),
+        "n": n_items,  # reports; the pooled figures count each report x observation once
         "kappa": ci(kappa_from_confusion(pooled), kappa_from_confusion(pooled_b)),
         "agreement": ci(percent_agreement_from_confusion(pooled), percent_agreement_from_confusion(pooled_b)),
         "sensitivity": ci(psens, psens_b),
         "specificity": ci(pspec, pspec_b),
     }
-    n_items = int(((np.asarray(reference) >= 0) & (np.asarray(rater) >= 0)).any(axis=1).sum()) if len(reference) else 0
     return {
         "n": n_items,
         "mean_weighted_f1": ci(mean_wf1, mean_wf1_b),

@@ -95,7 +95,8 @@ def test_reader_against_gold(session) -> None:  # type: ignore[no-untyped-def]
     bob = next(r for r in stats["readers"] if r["reader"] == "bob")
     eff = _obs(bob["observations"])
     g, b = np.array(GOLD) == "positive", np.array(R2) == "positive"
-    assert eff["n"] == 8
+    assert eff["n"] == 8 and bob["n"] == 8 and bob["overall"]["n"] == 8  # reports, not report x observation
+    assert stats["agreement"]["overall"]["n"] == 9  # 8 gold + 1 pending, read twice
     assert eff["sensitivity"]["value"] == pytest.approx((g & b).sum() / g.sum())
     assert eff["specificity"]["value"] == pytest.approx((~g & ~b).sum() / (~g).sum())
     assert eff["agreement"]["value"] == pytest.approx(np.mean(np.array(GOLD) == np.array(R2)))
