@@ -55,7 +55,8 @@ def test_run_demo_serves_login_seeds_data_and_runs_a_worker(tmp_path: Path) -> N
         form = urllib.parse.urlencode({"username": "reader1", "password": "chexgold-reader1", "csrfmiddlewaretoken": token})
         request = urllib.request.Request(f"{base}/accounts/login/", data=form.encode(), headers={"Referer": f"{base}/accounts/login/"})
         home = opener.open(request, timeout=10)
-        assert home.geturl() == f"{base}/" and "Welcome, reader1" in home.read().decode()
+        # Readers land on their queue (annotator.views.home).
+        assert home.geturl() == f"{base}/queue/" and "My queue" in home.read().decode()
         # The worker completes the tasks seed_demo queued.
         while time.monotonic() < deadline and "demo_first_model_task" not in _succeeded(log):
             time.sleep(0.5)
