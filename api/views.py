@@ -693,3 +693,24 @@ class AuditExportView(APIView):
 
         return _stream(rows(), content_type="text/csv; charset=utf-8", filename="audit.csv")
 
+
+
+# --- statistics ------------------------------------------------------------------------------
+class StatisticsView(APIView):
+    """Agreement and quality figures (cached up to 2 minutes while labels change),
+    filtered by role in `labeling.statistics.statistics_for_user`."""
+
+    permission_classes = [IsAnyRole]
+
+    @extend_schema(parameters=[OpenApiParameter("mapping", str), OpenApiParameter("gold", str), OpenApiParameter("split", str)],
+                   responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        from labeling.statistics import CURRENT_GOLD, statistics_for_user
+
+        q = request.query_params
+        try:
+            stats = statistics_for_user(user=request.user, mapping=q.get("mapping", "full"), gold_version=q.get("gold", CURRENT_GOLD),
+                                        split=q.get("split", "all"), max_stale_seconds=120)
+        except ValueError as exc:
+            raise _bad_request(str(exc)) from None
+        return Response(stats)

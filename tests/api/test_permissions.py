@@ -44,6 +44,7 @@ ENDPOINTS = [
     ("get", "/api/users/", {"admin"}),
     ("post", "/api/users/", {"admin"}),
     ("post", "/api/users/1/roles/", {"admin"}),
+    ("get", "/api/statistics/", {"reader", "adjudicator", "admin"}),
     ("get", "/api/audit/", {"admin"}),
     ("get", "/api/audit/export/", {"admin"}),
 ]
