@@ -53,24 +53,28 @@ def _flagged_q() -> Q:
 
 
 def flagged_report_ids() -> set[int]:
-    """Ids of reports that must stay out of queues, gold and training.
-
-    For callers outside Django's ORM (e.g. ml_worker training data loading)."""
-    return set(Flag.objects.filter(_flagged_q()).values_list("report_id", flat=True).distinct())
+    """Ids of reports that must stay out of queues, gold and training."""
+    return set(Report.objects.filter(is_flagged=True).values_list("id", flat=True))
 
 
-def flagged_report_ids_subquery() -> QuerySet[Flag]:
+def flagged_report_ids_subquery() -> QuerySet[Report]:
     """The same set as a subquery: ``Report.objects.exclude(id__in=flagged_report_ids_subquery())``."""
-    return Flag.objects.filter(_flagged_q()).values("report_id")
+    return Report.objects.filter(is_flagged=True).values("id")
 
 
 def unflagged_reports(qs: QuerySet[Report] | None = None) -> QuerySet[Report]:
     """`qs` (default: all reports) without flagged reports."""
     base = Report.objects.all() if qs is None else qs
-    return base.exclude(Exists(Flag.objects.filter(_flagged_q(), report=OuterRef("pk"))))
+    return base.filter(is_flagged=False)
 
 
 def report_is_flagged(*, report_id: int) -> bool:
+    return Report.objects.filter(id=report_id, is_flagged=True).exists()
+
+
+def report_flag_state(*, report_id: int) -> bool:
+    """Whether the report's flags keep it out (an open flag, or one resolved as
+    "exclude"); the flag services store this on `Report.is_flagged`."""
     return Flag.objects.filter(_flagged_q(), report_id=report_id).exists()
 
 

@@ -10,7 +10,6 @@ up (one reservation / annotation per reader per report, one current gold row).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,9 +26,10 @@ from labeling.models import Annotation, GoldLabel, GoldSetMembership, GoldSetVer
 from labeling.observations import OBSERVATION_NAMES, LabelDict, labels_from_mapping
 from labeling.roles import Role
 from labeling.selectors import active_model_version_get, latest_rules_version, runtime_settings_get, user_roles
+from labeling.services.flags import report_flagged_set
+from labeling.splits import gold_split_for
 
 SUBMITTED = Annotation.Status.SUBMITTED
-VALIDATION_PERCENT = 20
 MAX_TIME_SPENT_SECONDS = 4 * 3600
 
 
@@ -350,17 +350,10 @@ def review_first_read_required(*, annotation: Annotation | None) -> bool:
 
 
 # --- gold ------------------------------------------------------------------------------
-def gold_split_for(*, patient_id: str, external_id: str) -> str:
-    """Stable split: ~20% of patients (or reports without a patient) -> validation."""
-    key = (f"patient:{patient_id}" if patient_id else f"report:{external_id}").encode()
-    bucket = int.from_bytes(hashlib.sha256(key).digest()[:8], "big") % 100
-    return "validation" if bucket < VALIDATION_PERCENT else "train"  # Report.GoldSplit values
-
-
 def _gold_split_assign(report: Report) -> None:
     # Once only: a report never moves between train and validation.
     Report.objects.filter(id=report.id, gold_split="").update(
-        gold_split=gold_split_for(patient_id=report.patient_id, external_id=report.external_id)
+        gold_split=gold_split_for(patient_id=report.patient_id, external_id=report.external_id)  # labeling.splits
     )
 
 
@@ -446,6 +439,7 @@ def report_flag(*, report: Report, user: AbstractBaseUser, reason: str, note: st
         raise ReviewError("Say why you flag the report.")
     with transaction.atomic():
         flag = Flag.objects.create(report=report, raised_by=user, reason=reason, note=note.strip())
+        report_flagged_set(report_id=report.id, flagged=True)
         # Release everyone's reservations so the report stops counting toward k.
         Reservation.objects.filter(report=report, state=Reservation.State.ACTIVE).delete()
     return flag
@@ -464,6 +458,7 @@ def flag_resolve(*, flag: Flag, admin: AbstractBaseUser, resolution: str, note: 
     flag.resolved_at = timezone.now()
     flag.resolution_note = note.strip()
     flag.save()
+    report_flagged_set(report_id=flag.report_id, flagged=selectors.report_flag_state(report_id=flag.report_id))
     return flag
 
 

@@ -20,7 +20,6 @@ from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from annotator.models import Reservation
-from annotator.selectors import flagged_report_ids_subquery
 from api.models import RoleChange
 from labeling.models import Annotation, GoldLabel, MachinePrediction, ModelVersion, Report, RuntimeSettings
 from labeling.observations import OBSERVATION_NAMES
@@ -31,7 +30,7 @@ REPORT_STATUSES = ("unread", "in_review", "gold", "flagged")
 
 
 def _flagged_q() -> Q:
-    return Q(is_flagged=True) | Q(id__in=flagged_report_ids_subquery())
+    return Q(is_flagged=True)
 
 
 def reports_with_status() -> QuerySet[Report]:

@@ -41,7 +41,6 @@ from api.selectors import (
     reports_filter,
     reports_visible,
 )
-from api.services import model_version_promote_audited
 from api.throttling import TokenRateThrottle
 from labeling.models import Annotation, GoldSetVersion, ImportBatch, ModelVersion, Report
 from labeling.observations import OBSERVATIONS, LabelValue
@@ -54,6 +53,7 @@ from labeling.services.users import user_create_or_update
 from ml_worker import selectors as ml_selectors
 from ml_worker import services as ml_services
 from ml_worker.models import TrainingRun
+from ml_worker.services import model_version_promote
 
 _OBS_BY_KEY = {**{o.value.lower(): o.value for o in OBSERVATIONS}, **{o.slug: o.value for o in OBSERVATIONS}}
 
@@ -525,7 +525,7 @@ class ModelVersionPromoteView(GenericAPIView):
 
     @extend_schema(request=None, responses=s.ModelVersionSerializer)
     def post(self, request: Request, version_id: int) -> Response:
-        version = model_version_promote_audited(version=get_object_or_404(ModelVersion, id=version_id))
+        version = model_version_promote(version=get_object_or_404(ModelVersion, id=version_id))
         return Response(s.ModelVersionSerializer(version).data)
 
 
@@ -542,7 +542,7 @@ class ModelVersionRollbackView(GenericAPIView):
         if previous is None:
             return Response({"detail": "No earlier promoted version to roll back to.", "code": "nothing_to_roll_back"},
                             status=status.HTTP_409_CONFLICT)
-        version = model_version_promote_audited(version=previous)
+        version = model_version_promote(version=previous)
         return Response(s.ModelVersionSerializer(version).data)
 
 

@@ -361,11 +361,18 @@ def _model_card(*, run: TrainingRun, metrics: dict[str, Any], base_encoder: str)
 def model_version_promote(*, version: ModelVersion) -> ModelVersion:
     """Make `version` the one active model (also rollback: promote an older one).
     All reports are then re-labelled by it in the background, chunk by chunk."""
+    # Row saves (not queryset updates) so simple-history records who changed
+    # which version, before and after; the old version is saved first so the
+    # one-active constraint holds at every statement.
     with transaction.atomic():
-        ModelVersion.objects.select_for_update().filter(is_active=True).exclude(id=version.id).update(is_active=False)
-        ModelVersion.objects.filter(id=version.id).update(is_active=True, promoted_at=timezone.now())
+        for previous in ModelVersion.objects.select_for_update().filter(is_active=True).exclude(id=version.id):
+            previous.is_active = False
+            previous.save(update_fields=["is_active"])
+        version = ModelVersion.objects.select_for_update().get(id=version.id)
+        version.is_active = True
+        version.promoted_at = timezone.now()
+        version.save(update_fields=["is_active", "promoted_at"])
         transaction.on_commit(_enqueue_relabel)
-    version.refresh_from_db()
     return version
 
 
