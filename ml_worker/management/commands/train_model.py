@@ -49,7 +49,6 @@ class Command(BaseCommand):
 def _run_with_progress_bar(run_id: int, out: object) -> TrainingRun:
     """Execute the run here, drawing a one-line progress bar from its progress updates."""
     import threading
-    import time
 
     done = threading.Event()
 
