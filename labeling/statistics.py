@@ -89,7 +89,7 @@ def _cache() -> BaseCache:
         pass
     global _FILE_CACHE
     if _FILE_CACHE is None:
-        _FILE_CACHE = FileBasedCache(str(settings.VAR_DIR / "cache" / "statistics"), {"TIMEOUT": None, "OPTIONS": {"MAX_ENTRIES": 500}})
+        _FILE_CACHE = FileBasedCache(str(settings.VAR_DIR / "cache" / "statistics"), {"TIMEOUT": None, "OPTIONS": {"MAX_ENTRIES": 100}})
     return _FILE_CACHE
 
 

@@ -138,5 +138,6 @@ def test_reader_sees_only_own_figures(browser, live_server, labelled) -> None:  
     assert page.get_by_role("table", name=re.compile("^Cohen's κ for each pair")).count() == 0
     readers = page.get_by_role("table", name=re.compile("^Readers against gold"))
     assert set(readers.locator("tbody th").all_inner_texts()) == {"ann"}
+    readers.scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / "statistics_reader.png"), full_page=False)
     page.close()
