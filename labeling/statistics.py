@@ -373,6 +373,11 @@ class Table:
     caption: str = ""
 
 
+def _when(iso: str | None) -> str:
+    """"2024-06-01 12:30" (UTC) from an ISO timestamp; empty when unknown."""
+    return (iso or "")[:16].replace("T", " ")
+
+
 def _iv(d: dict[str, Any] | None) -> dict[str, Any]:
     return d or {"value": None, "low": None, "high": None}
 
@@ -411,7 +416,7 @@ def statistics_tables(*, stats: dict[str, Any]) -> list[Table]:
     if labelers:
         cols = [Column("Labeler"), Column("Kind"), Column("Created"), Column("Active"), Column("Gold reports", "int"),
                 Column("Mean weighted F1", "interval"), Column("κ (all observations)", "interval")]
-        rows = [[lab["name"], lab["kind"], lab["created_at"] or "", "yes" if lab["is_active"] else "", lab["n"],
+        rows = [[lab["name"], lab["kind"], _when(lab["created_at"]), "yes" if lab["is_active"] else "", lab["n"],
                  _iv(lab["mean_weighted_f1"]), _iv(lab["overall"]["kappa"])] for lab in labelers]
         tables.append(Table("labelers", "Labelers against gold", cols, rows, "Headline: mean weighted F1 over the 14 observations"))
 
@@ -445,7 +450,7 @@ def statistics_tables(*, stats: dict[str, Any]) -> list[Table]:
 
     if stats["trend"]:
         cols = [Column("Model version"), Column("Created"), Column("Mean weighted F1", "interval")]
-        rows = [[t["name"], t["created_at"] or "", _iv(t["mean_weighted_f1"])] for t in stats["trend"]]
+        rows = [[t["name"], _when(t["created_at"]), _iv(t["mean_weighted_f1"])] for t in stats["trend"]]
         tables.append(Table("trend", "Model versions over time", cols, rows))
     return tables
 
