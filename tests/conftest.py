@@ -201,3 +201,36 @@ def start_worker(tmp_path: Path, celery_services: dict[str, str]) -> Iterator[Ca
     yield start
     for worker in started:
         worker.stop()
+
+
+# --- browser ---------------------------------------------------------------
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+def screenshot_dir() -> Path:
+    """Where browser tests save screenshots: docs/screenshots (shown in README)
+    with CHEXGOLD_UPDATE_SCREENSHOTS=1, else test-artifacts/ so that a test run
+    leaves the working tree clean."""
+    if os.environ.get("CHEXGOLD_UPDATE_SCREENSHOTS") == "1":
+        target = REPO_ROOT / "docs" / "screenshots"
+    else:
+        target = REPO_ROOT / "test-artifacts" / "screenshots"
+    target.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    """Debian's Chromium driven by Playwright (never `playwright install`)."""
+    require_service(os.path.exists(CHROMIUM), f"Chromium not installed at {CHROMIUM}")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # live_server + sync Playwright in one thread
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -12,12 +12,12 @@ from collections.abc import Iterator
 import pytest
 from sklearn.metrics import cohen_kappa_score, f1_score
 
-from tests.conftest import REPO_ROOT, require_service
+from tests.conftest import require_service, screenshot_dir
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+SCREENSHOTS = screenshot_dir()
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 EFF = "Pleural Effusion"
