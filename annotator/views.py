@@ -34,6 +34,7 @@ from labeling.models import Annotation, GoldSetVersion, Report
 from labeling.observations import LABEL_VALUES, OBSERVATIONS
 from labeling.roles import Role
 from labeling.selectors import runtime_settings_get, user_roles
+from labeling.services.access_audit import report_access_record
 from labeling.services.users import user_create_or_update
 
 SLUG_TO_NAME = {o.slug: o.value for o in OBSERVATIONS}
@@ -152,6 +153,7 @@ def _review_page(request: HttpRequest, report: Report, *, warnings: list | None 
         "flag_form": FlagForm(),
         "page_data": page_data,
     }
+    report_access_record(user=request.user, report_ids=[report.id], request=request)
     return render(request, "annotator/review.html", context, status=status)
 
 
@@ -333,6 +335,7 @@ def adjudicate(request: HttpRequest, report_id: int) -> HttpResponse:
         "rationale": request.POST.get("rationale", "") if request.method == "POST" else "",
         "page_data": {"text": view.report.text, "sections": selectors.sections_for_js(report=view.report), "evidence": machine.evidence},
     }
+    report_access_record(user=request.user, report_ids=[view.report.id], request=request)
     return render(request, "annotator/adjudicate.html", context, status=status)
 
 
@@ -426,9 +429,12 @@ def manage_flags(request: HttpRequest) -> HttpResponse:
             except services.ReviewError as exc:
                 messages.error(request, str(exc))
         return redirect("annotator:manage_flags")
+    open_flags = list(selectors.flags_open())
+    if open_flags:  # the page shows each flagged report's text
+        report_access_record(user=request.user, report_ids=[f.report_id for f in open_flags], request=request)
     return render(
         request, "annotator/manage_flags.html",
-        {"open_flags": selectors.flags_open(), "resolved": selectors.flags_recently_resolved(), "resolve_form": FlagResolveForm()},
+        {"open_flags": open_flags, "resolved": selectors.flags_recently_resolved(), "resolve_form": FlagResolveForm()},
     )
 
 

@@ -45,7 +45,8 @@ from api.throttling import TokenRateThrottle
 from labeling.models import Annotation, GoldSetVersion, ImportBatch, ModelVersion, Report
 from labeling.observations import OBSERVATIONS, LabelValue
 from labeling.roles import Role
-from labeling.selectors import gold_set_version_get, latest_rules_version, user_roles
+from labeling.selectors import gold_labels_for_export, gold_set_version_get, latest_rules_version, predictions_for_export, user_roles
+from labeling.services.access_audit import report_access_record
 from labeling.services.exports import gold_label_set_export, machine_predictions_export
 from labeling.services.upload_validation import report_file_validate
 from labeling.services.uploads import report_upload_accept
@@ -196,6 +197,7 @@ class ReportDetailView(APIView):
             "patient_id": report.patient_id, "study_date": report.study_date, "metadata": report.metadata,
             "text": report.text, "sections": review.sections_for_js(report=report),
         }
+        report_access_record(user=request.user, report_ids=[report.id], request=request)
         annotation = review.annotation_of_reader(reader=request.user, report=report) if Role.READER in roles else None
         submitted = annotation is not None and annotation.status == Annotation.Status.SUBMITTED
         hide_machine = (not privileged and not submitted and review_services.review_first_read_required(annotation=annotation))
@@ -352,6 +354,7 @@ class AdjudicationDetailView(GenericAPIView):
         if view is None:
             raise Http404("No such report in your adjudication queue.")
         gold_id = view.current_gold.id if view.current_gold else 0
+        report_access_record(user=request.user, report_ids=[view.report.id], request=request)
         data = {
             "report": {"id": view.report.id, "external_id": view.report.external_id, "text": view.report.text},
             "reads": [{"reader": r.label, "labels": r.labels} for r in view.reads],
@@ -408,6 +411,8 @@ class GoldExportView(APIView):
             version = gold_set_version_get(name=request.query_params["version"])
             if version is None:
                 raise Http404("No such gold-set version.")
+        report_access_record(user=request.user, request=request,
+                             report_ids=gold_labels_for_export(gold_version=version).values_list("report_id", flat=True))
         return _stream(gold_label_set_export(fmt=fmt, gold_version=version),
                        content_type="text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson",
                        filename=f"gold-{version.name if version else 'current'}.{fmt}")
@@ -570,6 +575,8 @@ class PredictionExportView(APIView):
                 version = active.name if active else None
         if version is None:
             raise Http404("No predictions from that source yet.")
+        report_access_record(user=request.user, request=request,
+                             report_ids=predictions_for_export(source=source, source_version=version).values_list("report_id", flat=True))
         return _stream(machine_predictions_export(source=source, source_version=version, column_order=order),
                        content_type="text/csv; charset=utf-8", filename=f"predictions-{source}-{version}.csv")
 

@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "api.throttling.LoginThrottleMiddleware",  # throttles POSTs to the login page
+    "labeling.session_hygiene.SessionHygieneMiddleware",  # idle timeout, "log out everywhere"
 ]
 
 ROOT_URLCONF = "chexgold.urls"
@@ -85,6 +86,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "labeling.context_processors.roles",
+                "labeling.context_processors.session_timeout",
             ],
         },
     },
@@ -239,6 +241,18 @@ CHEXGOLD_SYNC_VALIDATE_MB = env.int("CHEXGOLD_SYNC_VALIDATE_MB", default=20)
 # Import batches left pending/validating/importing this long (a lost message or a
 # killed worker) are queued again by beat and on worker start.
 CHEXGOLD_STALLED_IMPORT_MINUTES = env.int("CHEXGOLD_STALLED_IMPORT_MINUTES", default=10)
+
+# --- privacy (README "Privacy") ---------------------------------------------------
+# Sessions with no activity this long are logged out (autosave and progress polling
+# are not activity); the page warns CHEXGOLD_SESSION_WARN_MINUTES before. 0: never.
+CHEXGOLD_SESSION_IDLE_MINUTES = env.float("CHEXGOLD_SESSION_IDLE_MINUTES", default=30)
+CHEXGOLD_SESSION_WARN_MINUTES = env.float("CHEXGOLD_SESSION_WARN_MINUTES", default=2)
+# Proxies in front of the app that append to X-Forwarded-For; 0: audit REMOTE_ADDR.
+CHEXGOLD_TRUSTED_PROXY_COUNT = env.int("CHEXGOLD_TRUSTED_PROXY_COUNT", default=0)
+# What an import does with likely identifiers (labeling.deid): warn | block | redact.
+CHEXGOLD_DEID_POLICY = env.str("CHEXGOLD_DEID_POLICY", default="warn")
+if CHEXGOLD_DEID_POLICY not in ("warn", "block", "redact"):
+    raise ValueError("CHEXGOLD_DEID_POLICY must be warn, block or redact")
 
 CELERY_BEAT_SCHEDULE = {
     "periodic-gold-fine-tune": {

@@ -15,4 +15,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", annotator_views.healthz, name="healthz"),
     path("api/", include("api.urls")),
+    path("privacy/", include("labeling.privacy_urls")),  # access audit, session keep-alive
 ]

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.http import HttpRequest
 
 from labeling.roles import Role
@@ -11,4 +12,12 @@ def roles(request: HttpRequest) -> dict[str, object]:
         "is_reader": Role.READER in held,
         "is_adjudicator": Role.ADJUDICATOR in held,
         "is_admin_role": Role.ADMIN in held,
+    }
+
+
+def session_timeout(request: HttpRequest) -> dict[str, object]:
+    """Idle timeout figures for static/js/session_timeout.js (seconds)."""
+    return {
+        "session_idle_seconds": int(float(settings.CHEXGOLD_SESSION_IDLE_MINUTES) * 60),
+        "session_warn_seconds": int(float(settings.CHEXGOLD_SESSION_WARN_MINUTES) * 60),
     }

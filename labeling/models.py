@@ -37,6 +37,8 @@ class ImportBatch(models.Model):
     errors = models.JSONField(default=list, blank=True)
     message = models.TextField(blank=True)
     progress = models.FloatField(default=0.0)  # 0..1, for the progress bar
+    # Likely identifiers found by labeling.deid (counts, lines, masked examples); see deid_summary.
+    deid_findings = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -68,6 +70,9 @@ class Report(models.Model):
     # queues, gold exports and training until an admin resolves the flag. Kept
     # here so labeling and ml_worker can filter without importing annotator.
     is_flagged = models.BooleanField(default=False, db_index=True)
+    # Identifier kinds replaced by placeholders at import (CHEXGOLD_DEID_POLICY=redact);
+    # empty: stored as given. `text_sha256` is always the hash of the ORIGINAL text.
+    redacted_kinds = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -243,3 +248,7 @@ class RuntimeSettings(models.Model):
             models.CheckConstraint(condition=Q(singleton=1), name="runtime_settings_single_row"),
             models.CheckConstraint(condition=Q(reads_per_report__gte=1), name="reads_per_report_at_least_one"),
         ]
+
+
+# Privacy tables (report-access audit, session epochs) live in their own module.
+from labeling.privacy_models import ReportAccess, SessionEpoch  # noqa: E402, F401

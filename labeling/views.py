@@ -10,7 +10,8 @@ from django.views.decorators.http import require_GET
 from labeling.access import role_required
 from labeling.models import ImportBatch
 from labeling.roles import Role
-from labeling.selectors import gold_set_version_get, import_batches_recent
+from labeling.selectors import gold_labels_for_export, gold_set_version_get, import_batches_recent
+from labeling.services.access_audit import report_access_record
 from labeling.services.exports import gold_label_set_export
 from labeling.services.uploads import report_upload_accept
 
@@ -35,7 +36,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
 @role_required(Role.ADMIN)
 def import_status(request: HttpRequest, batch_id: int) -> JsonResponse:
     batch = ImportBatch.objects.filter(id=batch_id).values(
-        "id", "status", "progress", "rows_read", "rows_created", "rows_unchanged", "message", "errors"
+        "id", "status", "progress", "rows_read", "rows_created", "rows_unchanged", "message", "errors", "deid_findings"
     ).first()
     if batch is None:
         return JsonResponse({"detail": "not found"}, status=404)
@@ -53,6 +54,8 @@ def gold_export_download(request: HttpRequest) -> HttpResponse:
         version = gold_set_version_get(name=request.GET["version"])
         if version is None:
             return HttpResponse("no such gold-set version", status=404, content_type="text/plain")
+    report_ids = gold_labels_for_export(gold_version=version).values_list("report_id", flat=True)
+    report_access_record(user=request.user, report_ids=report_ids, request=request)
     content_type = "text/csv" if fmt == "csv" else "application/x-ndjson"
     response = StreamingHttpResponse(gold_label_set_export(fmt=fmt, gold_version=version), content_type=content_type)
     name = f"gold-{version.name if version else 'current'}.{fmt}"

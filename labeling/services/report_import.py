@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from labeling.deid import FindingsTally, deid_redact, deid_scan
 from labeling.models import ImportBatch, Report
 from labeling.report_files import ReportFileError, ReportFileReader, ReportRow, RowError, text_sha256
 from labeling.sections import parse_sections
@@ -29,6 +30,8 @@ class ImportResult:
     created_ids: list[int] = field(default_factory=list)  # Report primary keys
     rows_unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
+    # labeling.deid findings summary (also stored on the batch as `deid_findings`)
+    deid: dict[str, object] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -62,6 +65,13 @@ def report_import(
     the external id: a report already stored with the same text is left alone;
     the same id with a different text is an error. Rule labelling of the new
     reports is the caller's next step (see `rule_predictions_for_new_reports`).
+
+    De-identification (`labeling.deid`, policy CHEXGOLD_DEID_POLICY): every row
+    is scanned for likely identifiers; `warn` imports and reports them, `block`
+    makes each finding a row error (nothing imported), `redact` stores the text
+    with typed placeholders and records the kinds on `Report.redacted_kinds`.
+    Ids, duplicate checks and `text_sha256` always use the ORIGINAL text, so
+    re-importing the same file after redaction is a no-op.
     """
     display = filename or os.path.basename(os.fspath(path))
     if batch is None:
@@ -81,9 +91,16 @@ def report_import(
     # Pass 1: validate. Keep only id -> (first line, digest) to stay small.
     seen: dict[str, tuple[int, bytes]] = {}
     errors: list[RowError] = []
+    policy = settings.CHEXGOLD_DEID_POLICY
+    tally = FindingsTally(policy=policy)
     try:
         for row in reader:
             result.rows_read += 1
+            findings = deid_scan(row.text)
+            if findings:
+                tally.add(row.line, findings)
+                if policy == "block":
+                    errors.extend(RowError(row.line, f"likely identifier ({f.kind}): {f.masked}", "text") for f in findings)
             key = row.resolved_id
             digest = bytes.fromhex(text_sha256(row.text))
             previous = seen.get(key)
@@ -94,6 +111,7 @@ def report_import(
     except ReportFileError as exc:
         errors.append(RowError(0, str(exc)))
     errors.extend(reader.errors)
+    result.deid = tally.as_dict()
     # Against the database: same id, different text is an error; same text is a no-op.
     existing: set[str] = set()
     keys = list(seen)
@@ -122,7 +140,7 @@ def report_import(
             if key in existing or key in written_keys:
                 continue
             written_keys.add(key)
-            pending.append(_report_from_row(row, key, batch))
+            pending.append(_report_from_row(row, key, batch, redact=policy == "redact"))
             if len(pending) >= WRITE_CHUNK:
                 _flush(pending, result)
                 if progress and to_write:
@@ -134,7 +152,8 @@ def report_import(
         rows_created=len(result.created_ids),
         rows_unchanged=result.rows_unchanged,
         errors=[],
-        message=f"{len(result.created_ids)} new report(s), {result.rows_unchanged} unchanged",
+        deid_findings=result.deid,
+        message=f"{len(result.created_ids)} new report(s), {result.rows_unchanged} unchanged" + _deid_note(result.deid),
         progress=1.0,
         finished_at=timezone.now(),
     )
@@ -143,15 +162,30 @@ def report_import(
     return result
 
 
-def _report_from_row(row: ReportRow, key: str, batch: ImportBatch) -> Report:
+def _deid_note(deid: dict[str, object]) -> str:
+    if not deid.get("total"):
+        return ""
+    counts = ", ".join(f"{n} {kind}" for kind, n in deid["counts"].items())  # type: ignore[attr-defined]
+    verb = "redacted" if deid.get("policy") == "redact" else "found"
+    return f"; likely identifiers {verb}: {counts}"
+
+
+def _report_from_row(row: ReportRow, key: str, batch: ImportBatch, *, redact: bool = False) -> Report:
+    # The hash is of the original text (idempotency); sections and, later, rule
+    # evidence offsets are of the stored (possibly redacted) text.
+    text, kinds = row.text, []
+    if redact:
+        text, found = deid_redact(row.text)
+        kinds = sorted({f.kind for f in found})
     return Report(
         external_id=key,
         patient_id=row.patient_id,
         study_date=row.study_date,
         metadata=row.metadata,
-        text=row.text,
+        text=text,
         text_sha256=text_sha256(row.text),
-        sections=_sections_for_storage(row.text),
+        redacted_kinds=kinds,
+        sections=_sections_for_storage(text),
         import_batch=batch,
     )
 
@@ -173,6 +207,7 @@ def _finish_failed(result: ImportResult) -> ImportResult:
         status=ImportBatch.Status.FAILED,
         rows_read=result.rows_read,
         errors=_row_errors_as_json(result.errors),
+        deid_findings=result.deid,
         message=f"{len(result.errors)} problem(s); nothing was imported",
         finished_at=timezone.now(),
     )

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
+from labeling.deid import deid_scan
 from labeling.report_files import ReportFileError, ReportFileReader, RowError
 
 ACCEPTED_EXTENSIONS = (".csv", ".tsv", ".jsonl", ".ndjson", ".txt")
@@ -62,8 +63,11 @@ def report_file_validate(*, upload: UploadedFile) -> list[RowError]:
             seen: dict[str, tuple[int, str]] = {}
             rows = 0
             duplicates: list[RowError] = []
+            block = settings.CHEXGOLD_DEID_POLICY == "block"  # identifiers are row errors, as in the import
             for row in reader:
                 rows += 1
+                if block:
+                    duplicates.extend(RowError(row.line, f"likely identifier ({f.kind}): {f.masked}", "text") for f in deid_scan(row.text))
                 key = row.resolved_id
                 first = seen.get(key)
                 if first is None:

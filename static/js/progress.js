@@ -10,7 +10,7 @@
     let stillRunning = 0;
     for (const row of rows) {
       if (!running.includes(row.dataset.status)) continue;
-      const response = await fetch(row.dataset.importStatusUrl, { headers: { Accept: "application/json" } });
+      const response = await fetch(row.dataset.importStatusUrl, { headers: { Accept: "application/json", "X-Chexgold-Background": "1" } });
       if (!response.ok) continue;
       const data = await response.json();
       row.dataset.status = data.status;

@@ -21,7 +21,7 @@ function save(values) {
     try {
       const response = await fetch(data.draftUrl, {
         method: "POST",
-        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(form) },
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(form), "X-Chexgold-Background": "1" },
         body: JSON.stringify({ labels: values, version: Number(versionInput.value), time_spent: elapsed() }),
         credentials: "same-origin",
       });

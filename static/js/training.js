@@ -9,7 +9,7 @@
     let anyOpen = false;
     for (const row of rows) {
       if (!open.includes(row.dataset.status)) continue;
-      const response = await fetch(row.dataset.runStatusUrl, { headers: { Accept: "application/json" } });
+      const response = await fetch(row.dataset.runStatusUrl, { headers: { Accept: "application/json", "X-Chexgold-Background": "1" } });
       if (!response.ok) continue;
       const data = await response.json();
       const p = data.progress || {};

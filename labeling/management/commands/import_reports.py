@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from labeling.deid import deid_summary_text
 from labeling.report_files import format_errors
 from labeling.services.prelabel import new_reports_prelabel
 from labeling.services.report_import import report_import
@@ -22,6 +23,8 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         path = str(options["file"])
         result = report_import(path=path)
+        if result.deid.get("total"):
+            self.stdout.write(deid_summary_text(result.deid))
         if not result.ok:
             raise CommandError(f"{path}: nothing was imported; " + format_errors(result.errors))
         self.stdout.write(f"{path}: {result.rows_read} row(s) read, {result.batch.message}")
