@@ -35,6 +35,7 @@ from labeling.observations import LABEL_VALUES, OBSERVATIONS
 from labeling.roles import Role
 from labeling.selectors import runtime_settings_get, user_roles
 from labeling.services.access_audit import report_access_record
+from labeling.services.sessions import user_sessions_end
 from labeling.services.users import user_create_or_update
 
 SLUG_TO_NAME = {o.slug: o.value for o in OBSERVATIONS}
@@ -354,6 +355,11 @@ def manage_users(request: HttpRequest) -> HttpResponse:
                     user_create_or_update(username=data["username"], password=data["password"], roles=[Role(data["role"])])
                     messages.success(request, f"Created {data['username']}.")
                     return redirect("annotator:manage_users")
+        elif request.POST.get("action") == "end_sessions":
+            user = get_object_or_404(get_user_model(), id=_int_or_zero(request.POST.get("user_id")))
+            user_sessions_end(user=user, by=request.user)
+            messages.success(request, f"Logged {user.get_username()} out everywhere.")
+            return redirect("annotator:manage_users")
         elif request.POST.get("action") in ("add_role", "remove_role"):
             role_form = RoleAddForm(request.POST)
             if role_form.is_valid():

@@ -33,6 +33,7 @@ urlpatterns = [
     path("tasks/<str:task_id>/", views.TaskStatusView.as_view(), name="task_status"),
     path("users/", views.UserListView.as_view(), name="users"),
     path("users/<int:user_id>/roles/", views.UserRolesView.as_view(), name="user_roles"),
+    path("users/<int:user_id>/sessions/end/", views.UserSessionsEndView.as_view(), name="user_sessions_end"),
     path("statistics/", views.StatisticsView.as_view(), name="statistics"),
     path("audit/", views.AuditListView.as_view(), name="audit"),
     path("audit/export/", views.AuditExportView.as_view(), name="audit_export"),

@@ -654,6 +654,22 @@ class UserRolesView(GenericAPIView):
         return Response({"id": user.pk, "username": user.get_username(), "roles": sorted(r.value for r in user_roles(user=user))})
 
 
+class UserSessionsEndView(APIView):
+    """Admins: log a user out of every browser session and revoke their API token."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request, user_id: int) -> Response:
+        from django.contrib.auth import get_user_model
+
+        from labeling.services.sessions import user_sessions_end
+
+        user = get_object_or_404(get_user_model(), pk=user_id)
+        epoch = user_sessions_end(user=user, by=request.user)
+        return Response({"id": user.pk, "username": user.get_username(), "session_epoch": epoch})
+
+
 AUDIT_PARAMS = [OpenApiParameter("kind", str, enum=list(AUDIT_KINDS), description="only this kind of change")]
 
 
