@@ -49,8 +49,8 @@ class ReportListSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     external_id = serializers.CharField()
     status = serializers.CharField()
-    patient_id = serializers.CharField()
-    study_date = serializers.DateField(allow_null=True)
+    patient_id = serializers.CharField(allow_null=True, help_text="admins only (null for other roles)")
+    study_date = serializers.DateField(allow_null=True, help_text="admins only (null for other roles)")
     created_at = serializers.DateTimeField()
 
 

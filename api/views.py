@@ -170,9 +170,13 @@ class ReportListView(ListAPIView):
     @extend_schema(parameters=REPORT_FILTERS)
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         page = self.paginate_queryset(self.get_queryset())
+        # Least exposure: patient id and study date only for admins (readers and
+        # adjudicators label text; the audited detail view has the rest).
+        admin = Role.ADMIN in roles_of(request)
         rows = [
-            {"id": r.id, "external_id": r.external_id, "status": report_status(r), "patient_id": r.patient_id,
-             "study_date": r.study_date, "created_at": r.created_at}
+            {"id": r.id, "external_id": r.external_id, "status": report_status(r),
+             "patient_id": r.patient_id if admin else None, "study_date": r.study_date if admin else None,
+             "created_at": r.created_at}
             for r in page or []
         ]
         return self.get_paginated_response(s.ReportListSerializer(rows, many=True).data)

@@ -133,3 +133,21 @@ def test_admin_page_filters_and_exports_csv(make_user) -> None:  # type: ignore[
     reader.force_login(r1)
     assert reader.get("/privacy/access-log/").status_code == 403
     assert reader.get("/privacy/access-log.csv").status_code == 403
+
+
+def test_report_list_shows_no_text_and_patient_fields_only_to_admins(make_user) -> None:  # type: ignore[no-untyped-def]
+    import datetime as _dt
+
+    from tests.factories import ReportFactory
+
+    ReportFactory(patient_id="P123", study_date=_dt.date(2021, 3, 14), text="FINDINGS: PHIMARK-list. Normal.")
+    for name, role, expect_patient in (("adj", "adjudicator", None), ("boss", "admin", "P123")):
+        client = Client()
+        client.force_login(make_user(name, role))
+        before = ReportAccess.objects.count()
+        response = client.get("/api/reports/")
+        assert b"PHIMARK" not in response.content  # lists never carry text ...
+        assert ReportAccess.objects.count() == before  # ... so they are not audited
+        [row] = response.json()["results"]
+        assert row["patient_id"] == expect_patient
+        assert (row["study_date"] is None) == (expect_patient is None)
