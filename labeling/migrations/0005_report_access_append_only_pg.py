@@ -7,7 +7,7 @@ from django.db import migrations
 CREATE = """
 CREATE OR REPLACE FUNCTION labeling_reportaccess_append_only() RETURNS trigger AS $$
 BEGIN
-    RAISE EXCEPTION 'labeling_reportaccess is append-only (% refused)', TG_OP;
+    RAISE EXCEPTION USING MESSAGE = 'labeling_reportaccess is append-only: ' || TG_OP || ' refused';
 END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER labeling_reportaccess_append_only
