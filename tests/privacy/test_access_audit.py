@@ -151,3 +151,15 @@ def test_report_list_shows_no_text_and_patient_fields_only_to_admins(make_user) 
         [row] = response.json()["results"]
         assert row["patient_id"] == expect_patient
         assert (row["study_date"] is None) == (expect_patient is None)
+
+
+def test_export_commands_are_audited(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from django.core.management import call_command
+
+    from tests.factories import GoldLabelFactory, RulePredictionFactory
+
+    gold = GoldLabelFactory()
+    RulePredictionFactory(report=gold.report, source_version="rules-test")
+    call_command("export_gold", "--output", str(tmp_path / "gold.csv"), stdout=io.StringIO())
+    row = ReportAccess.objects.latest("id")
+    assert (row.channel, row.user_id, row.report_ids, row.ip) == ("command:export_gold", None, str(gold.report_id), None)

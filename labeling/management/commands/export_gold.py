@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from labeling.selectors import gold_set_version_get
+from labeling.selectors import gold_labels_for_export, gold_set_version_get
+from labeling.services.access_audit import report_access_record
 from labeling.services.exports import EXPORT_FORMATS, gold_label_set_export
 from labeling.services.files import atomic_text_writer
 
@@ -23,6 +24,9 @@ class Command(BaseCommand):
             version = gold_set_version_get(name=str(options["gold_version"]))
             if version is None:
                 raise CommandError(f"no gold-set version named {options['gold_version']!r}")
+        # Audited like the export page (no user or address: the command line).
+        report_access_record(user=None, report_ids=gold_labels_for_export(gold_version=version).values_list("report_id", flat=True),
+                             channel="command:export_gold")
         count = 0
         with atomic_text_writer(output) as fh:
             for chunk in gold_label_set_export(fmt=str(fmt), gold_version=version):

@@ -5,7 +5,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from labeling.chexpert_csv import COLUMN_ORDERS
 from labeling.models import MachinePrediction
 from labeling.rules import RULES_VERSION
-from labeling.selectors import active_model_version_get, model_version_get_by_name
+from labeling.selectors import active_model_version_get, model_version_get_by_name, predictions_for_export
+from labeling.services.access_audit import report_access_record
 from labeling.services.exports import machine_predictions_export
 from labeling.services.files import atomic_text_writer
 
@@ -30,6 +31,9 @@ class Command(BaseCommand):
             kind, version = MachinePrediction.Source.MODEL, model_version.name
         else:
             raise CommandError("--source must be rules, model or model:VERSION")
+        # Audited like the export endpoint (no user or address: the command line).
+        report_access_record(user=None, report_ids=predictions_for_export(source=kind, source_version=version).values_list("report_id", flat=True),
+                             channel="command:export_predictions")
         count = 0
         with atomic_text_writer(str(options["output"])) as fh:
             for chunk in machine_predictions_export(source=kind, source_version=version, column_order=str(options["column_order"])):
