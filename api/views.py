@@ -45,7 +45,13 @@ from api.throttling import TokenRateThrottle
 from labeling.models import Annotation, GoldSetVersion, ImportBatch, ModelVersion, Report
 from labeling.observations import OBSERVATIONS, LabelValue
 from labeling.roles import Role
-from labeling.selectors import gold_labels_for_export, gold_set_version_get, latest_rules_version, predictions_for_export, user_roles
+from labeling.selectors import (
+    gold_labels_for_export,
+    gold_set_version_get,
+    latest_rules_version,
+    predictions_for_export,
+    user_roles,
+)
 from labeling.services.access_audit import report_access_record
 from labeling.services.exports import gold_label_set_export, machine_predictions_export
 from labeling.services.upload_validation import report_file_validate

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 KINDS = ("date", "phone", "email", "id", "name")
 PLACEHOLDERS = {"date": "[DATE]", "phone": "[PHONE]", "email": "[EMAIL]", "id": "[ID]", "name": "[NAME]"}
@@ -185,15 +186,15 @@ class FindingsTally:
         }
 
 
-def deid_summary_text(summary: dict[str, object]) -> str:
+def deid_summary_text(summary: dict[str, Any]) -> str:
     """One line per kind for command output: ``date: 2 (lines 3, 7; e.g. **/**/2021)``."""
     if not summary or not summary.get("total"):
         return "de-identification check: no likely identifiers found"
     out = [f"de-identification check ({summary['policy']}): {summary['total']} likely identifier(s)"]
     items = summary.get("items") or []
-    for kind, n in (summary.get("counts") or {}).items():  # type: ignore[union-attr]
-        lines = (summary.get("lines") or {}).get(kind, [])  # type: ignore[union-attr]
-        examples = [i["example"] for i in items if i["kind"] == kind][:3]  # type: ignore[index]
+    for kind, n in (summary.get("counts") or {}).items():
+        lines = (summary.get("lines") or {}).get(kind, [])
+        examples = [i["example"] for i in items if i["kind"] == kind][:3]
         shown = ", ".join(str(x) for x in lines[:20]) + (" ..." if len(lines) > 20 else "")
         out.append(f"  {kind}: {n} (line{'s' if len(lines) != 1 else ''} {shown}; e.g. {', '.join(examples)})")
     return "\n".join(out)

@@ -1,7 +1,7 @@
 """Recording every view of report text (the report-access audit).
 
 Every page or endpoint that shows the full text of a report calls
-`report_access_record` (directly, or through `audited_report_view`); the test
+`report_access_record` before the text leaves the server; the test
 `tests/privacy/test_audit_coverage.py` walks every URL pattern and fails when a
 response shows report text without a new audit row.
 """
@@ -9,9 +9,7 @@ response shows report text without a new audit row.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable
-from functools import wraps
-from typing import Any
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -101,20 +99,3 @@ def report_access_record(
         report_ids=report_ids_compact(ids),
     )
 
-
-def audited_report_view(report_ids: Callable[..., Iterable[int]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """View decorator for pages that show the text of reports named by the URL:
-    ``@audited_report_view(lambda request, report_id: [report_id])``. The row is
-    written only for a 2xx answer (a 404 for someone else's report shows nothing)."""
-
-    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
-        @wraps(view)
-        def wrapped(request: Any, *args: Any, **kwargs: Any) -> Any:
-            response = view(request, *args, **kwargs)
-            if 200 <= getattr(response, "status_code", 500) < 300:
-                report_access_record(user=request.user, report_ids=report_ids(request, *args, **kwargs), request=request)
-            return response
-
-        return wrapped
-
-    return decorator
