@@ -161,9 +161,12 @@ def celery_services(tmp_path: Path, transactional_db) -> dict[str, str]:  # type
 
 def _celery_point_at(app, *, broker: str, backend: str) -> None:  # type: ignore[no-untyped-def]
     """Point this process's Celery client at a test broker and result store."""
-    if app._pool is not None:  # drop connections to the previous broker
-        app._pool.force_close_all()
-        app._pool = None
+    from kombu import pools
+
+    # Close and forget every pooled connection: kombu keeps pools in a global
+    # registry keyed by URL, so a closed pool must not be found again there.
+    pools.reset()
+    app._pool = None
     app.amqp._producer_pool = None
     app.conf.update(broker_url=broker, result_backend=backend)
     app._local.__dict__.pop("backend", None)
