@@ -25,7 +25,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "installing requirements (torch==2.13.0 and the rest, one pip command)"
   # (The filter hides one machine's pip-config noise about missing local index folders.)
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt 2>&1 \
-    | grep -v "is ignored: it is neither a file nor a directory"
+    | { grep -v "is ignored: it is neither a file nor a directory" || true; }
   [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "pip install failed" >&2; exit 1; }
   echo "$want" > "$stamp"
 fi
