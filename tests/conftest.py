@@ -68,6 +68,26 @@ def _postgres_reachable() -> None:
         require_service(False, f"PostgreSQL at {db['HOST']}:{db['PORT']} not reachable ({exc})")
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
+    # PBKDF2 costs ~0.3 s per user on a 2-core machine; tests are not about hashing.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def settings_row(db):  # type: ignore[no-untyped-def]
+    """Runtime settings for review tests: k = 2, sequential queue, auto-gold on."""
+    from labeling.models import RuntimeSettings
+    from labeling.selectors import runtime_settings_get
+
+    row = runtime_settings_get()
+    row.reads_per_report = 2
+    row.queue_order = RuntimeSettings.QueueOrder.SEQUENTIAL
+    row.auto_gold = True
+    row.save()
+    return row
+
+
 # --- users -----------------------------------------------------------------
 @pytest.fixture
 def make_user(db) -> Callable[..., object]:  # type: ignore[no-untyped-def]

@@ -4,20 +4,8 @@ from collections.abc import Callable
 
 import pytest
 
-from labeling.models import RuntimeSettings
 from labeling.observations import OBSERVATION_NAMES
-from labeling.selectors import runtime_settings_get
 from tests.factories import ReportFactory, RulePredictionFactory, labels
-
-
-@pytest.fixture
-def settings_row(db) -> RuntimeSettings:  # type: ignore[no-untyped-def]
-    row = runtime_settings_get()
-    row.reads_per_report = 2
-    row.queue_order = RuntimeSettings.QueueOrder.SEQUENTIAL
-    row.auto_gold = True
-    row.save()
-    return row
 
 
 @pytest.fixture

@@ -7,34 +7,21 @@ by URL. Also saves the screenshots referenced in README.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-
 import pytest
 
-from tests.conftest import require_service, screenshot_dir
+from tests.conftest import screenshot_dir
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = screenshot_dir()
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 
 # An astral character (2 UTF-16 units) before the evidence span checks offset conversion.
 EMOJI_TEXT = "FINDINGS: 🫁 Patient ok. Small left pleural effusion. Heart size is normal.\nIMPRESSION: Small effusion."
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    require_service(os.path.exists(CHROMIUM), f"Chromium not installed at {CHROMIUM}")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
+@pytest.fixture
+def browser(chromium):  # type: ignore[no-untyped-def]
+    return chromium
 
 
 @pytest.fixture

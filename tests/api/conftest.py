@@ -6,8 +6,6 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from labeling.models import RuntimeSettings
-from labeling.selectors import runtime_settings_get
 from tests.factories import ReportFactory, RulePredictionFactory, labels
 
 NORMAL = labels(no_finding="positive")
@@ -16,22 +14,6 @@ NORMAL = labels(no_finding="positive")
 @pytest.fixture(autouse=True)
 def _clear_throttles() -> None:
     cache.clear()
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
-    # PBKDF2 costs ~0.3 s per user on the shared 2-core machine; these tests are about the API.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def settings_row(db) -> RuntimeSettings:  # type: ignore[no-untyped-def]
-    row = runtime_settings_get()
-    row.reads_per_report = 2
-    row.queue_order = RuntimeSettings.QueueOrder.SEQUENTIAL
-    row.auto_gold = True
-    row.save()
-    return row
 
 
 @pytest.fixture

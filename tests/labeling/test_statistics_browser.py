@@ -5,21 +5,16 @@ Saves docs/screenshots/statistics*.png (referenced in README).
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 
 import pytest
 from sklearn.metrics import cohen_kappa_score, f1_score
 
-from tests.conftest import require_service, screenshot_dir
+from tests.conftest import screenshot_dir
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = screenshot_dir()
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 EFF = "Pleural Effusion"
 # Twelve reports read by ann and bob; gold is ann's read except where adjudicated otherwise.
 ANN = ["positive", "negative", "uncertain", "blank", "positive", "negative", "negative", "positive", "blank", "negative", "positive", "blank"]
@@ -28,16 +23,9 @@ GOLD = ["positive", "negative", "uncertain", "blank", "positive", "negative", "n
 RULES = ["positive", "uncertain", "uncertain", "negative", "positive", "blank", "negative", "positive", "blank", "negative", "negative", "blank"]
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    require_service(os.path.exists(CHROMIUM), f"Chromium not installed at {CHROMIUM}")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
+@pytest.fixture
+def browser(chromium):  # type: ignore[no-untyped-def]
+    return chromium
 
 
 @pytest.fixture
