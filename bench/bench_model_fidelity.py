@@ -50,6 +50,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--head-lr-multiplier", type=float, default=20.0)
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--limit", type=int, default=None, help="use only the first N reports (a quick look)")
     args = parser.parse_args()
@@ -67,6 +68,7 @@ def main() -> None:
     config = TrainingConfig(
         stage="silver", epochs=args.epochs, learning_rate=args.learning_rate, batch_size=args.batch_size,
         max_length=args.max_length, early_stopping_patience=2, seed=13,
+        head_learning_rate_multiplier=args.head_lr_multiplier,
     )
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()

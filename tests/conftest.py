@@ -69,9 +69,12 @@ def _postgres_reachable() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
+def _fast_password_hashing(request: pytest.FixtureRequest) -> None:
     # PBKDF2 costs ~0.3 s per user on a 2-core machine; tests are not about hashing.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # (Skipped when pytest-django is off, e.g. `-p no:django` for the pure cores.)
+    if not request.config.pluginmanager.hasplugin("django"):
+        return
+    request.getfixturevalue("settings").PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -27,6 +27,10 @@ class TrainingConfig:
     epochs: int = 3
     # Peak AdamW learning rate, reached after warmup (CheXbert used 2e-5).
     learning_rate: float = 2e-5
+    # The 14 freshly initialised heads learn at learning_rate times this; a
+    # larger value helps small training sets (a few thousand reports) where
+    # the encoder's learning rate leaves the heads under-trained.
+    head_learning_rate_multiplier: float = 1.0
     # Training examples per optimiser step.
     batch_size: int = 16
     # Reports per forward pass during validation.
@@ -105,6 +109,8 @@ class TrainingConfig:
             raise ValueError(f"max_length must be between 8 and 512, got {self.max_length}")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.head_learning_rate_multiplier <= 0:
+            raise ValueError("head_learning_rate_multiplier must be > 0")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
         if not 0.0 <= self.augmentation_probability <= 1.0:

@@ -129,17 +129,24 @@ def _load_initial(
 
 
 def _optimizer(model: ChexbertModel, config: TrainingConfig) -> torch.optim.AdamW:
-    decay: list[torch.nn.Parameter] = []
-    no_decay: list[torch.nn.Parameter] = []
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        (no_decay if param.ndim < 2 or "LayerNorm" in name or "norm" in name.lower() else decay).append(param)
-    groups = [
-        {"params": decay, "weight_decay": config.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=config.learning_rate)
+        no_decay = param.ndim < 2 or "LayerNorm" in name or "norm" in name.lower()
+        groups.setdefault((name.startswith("linear_heads."), no_decay), []).append(param)
+    head_lr = config.learning_rate * config.head_learning_rate_multiplier
+    return torch.optim.AdamW(
+        [
+            {
+                "params": params,
+                "weight_decay": 0.0 if no_decay else config.weight_decay,
+                "lr": head_lr if is_head else config.learning_rate,
+            }
+            for (is_head, no_decay), params in sorted(groups.items())
+        ],
+        lr=config.learning_rate,
+    )
 
 
 def _linear_schedule(optimizer, warmup_steps: int, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:

@@ -41,3 +41,22 @@ def test_validate_names_the_bad_field(field: str, value: object, message: str) -
     setattr(config, field, value)
     with pytest.raises(ValueError, match=message):
         config.validate()
+
+
+def test_heads_learn_at_their_own_rate() -> None:
+    from transformers import BertConfig
+
+    from ml_worker.ml.modeling import ChexbertModel
+    from ml_worker.ml.train import _optimizer
+
+    model = ChexbertModel.from_config(
+        BertConfig(vocab_size=30, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    )
+    optimizer = _optimizer(model, TrainingConfig(learning_rate=1e-4, head_learning_rate_multiplier=20))
+    head_params = {id(p) for p in model.linear_heads.parameters()}
+    seen = set()
+    for group in optimizer.param_groups:
+        is_head = all(id(p) in head_params for p in group["params"])
+        seen.add(is_head)
+        assert group["lr"] == pytest.approx(2e-3 if is_head else 1e-4)
+    assert seen == {True, False}
