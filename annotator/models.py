@@ -117,9 +117,15 @@ class ReportPriority(models.Model):
     disagreement = models.PositiveSmallIntegerField(default=0)
     # Lowest, over observations, of the model's max class probability (1.0 without a model).
     confidence = models.FloatField(default=1.0)
+    # False once the report cannot be handed out again (k submitted reads, gold,
+    # or flagged), so the queue walks only open reports in priority order instead
+    # of stepping past every finished one. Never False for a report that still
+    # needs reads: assignment recounts under a row lock anyway. The basis includes
+    # k, so changing k recomputes it.
+    is_open = models.BooleanField(default=True)
 
     class Meta:
         indexes = [
-            models.Index(fields=["-disagreement", "confidence", "report"], name="priority_disagreement_idx"),
-            models.Index(fields=["confidence", "report"], name="priority_uncertainty_idx"),
+            models.Index(fields=["is_open", "-disagreement", "confidence", "report"], name="priority_open_disagree_idx"),
+            models.Index(fields=["is_open", "confidence", "report"], name="priority_open_uncertain_idx"),
         ]

@@ -146,7 +146,7 @@ def _ordered(qs: QuerySet[Report], order: str) -> QuerySet[Report]:
     # Priority orders: an inner join on ReportPriority (every report has a row
     # after `report_priorities_refresh`) lets the database walk the priority
     # index in order and stop at the first free report instead of sorting all.
-    qs = qs.filter(priority__disagreement__gte=0)
+    qs = qs.filter(priority__is_open=True, priority__disagreement__gte=0)
     if order == RuntimeSettings.QueueOrder.UNCERTAINTY:
         return qs.order_by("priority__confidence", "priority__report_id")
     return qs.order_by("-priority__disagreement", "priority__confidence", "priority__report_id")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.db import connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from annotator import selectors
@@ -141,7 +142,8 @@ def report_priorities_refresh(*, batch_size: int = 2000) -> int:
     (new rule version or a different active model). Returns rows written."""
     rules_version = latest_rules_version() or "-"
     model = active_model_version_get()
-    basis = f"{rules_version}|{model.id if model else '-'}"
+    k = runtime_settings_get().reads_per_report
+    basis = f"{rules_version}|{model.id if model else '-'}|k{k}"
     if not _priorities_stale(basis):
         return 0
     stale = Report.objects.exclude(priority__basis=basis).order_by("id").values_list("id", flat=True)
@@ -164,6 +166,7 @@ def report_priorities_refresh(*, batch_size: int = 2000) -> int:
                     "report_id", "labels", "probabilities"
                 )
             }
+        closed = _reports_closed(ids, k=k)
         rows = []
         for rid in ids:
             disagreement, confidence = 0, 1.0
@@ -174,12 +177,33 @@ def report_priorities_refresh(*, batch_size: int = 2000) -> int:
                     disagreement = sum(1 for n in OBSERVATION_NAMES if rule_labels.get(n) != labels.get(n))
                 if probs:
                     confidence = min((max(p.values()) for p in probs.values() if p), default=1.0)
-            rows.append(ReportPriority(report_id=rid, basis=basis, disagreement=disagreement, confidence=confidence))
+            rows.append(
+                ReportPriority(report_id=rid, basis=basis, disagreement=disagreement, confidence=confidence, is_open=rid not in closed)
+            )
         with transaction.atomic():
             ReportPriority.objects.bulk_create(
-                rows, update_conflicts=True, unique_fields=["report"], update_fields=["basis", "disagreement", "confidence"]
+                rows, update_conflicts=True, unique_fields=["report"],
+                update_fields=["basis", "disagreement", "confidence", "is_open"],
             )
         written += len(rows)
+
+
+def _reports_closed(ids: list[int], *, k: int) -> set[int]:
+    """Of `ids`, the reports that cannot be handed out again: gold, flagged, or k submitted reads."""
+    gold = set(GoldLabel.objects.filter(report_id__in=ids, is_current=True).values_list("report_id", flat=True))
+    flagged = set(Report.objects.filter(id__in=ids, is_flagged=True).values_list("id", flat=True))
+    full = set(
+        Annotation.objects.filter(report_id__in=ids, status=SUBMITTED)
+        .values("report_id").annotate(n=Count("id")).filter(n__gte=k).values_list("report_id", flat=True)
+    )
+    return gold | flagged | full
+
+
+def _priority_open_recompute(*, report_id: int) -> None:
+    """After a read, gold or flag change: close the report in the queue order
+    when it is finished, reopen it when it is not (e.g. a flag resolved as keep)."""
+    closed = _reports_closed([report_id], k=runtime_settings_get().reads_per_report)
+    ReportPriority.objects.filter(report_id=report_id).update(is_open=report_id not in closed)
 
 
 PRIORITY_CHECK_SECONDS = 30.0
@@ -339,6 +363,7 @@ def annotation_submit(
         annotation.save()
         Reservation.objects.filter(report=report, reader=reader).delete()
         gold = report_gold_by_agreement_try(report=report) if settings_row.auto_gold else None
+        _priority_open_recompute(report_id=report.id)
     return SubmitResult(annotation=annotation, warnings=warnings, gold=gold)
 
 
@@ -351,6 +376,8 @@ def review_first_read_required(*, annotation: Annotation | None) -> bool:
 
 # --- gold ------------------------------------------------------------------------------
 def _gold_split_assign(report: Report) -> None:
+    # Called when a report becomes gold: it leaves the queue order too.
+    ReportPriority.objects.filter(report_id=report.id).update(is_open=False)
     # Once only: a report never moves between train and validation.
     Report.objects.filter(id=report.id, gold_split="").update(
         gold_split=gold_split_for(patient_id=report.patient_id, external_id=report.external_id)  # labeling.splits
@@ -440,6 +467,7 @@ def report_flag(*, report: Report, user: AbstractBaseUser, reason: str, note: st
     with transaction.atomic():
         flag = Flag.objects.create(report=report, raised_by=user, reason=reason, note=note.strip())
         report_flagged_set(report_id=report.id, flagged=True)
+        _priority_open_recompute(report_id=report.id)
         # Release everyone's reservations so the report stops counting toward k.
         Reservation.objects.filter(report=report, state=Reservation.State.ACTIVE).delete()
     return flag
@@ -459,6 +487,7 @@ def flag_resolve(*, flag: Flag, admin: AbstractBaseUser, resolution: str, note: 
     flag.resolution_note = note.strip()
     flag.save()
     report_flagged_set(report_id=flag.report_id, flagged=selectors.report_flag_state(report_id=flag.report_id))
+    _priority_open_recompute(report_id=flag.report_id)
     return flag
 
 

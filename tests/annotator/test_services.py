@@ -106,6 +106,38 @@ def test_priorities_recomputed_when_active_model_changes(settings_row, make_repo
     assert (report.priority.disagreement, report.priority.confidence) == (1, pytest.approx(0.7))
 
 
+def test_finished_reports_leave_the_priority_walk_and_k_changes_reopen_them(settings_row, readers, make_reports):
+    settings_row.queue_order = RuntimeSettings.QueueOrder.DISAGREEMENT
+    settings_row.save()
+    a, b = make_reports(2)
+    services.report_priorities_refresh()
+    for reader in readers[:2]:  # two disagreeing reads: k = 2 reached, not gold
+        report = services.next_report_assign(reader=reader)
+        assert report == a
+        values = NORMAL if reader == readers[0] else labels(edema="positive")
+        services.annotation_submit(reader=reader, report=a, labels=values, expected_version=0, override_warnings=True)
+    a.priority.refresh_from_db()
+    assert a.priority.is_open is False and GoldLabel.objects.filter(report=a).count() == 0
+    assert list(selectors.assignable_reports(reader=readers[2])) == [b]
+    settings_row.reads_per_report = 3  # k is part of the basis: the refresh reopens a
+    settings_row.save()
+    services.report_priorities_refresh()
+    a.priority.refresh_from_db()
+    assert a.priority.is_open is True
+    assert list(selectors.assignable_reports(reader=readers[2])) == [a, b]
+
+
+def test_a_flag_closes_a_report_and_keep_reopens_it(settings_row, readers, make_reports, make_user):
+    (report,) = make_reports(1)
+    services.report_priorities_refresh()
+    flag = services.report_flag(report=report, user=readers[0], reason=Flag.Reason.TRUNCATED)
+    report.priority.refresh_from_db()
+    assert report.priority.is_open is False
+    services.flag_resolve(flag=flag, admin=make_user("boss", "admin"), resolution=Flag.Resolution.KEEP)
+    report.priority.refresh_from_db()
+    assert report.priority.is_open is True
+
+
 # --- reads, drafts, first read --------------------------------------------------------
 def test_draft_version_check_rejects_stale_write(settings_row, readers, make_reports):
     (report,) = make_reports(1)
