@@ -50,7 +50,7 @@ CANCEL_POLL_SECONDS = 2.0
 
 # Small and quick, for the demo's first model (minutes on a laptop CPU).
 DEMO_TRAINING_OVERRIDES: dict[str, Any] = {
-    "epochs": 2, "learning_rate": 1e-4, "head_learning_rate_multiplier": 20.0, "max_length": 256, "batch_size": 16,
+    "epochs": 4, "learning_rate": 1e-4, "head_learning_rate_multiplier": 20.0, "max_length": 256, "batch_size": 16,
 }
 
 
