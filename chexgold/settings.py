@@ -113,6 +113,17 @@ else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
+# Throttle counters and sessions-adjacent state need one cache shared by all web
+# processes in production (redis://host:6379/2); a local install uses memory.
+# Statistics are cached on disk by default (large, and shared by web processes).
+CACHES = {
+    "default": env.cache("CHEXGOLD_CACHE_URL", default="locmemcache://"),
+    "statistics": env.cache(
+        "CHEXGOLD_STATISTICS_CACHE_URL", default=f"filecache://{VAR_DIR / 'cache' / 'statistics'}"
+    ),
+}
+CACHES["statistics"].setdefault("TIMEOUT", None)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

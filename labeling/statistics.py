@@ -38,11 +38,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.core.cache import BaseCache, InvalidCacheBackendError, caches
-from django.core.cache.backends.filebased import FileBasedCache
+from django.core.cache import BaseCache, caches
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
@@ -83,17 +81,8 @@ class StatisticsQuery:
 
 
 def _cache() -> BaseCache:
-    try:
-        return caches["statistics"]
-    except InvalidCacheBackendError:
-        pass
-    global _FILE_CACHE
-    if _FILE_CACHE is None:
-        _FILE_CACHE = FileBasedCache(str(settings.VAR_DIR / "cache" / "statistics"), {"TIMEOUT": None, "OPTIONS": {"MAX_ENTRIES": 100}})
-    return _FILE_CACHE
-
-
-_FILE_CACHE: FileBasedCache | None = None
+    """The `statistics` cache from settings (a file cache under var/ by default)."""
+    return caches["statistics"]
 
 
 def statistics_data_stamp() -> str:
