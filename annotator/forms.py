@@ -25,7 +25,8 @@ class SettingsForm(forms.Form):
     queue_order = forms.ChoiceField(choices=RuntimeSettings.QueueOrder.choices, label="Queue order")
     auto_gold = forms.BooleanField(required=False, label="Auto-gold when all reads agree")
     independent_first_read = forms.BooleanField(required=False, label="Independent first read (hide machine labels until a first read)")
-    allow_rereads = forms.BooleanField(required=False, label="Deliberate re-reads (intra-reader reliability; stored, not active yet)")
+    allow_rereads = forms.BooleanField(required=False, label="Deliberate re-reads (intra-reader reliability)")
+    reread_percent = forms.IntegerField(min_value=0, max_value=100, required=False, label="Re-read share (% of next-report requests)")
     anonymise_readers = forms.BooleanField(required=False, label="Anonymise readers for adjudicators")
 
 

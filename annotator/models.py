@@ -21,13 +21,19 @@ class ReviewSettings(models.Model):
     independent_first_read = models.BooleanField(default=False)
     # Let readers get a report they already read again (intra-reader reliability).
     allow_rereads = models.BooleanField(default=False)
+    # With re-reads on: the chance, in percent, that "Next report" hands a reader
+    # one of their own reads (submitted at least a day ago) to read again.
+    reread_percent = models.PositiveSmallIntegerField(default=5)
     # Show adjudicators "Reader A/B" instead of usernames.
     anonymise_readers = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name_plural = "review settings"
-        constraints = [models.CheckConstraint(condition=Q(singleton=1), name="review_settings_single_row")]
+        constraints = [
+            models.CheckConstraint(condition=Q(singleton=1), name="review_settings_single_row"),
+            models.CheckConstraint(condition=Q(reread_percent__lte=100), name="reread_percent_at_most_100"),
+        ]
 
 
 class Reservation(models.Model):
@@ -51,6 +57,22 @@ class Reservation(models.Model):
             models.Index(fields=["report", "state", "expires_at"]),
             models.Index(fields=["reader", "state", "expires_at"]),
         ]
+
+
+class Reread(models.Model):
+    """A deliberate second read of a report by the same reader (intra-reader
+    reliability). Kept apart from Annotation, which stays one per reader and
+    report, so the first read is never overwritten. Pending until submitted."""
+
+    report = models.ForeignKey("labeling.Report", on_delete=models.CASCADE, related_name="rereads")
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="rereads")
+    labels = models.JSONField(null=True, blank=True)
+    time_spent_seconds = models.FloatField(default=0.0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["report", "reader"], name="one_reread_per_reader_per_report")]
 
 
 class Flag(models.Model):

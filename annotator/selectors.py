@@ -20,7 +20,7 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet,
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from annotator.models import Flag, GuidelineVersion, Reservation, ReviewSettings
+from annotator.models import Flag, GuidelineVersion, Reread, Reservation, ReviewSettings
 from annotator.text_offsets import utf16_length, utf16_offset_converter
 from labeling.models import (
     Annotation,
@@ -130,9 +130,8 @@ def assignable_reports(*, reader: AbstractBaseUser, now: dt.datetime | None = No
         .exclude(Exists(Reservation.objects.filter(report_id=OuterRef("pk"), reader=reader, state=Reservation.State.SKIPPED)))
         .exclude(Exists(_live_reservations(now).filter(report_id=OuterRef("pk"), reader=reader)))
     )
-    # Never the same report twice. `ReviewSettings.allow_rereads` is stored but
-    # not acted on yet: a deliberate re-read needs its own row (Annotation is
-    # unique per reader and report).
+    # Never the same report twice here; deliberate re-reads are handed out by
+    # `services.reread_next_assign` and stored apart (annotator.Reread).
     qs = qs.exclude(Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=reader, status=SUBMITTED)))
     qs = qs.alias(load=load).filter(load__lt=k)
     return _ordered(qs, order)
@@ -494,3 +493,53 @@ def users_with_roles() -> list[tuple[AbstractBaseUser, list[str]]]:
     users = User.objects.prefetch_related("groups").order_by("username")
     role_names = {r.group_name for r in Role}
     return [(u, sorted(g.name for g in u.groups.all() if g.name in role_names)) for u in users]
+
+
+# --- re-reads -----------------------------------------------------------------------
+def reread_pending_get(*, reader: AbstractBaseUser, report_id: int) -> Reread | None:
+    """The reader's own pending re-read of a report (never another reader's)."""
+    return (
+        Reread.objects.filter(reader=reader, report_id=report_id, submitted_at__isnull=True, report__is_flagged=False)
+        .select_related("report")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class IntraReaderAgreement:
+    reader: str
+    rereads: int
+    identical_reports: int  # re-reads equal to the first read on all 14 observations
+    observation_agreement: float | None  # share of observation values that match
+    kappa: float | None  # Cohen's kappa over all observation values, first vs second read
+
+
+def intra_reader_agreement(*, reader: AbstractBaseUser | None = None) -> list[IntraReaderAgreement]:
+    """First read vs deliberate re-read, per reader (only `reader`'s own when given:
+    a reader never sees another reader's figures)."""
+    from labeling.metrics import cohen_kappa
+
+    rereads = Reread.objects.filter(submitted_at__isnull=False).select_related("reader")
+    if reader is not None:
+        rereads = rereads.filter(reader=reader)
+    firsts = {
+        (a.report_id, a.reader_id): a.labels
+        for a in Annotation.objects.filter(status=SUBMITTED, report_id__in=rereads.values("report_id"))
+    }
+    by_reader: dict[str, list[tuple[dict[str, str], dict[str, str]]]] = {}
+    for r in rereads:
+        first = firsts.get((r.report_id, r.reader_id))
+        if first is not None and r.labels:
+            by_reader.setdefault(r.reader.get_username(), []).append((first, r.labels))
+    result = []
+    for name, pairs in sorted(by_reader.items()):
+        a = [first[o] for first, _ in pairs for o in OBSERVATION_NAMES]
+        b = [second[o] for _, second in pairs for o in OBSERVATION_NAMES]
+        kappa = cohen_kappa(a, b)
+        result.append(IntraReaderAgreement(
+            reader=name, rereads=len(pairs),
+            identical_reports=sum(1 for first, second in pairs if all(first[o] == second[o] for o in OBSERVATION_NAMES)),
+            observation_agreement=sum(x == y for x, y in zip(a, b, strict=True)) / len(a),
+            kappa=None if kappa != kappa else kappa,  # nan (a single label used) -> None
+        ))
+    return result

@@ -10,6 +10,7 @@ up (one reservation / annotation per reader per report, one current gold row).
 from __future__ import annotations
 
 import datetime as dt
+import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from django.utils import timezone
 
 from annotator import selectors
 from annotator.consistency import ConsistencyWarning, consistency_warnings
-from annotator.models import Flag, GuidelineVersion, ReportPriority, Reservation, ReviewSettings
+from annotator.models import Flag, GuidelineVersion, ReportPriority, Reread, Reservation, ReviewSettings
 from labeling.models import Annotation, GoldLabel, GoldSetMembership, GoldSetVersion, MachinePrediction, Report, RuntimeSettings
 from labeling.observations import OBSERVATION_NAMES, LabelDict, labels_from_mapping
 from labeling.roles import Role
@@ -367,6 +368,56 @@ def annotation_submit(
     return SubmitResult(annotation=annotation, warnings=warnings, gold=gold)
 
 
+# --- deliberate re-reads (intra-reader reliability) -------------------------------
+REREAD_MIN_AGE = dt.timedelta(days=1)
+
+
+def reread_next_assign(*, reader: AbstractBaseUser, rng: random.Random | None = None,
+                       now: dt.datetime | None = None) -> Report | None:
+    """With re-reads on, hand `reader` one of their own submitted reads (at least
+    REREAD_MIN_AGE old, not flagged, not re-read yet) to read again, about
+    `reread_percent` times in 100; a pending re-read is handed back first.
+    Returns None when the reader should get a normal report."""
+    review = selectors.review_settings_get()
+    if not review.allow_rereads:
+        return None
+    pending = Reread.objects.filter(reader=reader, submitted_at__isnull=True, report__is_flagged=False).first()
+    if pending is not None:
+        return pending.report
+    if (rng or random).random() * 100 >= review.reread_percent:
+        return None
+    now = now or timezone.now()
+    report_id = (
+        Annotation.objects.filter(reader=reader, status=SUBMITTED, submitted_at__lte=now - REREAD_MIN_AGE,
+                                  report__is_flagged=False)
+        .exclude(report__rereads__reader=reader)
+        .order_by("?")
+        .values_list("report_id", flat=True)
+        .first()
+    )
+    if report_id is None:
+        return None
+    reread, _ = Reread.objects.get_or_create(report_id=report_id, reader=reader)
+    return reread.report
+
+
+def reread_submit(*, reader: AbstractBaseUser, report: Report, labels: Mapping[str, str],
+                  time_spent_seconds: float | None = None) -> Reread:
+    """Store a re-read. The reader's first read (their Annotation) is untouched."""
+    values = full_labels(labels)
+    with transaction.atomic():
+        reread = Reread.objects.select_for_update().filter(report=report, reader=reader).first()
+        if reread is None:
+            raise NotAllowed("This report was not handed to you for a re-read.")
+        if reread.submitted_at is not None:
+            raise ReviewError("You already submitted this re-read.")
+        reread.labels = values
+        reread.time_spent_seconds = _clamp_time(time_spent_seconds) or 0.0
+        reread.submitted_at = timezone.now()
+        reread.save()
+    return reread
+
+
 def review_first_read_required(*, annotation: Annotation | None) -> bool:
     """True while independent first read is on and this read has no first read yet."""
     if not selectors.review_settings_get().independent_first_read:
@@ -516,6 +567,7 @@ def review_settings_update(
     independent_first_read: bool,
     allow_rereads: bool,
     anonymise_readers: bool,
+    reread_percent: int | None = None,
 ) -> tuple[RuntimeSettings, ReviewSettings]:
     if reads_per_report < 1:
         raise ReviewError("Each report needs at least one read.")
@@ -532,6 +584,10 @@ def review_settings_update(
     review = selectors.review_settings_get()
     review.independent_first_read = independent_first_read
     review.allow_rereads = allow_rereads
+    if reread_percent is not None:
+        if not 0 <= reread_percent <= 100:
+            raise ReviewError("The re-read share is a percentage between 0 and 100.")
+        review.reread_percent = reread_percent
     review.anonymise_readers = anonymise_readers
     review.save()
     return runtime, review

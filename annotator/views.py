@@ -81,12 +81,17 @@ def _int_or_zero(value: str | None) -> int:
 @role_required(Role.READER)
 def queue(request: HttpRequest) -> HttpResponse:
     summary = selectors.reader_queue_summary(reader=request.user)
-    return render(request, "annotator/queue.html", {"summary": summary, "settings_row": runtime_settings_get()})
+    consistency = selectors.intra_reader_agreement(reader=request.user)  # the reader's own figures only
+    return render(request, "annotator/queue.html",
+                  {"summary": summary, "settings_row": runtime_settings_get(), "consistency": consistency})
 
 
 @require_POST
 @role_required(Role.READER)
 def queue_next(request: HttpRequest) -> HttpResponse:
+    reread = services.reread_next_assign(reader=request.user)
+    if reread is not None:
+        return redirect("annotator:reread", report_id=reread.id)
     report = services.next_report_assign(reader=request.user)
     if report is None:
         messages.info(request, "Nothing left to read. Thank you!")
@@ -214,6 +219,9 @@ def review_submit(request: HttpRequest, report_id: int) -> HttpResponse:
         return _review_page(request, report, warnings=result.warnings, posted=labels)
     messages.success(request, f"Submitted {report.external_id}." + (" All reads agreed: it is gold now." if result.gold else ""))
     # Straight on to the next report (the fast path of the keyboard flow).
+    reread_report = services.reread_next_assign(reader=request.user)
+    if reread_report is not None:
+        return redirect("annotator:reread", report_id=reread_report.id)
     next_report = services.next_report_assign(reader=request.user)
     if next_report is None:
         messages.info(request, "Nothing left to read. Thank you!")
@@ -278,6 +286,50 @@ def annotation_detail(request: HttpRequest, annotation_id: int) -> JsonResponse:
 
 
 # --- adjudicator ----------------------------------------------------------------------------
+def _reread_page(request: HttpRequest, report: Report, *, posted: dict[str, str] | None = None, error: str = "",
+                 status: int = 200) -> HttpResponse:
+    """A deliberate re-read: blank rows, no machine labels, no evidence and not the
+    reader's first read, so the second read is independent of the first."""
+    values = posted or {o.value: "" for o in OBSERVATIONS}
+    context = {
+        "report": report, "annotation": None, "version": 0, "submitted": False, "first_read": False, "reread": True,
+        "machine": None, "rows": _row_context(values=values, machine=None, guidelines=selectors.guidelines_current()),
+        "label_values": LABEL_VALUES, "gold": None, "gold_rows": [], "warnings": [], "error": error,
+        "flag_form": FlagForm(),
+        "page_data": {"text": report.text, "sections": selectors.sections_for_js(report=report), "evidence": {},
+                      "draftUrl": "", "readOnly": False, "timeBefore": 0.0},
+    }
+    report_access_record(user=request.user, report_ids=[report.id], request=request)
+    return render(request, "annotator/review.html", context, status=status)
+
+
+def _reread_or_404(request: HttpRequest, report_id: int) -> Report:
+    reread = selectors.reread_pending_get(reader=request.user, report_id=report_id)
+    if reread is None:
+        raise Http404("No re-read of this report is waiting for you.")
+    return reread.report
+
+
+@require_GET
+@role_required(Role.READER)
+def reread(request: HttpRequest, report_id: int) -> HttpResponse:
+    return _reread_page(request, _reread_or_404(request, report_id))
+
+
+@require_POST
+@role_required(Role.READER)
+def reread_submit(request: HttpRequest, report_id: int) -> HttpResponse:
+    report = _reread_or_404(request, report_id)
+    labels = _labels_from_post(request.POST)
+    try:
+        services.reread_submit(reader=request.user, report=report, labels=labels,
+                               time_spent_seconds=_float_or_none(request.POST.get("time_spent")))
+    except services.ReviewError as exc:
+        return _reread_page(request, report, posted=labels, error=str(exc), status=400)
+    messages.success(request, f"Re-read of {report.external_id} saved. Thank you!")
+    return redirect("annotator:queue")
+
+
 @require_GET
 @role_required(Role.ADJUDICATOR)
 def adjudication_list(request: HttpRequest) -> HttpResponse:
@@ -373,7 +425,8 @@ def manage_users(request: HttpRequest) -> HttpResponse:
                 return redirect("annotator:manage_users")
     return render(
         request, "annotator/manage_users.html",
-        {"users": selectors.users_with_roles(), "create_form": create_form, "role_form": role_form, "roles": [r.value for r in Role]},
+        {"users": selectors.users_with_roles(), "create_form": create_form, "role_form": role_form, "roles": [r.value for r in Role],
+         "consistency": selectors.intra_reader_agreement()},
     )
 
 
@@ -384,7 +437,7 @@ def manage_settings(request: HttpRequest) -> HttpResponse:
         "reads_per_report": runtime.reads_per_report, "reservation_minutes": runtime.reservation_minutes,
         "queue_order": runtime.queue_order, "auto_gold": runtime.auto_gold,
         "independent_first_read": review_row.independent_first_read, "allow_rereads": review_row.allow_rereads,
-        "anonymise_readers": review_row.anonymise_readers,
+        "reread_percent": review_row.reread_percent, "anonymise_readers": review_row.anonymise_readers,
     }
     form = SettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():

@@ -15,6 +15,7 @@ let stale = false;
 const elapsed = () => (data.timeBefore || 0) + (performance.now() - started) / 1000;
 
 function save(values) {
+  if (!data.draftUrl) return;  // re-reads keep no drafts
   inFlight = inFlight.then(async () => {
     if (stale) return;
     status.textContent = "Saving…";
