@@ -15,6 +15,7 @@ urlpatterns = [
     path("reports/", views.ReportListView.as_view(), name="reports"),
     path("reports/next/", views.NextReportView.as_view(), name="report_next"),
     path("reports/<int:report_id>/", views.ReportDetailView.as_view(), name="report_detail"),
+    path("rereads/<int:report_id>/submit/", views.RereadSubmitView.as_view(), name="reread_submit"),
     path("annotations/", views.AnnotationListView.as_view(), name="annotations"),
     path("annotations/<int:annotation_id>/", views.AnnotationDetailView.as_view(), name="annotation_detail"),
     path("annotations/<int:annotation_id>/submit/", views.AnnotationSubmitView.as_view(), name="annotation_submit"),

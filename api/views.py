@@ -236,14 +236,45 @@ class NextReportView(APIView):
 
     @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT, 204: None})
     def post(self, request: Request) -> Response:
+        reread = review_services.reread_next_assign(reader=request.user)
+        if reread is not None:  # a deliberate re-read: no earlier labels, no machine labels
+            report_access_record(user=request.user, report_ids=[reread.id], request=request)
+            return Response({
+                "id": reread.id, "external_id": reread.external_id, "text": reread.text, "reread": True,
+                "submit_url": f"/api/rereads/{reread.id}/submit/", "annotation": None,
+            })
         report = review_services.next_report_assign(reader=request.user)
         if report is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         annotation = review.annotation_of_reader(reader=request.user, report=report)
+        report_access_record(user=request.user, report_ids=[report.id], request=request)
         return Response({
             "id": report.id, "external_id": report.external_id, "text": report.text, "url": f"/api/reports/{report.id}/",
-            "annotation": s.AnnotationSerializer(annotation).data if annotation else None,
+            "reread": False, "annotation": s.AnnotationSerializer(annotation).data if annotation else None,
         })
+
+
+class RereadSubmitView(GenericAPIView):
+    """Readers: submit a deliberate re-read handed out by `reports/next/` (all 14 values)."""
+
+    permission_classes = [IsReader]
+    serializer_class = s.AnnotationWriteSerializer
+
+    @extend_schema(request=s.AnnotationWriteSerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request, report_id: int) -> Response:
+        pending = review.reread_pending_get(reader=request.user, report_id=report_id)
+        if pending is None:
+            raise Http404("No re-read of this report is waiting for you.")
+        body = s.AnnotationWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            saved = review_services.reread_submit(
+                reader=request.user, report=pending.report, labels=body.validated_data["labels"],
+                time_spent_seconds=body.validated_data.get("time_spent_seconds"),
+            )
+        except review_services.ReviewError as exc:
+            raise _bad_request(str(exc)) from None
+        return Response({"report": report_id, "labels": saved.labels, "submitted_at": saved.submitted_at})
 
 
 # --- annotations (own only) --------------------------------------------------------------

@@ -99,3 +99,30 @@ def test_consistency_warnings_need_override(client_for, make_reports):  # type: 
 
 def test_next_is_204_when_nothing_left(client_for, make_reports):  # type: ignore[no-untyped-def]
     assert client_for("reader1").post("/api/reports/next/").status_code == 204
+
+
+def test_rereads_through_the_api(client_for, make_reports):  # type: ignore[no-untyped-def]
+    """With re-reads on, next hands back one of the reader's own older reads, blind;
+    the re-read is stored apart and the first read stays as it was."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from annotator import selectors as review_selectors
+    from annotator.models import Reread
+
+    (report,) = make_reports(1)
+    reader = client_for("reader1")
+    read_and_submit(reader)
+    Annotation.objects.filter(report=report).update(submitted_at=timezone.now() - dt.timedelta(days=3))
+    review = review_selectors.review_settings_get()
+    review.allow_rereads, review.reread_percent = True, 100
+    review.save()
+    handed = reader.post("/api/reports/next/").json()
+    assert handed["reread"] is True and handed["annotation"] is None and handed["id"] == report.id
+    second = {**NORMAL, "No Finding": "blank", "Cardiomegaly": "positive"}
+    response = reader.post(handed["submit_url"], {"labels": second}, format="json")
+    assert response.status_code == 200, response.content
+    assert Reread.objects.get().labels == second and Annotation.objects.get(report=report).labels == NORMAL
+    assert reader.post(handed["submit_url"], {"labels": second}, format="json").status_code == 404
+    assert client_for("reader2").post(handed["submit_url"], {"labels": second}, format="json").status_code == 404

@@ -20,6 +20,7 @@ ENDPOINTS = [
     ("get", "/api/reports/", {"reader", "adjudicator", "admin"}),
     ("get", "/api/reports/1/", {"reader", "adjudicator", "admin"}),
     ("post", "/api/reports/next/", {"reader"}),
+    ("post", "/api/rereads/1/submit/", {"reader"}),
     ("get", "/api/annotations/", {"reader"}),
     ("post", "/api/annotations/", {"reader"}),
     ("get", "/api/annotations/1/", {"reader"}),
