@@ -84,6 +84,7 @@ def test_reread_page_hides_the_first_read_and_machine_labels(client, old_read, r
     done = client.post(reverse("annotator:reread_submit", args=[old_read.id]), form)
     assert done.status_code == 302 and Reread.objects.get().submitted_at is not None
     assert client.get(reverse("annotator:reread", args=[old_read.id])).status_code == 404
+    assert "Re-read consistency" in client.get(reverse("annotator:queue")).content.decode()
     other = readers[1]
     client.force_login(other)
     assert client.get(reverse("annotator:reread", args=[old_read.id])).status_code == 404
