@@ -6,7 +6,10 @@ from labeling.selectors import user_roles
 
 
 def roles(request: HttpRequest) -> dict[str, object]:
-    held = user_roles(user=request.user)
+    # Error pages can render before the auth middleware ran (e.g. a 400 for a
+    # disallowed Host header): no user then, so no roles.
+    user = getattr(request, "user", None)
+    held = user_roles(user=user) if user is not None else frozenset()
     return {
         "user_roles": sorted(r.value for r in held),
         "is_reader": Role.READER in held,
