@@ -158,7 +158,7 @@ def reservation_live_of_reader(*, reader: AbstractBaseUser, now: dt.datetime | N
         _live_reservations(now)
         .filter(reader=reader)
         .exclude(Exists(Annotation.objects.filter(report_id=OuterRef("report_id"), reader=reader, status=SUBMITTED)))
-        .exclude(report_id__in=flagged_report_ids_subquery())
+        .filter(report__is_flagged=False)
         .exclude(Exists(GoldLabel.objects.filter(report_id=OuterRef("report_id"), is_current=True)))
         .order_by("created_at", "id")
         .first()

@@ -495,7 +495,7 @@ def gold_set_version_freeze(*, name: str, user: AbstractBaseUser | None, note: s
     version = GoldSetVersion.objects.create(name=name, note=note, created_by=user)
     rows = (
         GoldLabel.objects.filter(is_current=True)
-        .exclude(report_id__in=selectors.flagged_report_ids_subquery())
+        .filter(report__is_flagged=False)
         .values_list("id", "report_id")
     )
     batch: list[GoldSetMembership] = []
