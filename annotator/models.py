@@ -148,6 +148,9 @@ class ReportPriority(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["is_open", "-disagreement", "confidence", "report"], name="priority_open_disagree_idx"),
-            models.Index(fields=["is_open", "confidence", "report"], name="priority_open_uncertain_idx"),
+            # Partial indexes: the queue walks open reports in priority order
+            # (Django renders `is_open=True` as a bare column, which SQLite can
+            # match against a partial index but not against a leading index column).
+            models.Index(fields=["-disagreement", "confidence", "report"], condition=Q(is_open=True), name="priority_open_disagree_idx"),
+            models.Index(fields=["confidence", "report"], condition=Q(is_open=True), name="priority_open_uncertain_idx"),
         ]

@@ -69,7 +69,10 @@ class Report(models.Model):
     # Set while a reader's flag (annotator.Flag) is open: the report leaves the
     # queues, gold exports and training until an admin resolves the flag. Kept
     # here so labeling and ml_worker can filter without importing annotator.
-    is_flagged = models.BooleanField(default=False, db_index=True)
+    # Indexed only where true (flagged reports are few): an index over every row
+    # misleads SQLite's planner into scanning reports instead of walking the
+    # queue's priority index.
+    is_flagged = models.BooleanField(default=False)
     # Identifier kinds replaced by placeholders at import (CHEXGOLD_DEID_POLICY=redact);
     # empty: stored as given. `text_sha256` is always the hash of the ORIGINAL text.
     redacted_kinds = models.JSONField(default=list, blank=True)
@@ -77,6 +80,7 @@ class Report(models.Model):
 
     class Meta:
         ordering = ["id"]
+        indexes = [models.Index(fields=["id"], condition=Q(is_flagged=True), name="report_flagged_idx")]
         constraints = [
             models.CheckConstraint(condition=~Q(text=""), name="report_text_not_empty"),
             models.CheckConstraint(condition=~Q(external_id=""), name="report_external_id_not_empty"),
