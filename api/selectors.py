@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
@@ -39,7 +39,7 @@ def reports_with_status() -> QuerySet[Report]:
         has_gold=Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True)),
         has_reads=Exists(Annotation.objects.filter(report_id=OuterRef("pk")))
         | Exists(Reservation.objects.filter(report_id=OuterRef("pk"), state=Reservation.State.ACTIVE, expires_at__gt=now)),
-        flagged=Exists(Report.objects.filter(_flagged_q(), pk=OuterRef("pk"))),
+        flagged=F("is_flagged"),
     )
 
 

@@ -26,10 +26,10 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='reportpriority',
-            index=models.Index(fields=['is_open', '-disagreement', 'confidence', 'report'], name='priority_open_disagree_idx'),
+            index=models.Index(condition=models.Q(('is_open', True)), fields=['-disagreement', 'confidence', 'report'], name='priority_open_disagree_idx'),
         ),
         migrations.AddIndex(
             model_name='reportpriority',
-            index=models.Index(fields=['is_open', 'confidence', 'report'], name='priority_open_uncertain_idx'),
+            index=models.Index(condition=models.Q(('is_open', True)), fields=['confidence', 'report'], name='priority_open_uncertain_idx'),
         ),
     ]

@@ -13,6 +13,10 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='report',
             name='is_flagged',
-            field=models.BooleanField(db_index=True, default=False),
+            field=models.BooleanField(default=False),
+        ),
+        migrations.AddIndex(
+            model_name='report',
+            index=models.Index(condition=models.Q(('is_flagged', True)), fields=['id'], name='report_flagged_idx'),
         ),
     ]
