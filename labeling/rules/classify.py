@@ -34,7 +34,7 @@ _CONDITION_END = re.compile(r",|\bthen\b")
 _LIST_JOINER = re.compile(r"\b(?:and|or)\b")
 # A hedged negation ("no definite X") turns uncertain when the sentence goes on
 # with a contrast: "no definite effusion, although the angle is blunted".
-_CONTRAST = re.compile(r"\b(?:but|although|though|however|yet)\b")
+CONTRAST = re.compile(r"\b(?:but|although|though|however|yet)\b")
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def classify_mention(
         return LabelValue.UNCERTAIN, cue
     cue = _before(low, cues.hedged_negation, start, end, clause)
     if cue:
-        if _CONTRAST.search(low, end, sentence_end):
+        if CONTRAST.search(low, end, sentence_end):
             return LabelValue.UNCERTAIN, cue
         return LabelValue.NEGATIVE, cue
     cue = _before(low, cues.negation_before, start, end, clause) or _after(

@@ -15,13 +15,13 @@ from typing import Any
 
 from labeling.observations import OBSERVATIONS, LabelDict, LabelValue, Observation
 from labeling.rules.aggregate import aggregate_values, no_finding_value
-from labeling.rules.classify import CueSet, classify_mention, in_condition
+from labeling.rules.classify import CONTRAST, CueSet, classify_mention, in_condition
 from labeling.rules.lexicon import ANCHOR, IMPLIED_BY, MENTION, OTHER_FINDINGS, UNMENTION, get_lexicon
 from labeling.rules.phrases import PhraseMatch
 from labeling.rules.text import ClauseIndex, has_words, lower_same_length, split_sentences
 from labeling.sections import SectionMode, spans_for_mode
 
-RULES_VERSION = "1.1"
+RULES_VERSION = "1.2"
 
 IMPLIED_PREFIX = "implied by "
 
@@ -172,6 +172,7 @@ def _label_sentence(low: str, text: str, s_start: int, s_end: int, index: Any, o
     cut_points: list[int] = []
     keep_whole: list[PhraseMatch] = []  # terminator exceptions
     conditionals: list[PhraseMatch] = []
+    list_cues: list[PhraseMatch] = []  # open a list of alternatives
     by_key: dict[str, dict[str, list[PhraseMatch]]] = {}
     for m in found:
         entry = m.entry
@@ -184,6 +185,8 @@ def _label_sentence(low: str, text: str, s_start: int, s_end: int, index: Any, o
                 keep_whole.append(m)
             elif entry.section == "hypothetical":
                 conditionals.append(m)
+            elif entry.section == "uncertainty_list":
+                list_cues.append(m)
             else:
                 cue_lists[entry.section].append(m)
         else:
@@ -193,6 +196,8 @@ def _label_sentence(low: str, text: str, s_start: int, s_end: int, index: Any, o
     if pseudo:
         for kind, cues in cue_lists.items():
             cue_lists[kind] = [c for c in cues if not _overlaps(c, pseudo)]
+        list_cues = [c for c in list_cues if not _overlaps(c, pseudo)]
+    cue_lists["uncertainty_before"] += list_cues
     cue_set = CueSet(**cue_lists)
     # A terminator word inside a cue ("correlate clinically with") or an
     # exception ("consistent with", "does not show") does not end the clause.
@@ -200,6 +205,8 @@ def _label_sentence(low: str, text: str, s_start: int, s_end: int, index: Any, o
     cut_points = sorted(
         set(p for p in cut_points if s_start < p < s_end and not any(k.start < p < k.end for k in keep_whole))
     )
+    if list_cues:
+        cut_points = _list_scope_cuts(low, cut_points, list_cues)
     bounds = [s_start, *cut_points, s_end]
     clauses = ClauseIndex([(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)])
 
@@ -237,6 +244,26 @@ def _label_sentence(low: str, text: str, s_start: int, s_end: int, index: Any, o
                 )
         if not items:
             del out[key]
+
+
+def _list_scope_cuts(low: str, cut_points: list[int], list_cues: list[PhraseMatch]) -> list[int]:
+    """Clause breaks after a cue that opens a list of alternatives are dropped
+    until a contrast ("but", "however", ";") closes the list: in "differential
+    considerations include infection and mild edema" edema is an alternative
+    too, although "and mild" usually starts a new clause."""
+    kept: list[int] = []
+    open_from = None
+    cues = sorted(c.end for c in list_cues)
+    for p in cut_points:
+        while cues and cues[0] <= p:
+            open_from = cues.pop(0)
+        contrast = low[p] == ";" or CONTRAST.match(low, p) is not None
+        if open_from is not None and not contrast:
+            continue
+        if contrast:
+            open_from = None
+        kept.append(p)
+    return kept
 
 
 def _evidence(

@@ -37,7 +37,7 @@ FINDING_OBSERVATIONS: tuple[Observation, ...] = tuple(
 OBSERVATION_SECTIONS = ("mention", "anchor", "unmention", "implied_by")
 NEGATION_SECTIONS = ("before", "after")
 UNCERTAINTY_SECTIONS = (
-    "pre_negation_before", "pre_negation_after", "hedged_negation", "before", "after", "hypothetical"
+    "pre_negation_before", "pre_negation_after", "hedged_negation", "before", "after", "list_before", "hypothetical"
 )
 
 # Entry kinds after loading (PhraseEntry.section values used by the labeler).
@@ -90,6 +90,7 @@ def build_lexicon() -> Lexicon:
     entries += _renamed(unc["hedged_negation"], "hedged_negation", "cue")
     entries += _renamed(unc["before"], "uncertainty_before", "cue")
     entries += _renamed(unc["after"], "uncertainty_after", "cue")
+    entries += _renamed(unc["list_before"], "uncertainty_list", "cue")
     entries += _renamed(unc["hypothetical"], "hypothetical", "cue")
     pseudo = load_entries("pseudo_cues.txt", key="pseudo", sections=("pseudo",))
     entries += _renamed(pseudo["pseudo"], "pseudo", "cue")

@@ -9,6 +9,13 @@ sentence.
 Back-translation (English -> German -> English with local MarianMT models) needs
 model directories and is built by `build_augmenters` from the training config;
 it is skipped, with a reason, when they are not configured.
+
+A *teacher* is a labeler that can label any text (in the silver stage, the rule
+labeler the model learns from). With a teacher every augmented text is
+re-labelled, which makes label-changing augmentations possible: `sentence_mix`
+splices sentences of other training reports into a report, favouring sentences
+whose labels are rare, so a small silver set shows the model its rare phrasings
+(pleural thickening, hedged atelectasis, old fractures) many more times.
 """
 
 from __future__ import annotations
@@ -16,9 +23,12 @@ from __future__ import annotations
 import logging
 import random
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from labeling.observations import LabelDict, LabelValue, Observation
 
 logger = logging.getLogger(__name__)
 
@@ -27,13 +37,30 @@ Augmenter = Callable[[str, random.Random], str]
 AUGMENTERS: dict[str, Augmenter] = {}
 
 BACK_TRANSLATION = "back_translation"
+SENTENCE_MIX = "sentence_mix"
+# Augmenters that exist only with a teacher (they change labels).
+TEACHER_AUGMENTERS = (SENTENCE_MIX,)
+
+Teacher = Callable[[Sequence[str]], list[LabelDict]]
+
+
+def rules_teacher(texts: Sequence[str]) -> list[LabelDict]:
+    """The rule labeler as a teacher. It reads what the model reads: text whose
+    sections were already selected (`data.model_text`), so it labels all of it
+    ("full"); on unaugmented text that reproduces the silver labels exactly."""
+    from labeling.rules import label_reports
+
+    return [r.labels for r in label_reports(texts, section="full")]
+
+
+TEACHERS: dict[str, Teacher] = {"rules": rules_teacher}
 
 
 def register_augmenter(name: str) -> Callable[[Augmenter], Augmenter]:
     """Decorator: make `fn` available as `name` in TrainingConfig.augmentations."""
 
     def decorate(fn: Augmenter) -> Augmenter:
-        if name in AUGMENTERS or name == BACK_TRANSLATION:
+        if name in AUGMENTERS or name in (BACK_TRANSLATION, *TEACHER_AUGMENTERS):
             raise ValueError(f"augmenter {name!r} is already registered")
         AUGMENTERS[name] = fn
         return fn
@@ -42,7 +69,7 @@ def register_augmenter(name: str) -> Callable[[Augmenter], Augmenter]:
 
 
 def available_augmenters() -> list[str]:
-    return sorted([*AUGMENTERS, BACK_TRANSLATION])
+    return sorted([*AUGMENTERS, BACK_TRANSLATION, *TEACHER_AUGMENTERS])
 
 
 # --- sentence shuffling ------------------------------------------------------
@@ -178,6 +205,76 @@ def xxxx_filler(text: str, rng: random.Random) -> str:
     return "".join(blocks)
 
 
+# --- sentence mixing (needs a teacher) -------------------------------------------
+
+
+def _paragraph_sentences(text: str) -> list[str]:
+    sentences: list[str] = []
+    for block in re.split(r"\n\s*\n|\n", text):
+        if block and not block.isspace():
+            sentences.extend(split_sentences(_split_heading(block)[1]))
+    return sentences
+
+
+_LEADING_LIST_NUMBER = re.compile(r"^\(?\d{1,2}[.)]\s+")
+
+
+def _label_keys(labels: LabelDict) -> set[tuple[str, str]]:
+    """What a sentence asserts: (observation, value) for every non-blank label
+    except No Finding (which follows from the others)."""
+    return {
+        (name, value)
+        for name, value in labels.items()
+        if value != LabelValue.BLANK.value and name != Observation.NO_FINDING.value
+    }
+
+
+@dataclass
+class SentenceMixer:
+    """Splice one or two sentences from a pool into a report (sometimes
+    dropping one of its own), then let the teacher label the result.
+
+    Pool sentences are drawn with weight 1/sqrt(n), n being how many pool
+    sentences assert the sentence's rarest (observation, value) pair, so an
+    "old rib fracture" sentence is drawn far more often than "The lungs are
+    clear." — while the spliced report stays a realistic report.
+    """
+
+    pool: list[str]
+    cumulative_weights: list[float]
+
+    @classmethod
+    def from_texts(cls, texts: Sequence[str], teacher: Teacher) -> SentenceMixer:
+        # A list number ("2.") would be out of place where the sentence lands.
+        stripped = (_LEADING_LIST_NUMBER.sub("", s).strip() for t in texts for s in _paragraph_sentences(t))
+        sentences = list(dict.fromkeys(s for s in stripped if s))
+        keys = [_label_keys(labels) or {("none", "")} for labels in teacher(sentences)] if sentences else []
+        counts = Counter(k for ks in keys for k in ks)
+        weights = [max(counts[k] ** -0.5 for k in ks) for ks in keys]
+        cumulative, total = [], 0.0
+        for w in weights:
+            total += w
+            cumulative.append(total)
+        return cls(pool=sentences, cumulative_weights=cumulative)
+
+    def __call__(self, text: str, rng: random.Random) -> str:
+        if not self.pool:
+            return text
+        blocks = re.split(r"(\n\s*\n|\n)", text)
+        paragraphs = [i for i, b in enumerate(blocks) if b and not b.isspace()]
+        if not paragraphs:
+            return text
+        index = rng.choice(paragraphs)
+        heading, body = _split_heading(blocks[index])
+        sentences = split_sentences(body)
+        if len(sentences) > 1 and rng.random() < 0.25:
+            sentences.pop(rng.randrange(len(sentences)))
+        for picked in rng.choices(self.pool, cum_weights=self.cumulative_weights, k=rng.choice((1, 1, 2))):
+            sentences.insert(rng.randint(0, len(sentences)), picked)
+        blocks[index] = heading + " ".join(sentences)
+        return "".join(blocks)
+
+
 # --- back-translation ------------------------------------------------------------
 
 
@@ -255,6 +352,9 @@ class AugmentationPlan:
     names: list[str]
     augmenters: list[Augmenter]
     skipped: list[str]
+    # Labels every augmented text when set (silver stage); None: augmenters
+    # must preserve labels.
+    teacher: Teacher | None = None
 
     def apply(self, text: str, rng: random.Random, probability: float) -> str:
         """With `probability`, apply one augmenter chosen at random."""
@@ -270,13 +370,25 @@ def build_augmenters(
     back_translation_en_de_dir: str | None = None,
     back_translation_de_en_dir: str | None = None,
     device: str = "cpu",
+    teacher: Teacher | None = None,
+    pool_texts: Sequence[str] = (),
 ) -> AugmentationPlan:
-    """Resolve augmenter names; raises ValueError on an unknown name."""
+    """Resolve augmenter names; raises ValueError on an unknown name.
+
+    `teacher` and `pool_texts` (the training texts) are needed by
+    `sentence_mix`, which is skipped, with a reason, without a teacher."""
     chosen: list[Augmenter] = []
     used: list[str] = []
     skipped: list[str] = []
     for name in names:
-        if name == BACK_TRANSLATION:
+        if name == SENTENCE_MIX:
+            if teacher is None:
+                needs_teacher = "sentence_mix skipped: it needs a teacher labeler (silver stage with teacher='rules')"
+                logger.warning(needs_teacher)
+                skipped.append(needs_teacher)
+                continue
+            chosen.append(SentenceMixer.from_texts(pool_texts, teacher))
+        elif name == BACK_TRANSLATION:
             reason = check_back_translation(back_translation_en_de_dir, back_translation_de_en_dir)
             if reason:
                 logger.warning(reason)
@@ -290,4 +402,4 @@ def build_augmenters(
         else:
             raise ValueError(f"unknown augmentation {name!r}; available: {available_augmenters()}")
         used.append(name)
-    return AugmentationPlan(names=used, augmenters=chosen, skipped=skipped)
+    return AugmentationPlan(names=used, augmenters=chosen, skipped=skipped, teacher=teacher)

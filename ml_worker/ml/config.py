@@ -15,6 +15,8 @@ from labeling.sections import SectionMode
 
 STAGES = ("silver", "gold")
 SELECTION_METRICS = ("weighted_f1", "kappa")
+# Labelers that can label augmented text (ml_worker.ml.augment.TEACHERS).
+TEACHER_NAMES = ("rules",)
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -69,11 +71,17 @@ class TrainingConfig:
     # training set (helps rare classes such as uncertain).
     class_weighting: bool = False
     # Names from ml_worker.ml.augment (e.g. "sentence_shuffle", "synonym_swap",
-    # "xxxx_filler", "back_translation"); empty: no augmentation.
+    # "xxxx_filler", "back_translation", "sentence_mix" (needs a teacher));
+    # empty: no augmentation.
     augmentations: tuple[str, ...] = ()
     # Chance that a training example is augmented (by one of `augmentations`
     # chosen at random) each time it is seen.
     augmentation_probability: float = 0.5
+    # Silver stage only: the labeler whose labels the model learns ("rules").
+    # With a teacher, every augmented text is re-labelled by it, which also
+    # allows augmentations that change labels ("sentence_mix"). None in the
+    # gold stage: a radiologist's labels cannot be recomputed for new text.
+    teacher: str | None = None
     # Local MarianMT directories for back-translation (English->German and
     # German->English). Back-translation is skipped when either is unset.
     back_translation_en_de_dir: str | None = None
@@ -115,6 +123,11 @@ class TrainingConfig:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
         if not 0.0 <= self.augmentation_probability <= 1.0:
             raise ValueError("augmentation_probability must be in [0, 1]")
+        if self.teacher is not None:
+            if self.teacher not in TEACHER_NAMES:
+                raise ValueError(f"teacher must be one of {TEACHER_NAMES} or None, got {self.teacher!r}")
+            if self.stage != "silver":
+                raise ValueError("teacher is for the silver stage only: gold labels cannot be recomputed")
         if self.early_stopping_patience < 0:
             raise ValueError("early_stopping_patience must be >= 0")
         if self.max_steps is not None and self.max_steps < 1:

@@ -27,7 +27,7 @@ from transformers import AutoTokenizer
 
 from labeling.observations import OBSERVATION_NAMES, LabelDict
 
-from .augment import build_augmenters
+from .augment import TEACHERS, build_augmenters
 from .checkpoints import (
     CheckpointManifest,
     is_checkpoint_dir,
@@ -227,15 +227,17 @@ def train_model(
     model.to(device)
     max_length = min(config.max_length, int(getattr(model.config, "max_position_embeddings", 512)))
 
+    train_texts = [model_text(text, config.section_mode) for text, _ in train_examples]
     plan = build_augmenters(
         config.augmentations,
         back_translation_en_de_dir=config.back_translation_en_de_dir,
         back_translation_de_en_dir=config.back_translation_de_en_dir,
         device=str(device),
+        teacher=TEACHERS[config.teacher] if config.teacher else None,
+        pool_texts=train_texts,
     )
     notes.extend(plan.skipped)
 
-    train_texts = [model_text(text, config.section_mode) for text, _ in train_examples]
     train_targets = [label_targets(labels) for _, labels in train_examples]
     val_texts = [model_text(text, config.section_mode) for text, _ in val_examples]
     val_targets = [label_targets(labels) for _, labels in val_examples]
@@ -360,8 +362,13 @@ def train_model(
             check_stop()
             t0 = time.monotonic()
             texts = [plan.apply(train_texts[i], rng, config.augmentation_probability) for i in batch_indices]
+            batch_targets = [train_targets[i] for i in batch_indices]
+            if plan.teacher is not None:
+                changed = [k for k, i in enumerate(batch_indices) if texts[k] != train_texts[i]]
+                for k, labels in zip(changed, plan.teacher([texts[k] for k in changed]), strict=True):
+                    batch_targets[k] = label_targets(labels)
             batch = encode_batch(tokenizer, texts, max_length).to(device)
-            targets = targets_tensor([train_targets[i] for i in batch_indices]).to(device)
+            targets = targets_tensor(batch_targets).to(device)
             autocast = (
                 torch.autocast("cuda", dtype=torch.bfloat16) if use_cuda_bf16 else contextlib.nullcontext()
             )

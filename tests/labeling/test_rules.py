@@ -218,6 +218,24 @@ def test_terminator_exceptions(text: str, observation: str, expected: str) -> No
 @pytest.mark.parametrize(
     ("text", "observation", "expected"),
     [
+        # a cue that opens a list of alternatives covers the whole list...
+        ("Differential considerations include infection and mild pulmonary edema.", "Edema", UNC),
+        ("Differential diagnosis includes atelectasis with small effusions.", "Pleural Effusion", UNC),
+        ("Possibilities include pneumonia and mild edema.", "Pneumonia", UNC),
+        # ... until a contrast or a semicolon closes it
+        ("Differential diagnosis includes infection; there is mild pulmonary edema.", "Edema", POS),
+        ("Differential includes atelectasis, but there is a large left effusion.", "Pleural Effusion", POS),
+        # without such a cue "and mild" still starts a new clause
+        ("No effusion and mild pulmonary edema.", "Edema", POS),
+    ],
+)
+def test_list_of_alternatives_keeps_its_uncertainty(text: str, observation: str, expected: str) -> None:
+    assert labels(text)[observation] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "observation", "expected"),
+    [
         ("If there is clinical concern for a rib fracture, dedicated rib films are suggested.", "Fracture", BLANK),
         ("If symptoms persist, a followup film may exclude pneumonia.", "Pneumonia", UNC),
         ("If the patient is febrile then pneumonia is likely.", "Pneumonia", UNC),

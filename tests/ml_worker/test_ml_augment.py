@@ -120,3 +120,56 @@ def test_headings_stay_in_front_of_their_section() -> None:
         for augment in (sentence_shuffle, xxxx_filler):
             lines = augment(text, random.Random(seed)).split("\n")
             assert [line.split(":")[0] for line in lines] == ["INDICATION", "FINDINGS", "IMPRESSION"]
+
+
+# --- teacher-labelled augmentation -------------------------------------------------
+
+POOL = [
+    "Heart size is normal. The lungs are clear.",
+    "No pneumothorax. Old healed left rib fracture.",
+    "No pleural effusion. The lungs are clear.",
+    "2. Small right apical pleural thickening. No pneumothorax.",
+    "There is no pneumothorax. No visible pneumothorax.",
+]
+
+
+def test_rules_teacher_labels_model_text_like_the_silver_labels() -> None:
+    from labeling.rules import label_report
+    from ml_worker.ml.augment import rules_teacher
+    from ml_worker.ml.data import model_text
+
+    report = "INDICATION: Rule out pneumonia.\n\nFINDINGS: No effusion.\n\nIMPRESSION: Mild cardiomegaly."
+    assert rules_teacher([model_text(report, "auto")]) == [label_report(report).labels]
+
+
+def test_sentence_mix_draws_rare_label_sentences_more_often() -> None:
+    from ml_worker.ml.augment import SentenceMixer, rules_teacher
+
+    mixer = SentenceMixer.from_texts(POOL, rules_teacher)
+    # Unique sentences, list numbers stripped.
+    assert "The lungs are clear." in mixer.pool and mixer.pool.count("The lungs are clear.") == 1
+    assert "Small right apical pleural thickening." in mixer.pool
+    drawn = random.Random(0).choices(mixer.pool, cum_weights=mixer.cumulative_weights, k=4000)
+    # Three pool sentences say "no pneumothorax", one names a fracture.
+    assert drawn.count("Old healed left rib fracture.") > drawn.count("No pneumothorax.")
+
+
+def test_sentence_mix_splices_whole_sentences_into_one_paragraph() -> None:
+    from ml_worker.ml.augment import SentenceMixer, rules_teacher
+
+    mixer = SentenceMixer.from_texts(POOL, rules_teacher)
+    text = "Heart size is normal.\n\nNo acute disease."
+    outputs = {mixer(text, random.Random(seed)) for seed in range(40)}
+    assert len(outputs) > 5
+    for out in outputs:
+        assert out.count("\n\n") == 1  # paragraphs kept
+        added = [s for p in out.split("\n\n") for s in split_sentences(p)]
+        assert set(added) - {"Heart size is normal.", "No acute disease."} <= set(mixer.pool)
+
+
+def test_sentence_mix_needs_a_teacher() -> None:
+    plan = build_augmenters(["sentence_mix", "sentence_shuffle"], pool_texts=POOL)
+    assert plan.names == ["sentence_shuffle"]
+    assert plan.teacher is None
+    assert any("needs a teacher" in reason for reason in plan.skipped)
+    assert "sentence_mix" in __import__("ml_worker.ml.augment", fromlist=["available_augmenters"]).available_augmenters()

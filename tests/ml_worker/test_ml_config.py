@@ -60,3 +60,11 @@ def test_heads_learn_at_their_own_rate() -> None:
         seen.add(is_head)
         assert group["lr"] == pytest.approx(2e-3 if is_head else 1e-4)
     assert seen == {True, False}
+
+
+def test_teacher_is_for_the_silver_stage_only() -> None:
+    TrainingConfig(stage="silver", teacher="rules").validate()
+    with pytest.raises(ValueError, match="silver stage only"):
+        TrainingConfig(stage="gold", teacher="rules").validate()
+    with pytest.raises(ValueError, match="teacher must be one of"):
+        TrainingConfig(stage="silver", teacher="oracle").validate()

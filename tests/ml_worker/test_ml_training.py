@@ -73,6 +73,27 @@ def test_same_seed_gives_identical_weights(encoder: Path, tmp_path: Path) -> Non
     assert not torch.equal(a["linear_heads.10.weight"], c["linear_heads.10.weight"])
 
 
+def test_teacher_labels_every_augmented_text(encoder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ml_worker.ml import augment
+    from ml_worker.ml.data import model_text
+
+    calls: list[list[str]] = []
+
+    def recording_teacher(texts):  # the rule labeler, recording what it was asked
+        calls.append(list(texts))
+        return augment.rules_teacher(texts)
+
+    monkeypatch.setitem(augment.TEACHERS, "rules", recording_teacher)
+    examples = make_examples(24)
+    config = quick_config(teacher="rules", augmentations=("sentence_mix",), augmentation_probability=1.0)
+    result = train_model(config, examples, [], init_from=encoder, output_dir=tmp_path / "m")
+    originals = {model_text(text, "auto") for text, _ in examples}
+    pool, *batches = calls  # first the sentence pool, then each batch's augmented texts
+    assert pool and batches
+    assert all(batch and not set(batch) & originals for batch in batches)
+    assert load_checkpoint(result.output_dir).manifest.training_config["teacher"] == "rules"
+
+
 def test_should_stop_cancels_and_writes_nothing(encoder: Path, tmp_path: Path) -> None:
     calls = {"n": 0}
 
