@@ -246,6 +246,18 @@ CHEXGOLD_INLINE_LABEL_LIMIT = env.int("CHEXGOLD_INLINE_LABEL_LIMIT", default=200
 CHEXGOLD_LABEL_SECTION = env.str("CHEXGOLD_LABEL_SECTION", default="auto")
 CHEXGOLD_TRAIN_CHECK_MINUTES = env.int("CHEXGOLD_TRAIN_CHECK_MINUTES", default=30)
 CHEXGOLD_TRAIN_MIN_NEW_GOLD = env.int("CHEXGOLD_TRAIN_MIN_NEW_GOLD", default=50)
+# Training augmentations per stage (names from ml_worker.ml.augment). Silver runs
+# have the rule labeler as teacher, which re-labels augmented text, so they can
+# use sentence_mix; gold labels cannot be recomputed, so gold runs use only
+# label-preserving augmenters. back_translation is skipped, with the reason in
+# the run's notes, until both MarianMT directories below are set.
+CHEXGOLD_SILVER_AUGMENTATIONS = env.list("CHEXGOLD_SILVER_AUGMENTATIONS", default=["sentence_mix"])
+CHEXGOLD_GOLD_AUGMENTATIONS = env.list(
+    "CHEXGOLD_GOLD_AUGMENTATIONS", default=["sentence_shuffle", "synonym_swap", "back_translation"]
+)
+# Local MarianMT directories (English->German, German->English) for back-translation.
+CHEXGOLD_BACK_TRANSLATION_EN_DE_DIR = env.str("CHEXGOLD_BACK_TRANSLATION_EN_DE_DIR", default="") or None
+CHEXGOLD_BACK_TRANSLATION_DE_EN_DIR = env.str("CHEXGOLD_BACK_TRANSLATION_DE_EN_DIR", default="") or None
 # Uploads up to this size are validated in the request (400 with every bad line);
 # larger ones are validated by the import task (errors in the batch status).
 CHEXGOLD_SYNC_VALIDATE_MB = env.int("CHEXGOLD_SYNC_VALIDATE_MB", default=20)

@@ -75,7 +75,16 @@ def training_config_build(*, stage: str, overrides: dict[str, Any] | None = None
     """A validated TrainingConfig (as a dict) for `stage` with `overrides` applied."""
     from ml_worker.ml.config import TrainingConfig
 
-    config = TrainingConfig(stage=stage, section_mode=settings.CHEXGOLD_LABEL_SECTION)
+    silver = stage == TrainingRun.Stage.SILVER
+    config = TrainingConfig(
+        stage=stage,
+        section_mode=settings.CHEXGOLD_LABEL_SECTION,
+        # Silver labels are the rule labeler's, so it can label augmented text too.
+        teacher="rules" if silver else None,
+        augmentations=tuple(settings.CHEXGOLD_SILVER_AUGMENTATIONS if silver else settings.CHEXGOLD_GOLD_AUGMENTATIONS),
+        back_translation_en_de_dir=settings.CHEXGOLD_BACK_TRANSLATION_EN_DE_DIR,
+        back_translation_de_en_dir=settings.CHEXGOLD_BACK_TRANSLATION_DE_EN_DIR,
+    )
     for key, value in (overrides or {}).items():
         if value is None:
             continue

@@ -189,3 +189,16 @@ def test_worker_shutdown_interrupts_training_as_a_failure_not_a_cancel() -> None
     finally:
         services.WORKER_STOPPING.clear()
     assert run.status == "failed" and "worker was shut down" in run.log
+
+
+def test_stage_decides_teacher_and_augmentations(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.CHEXGOLD_BACK_TRANSLATION_EN_DE_DIR = "/models/opus-mt-en-de"
+    settings.CHEXGOLD_BACK_TRANSLATION_DE_EN_DIR = "/models/opus-mt-de-en"
+    silver = training_run_create(stage="silver", base="encoder", overrides=FAST, enqueue=False)
+    assert silver.config["teacher"] == "rules"
+    assert silver.config["augmentations"] == list(settings.CHEXGOLD_SILVER_AUGMENTATIONS)
+    training_run_cancel(run=silver)
+    gold = training_run_create(stage="gold", base="encoder", overrides=FAST, enqueue=False)
+    assert gold.config["teacher"] is None  # radiologists' labels cannot be recomputed
+    assert "sentence_mix" not in gold.config["augmentations"]
+    assert gold.config["back_translation_en_de_dir"] == "/models/opus-mt-en-de"
