@@ -21,7 +21,7 @@ from labeling.rules.phrases import PhraseMatch
 from labeling.rules.text import ClauseIndex, has_words, lower_same_length, split_sentences
 from labeling.sections import SectionMode, spans_for_mode
 
-RULES_VERSION = "1.2"
+RULES_VERSION = "1.3"
 
 IMPLIED_PREFIX = "implied by "
 

@@ -37,7 +37,8 @@ FINDING_OBSERVATIONS: tuple[Observation, ...] = tuple(
 OBSERVATION_SECTIONS = ("mention", "anchor", "unmention", "implied_by")
 NEGATION_SECTIONS = ("before", "after")
 UNCERTAINTY_SECTIONS = (
-    "pre_negation_before", "pre_negation_after", "hedged_negation", "before", "after", "list_before", "hypothetical"
+    "pre_negation_before", "pre_negation_after", "hedged_negation", "before", "after", "list_before", "hypothetical",
+    "history",
 )
 
 # Entry kinds after loading (PhraseEntry.section values used by the labeler).
@@ -92,6 +93,8 @@ def build_lexicon() -> Lexicon:
     entries += _renamed(unc["after"], "uncertainty_after", "cue")
     entries += _renamed(unc["list_before"], "uncertainty_list", "cue")
     entries += _renamed(unc["hypothetical"], "hypothetical", "cue")
+    # Clinical history, like a conditional, says nothing about this image.
+    entries += _renamed(unc["history"], "hypothetical", "cue")
     pseudo = load_entries("pseudo_cues.txt", key="pseudo", sections=("pseudo",))
     entries += _renamed(pseudo["pseudo"], "pseudo", "cue")
     term = load_entries("clause_terminators.txt", key="terminator", sections=("terminator", "exception"))

@@ -249,6 +249,22 @@ def test_mentions_inside_a_conditional_are_ignored(text: str, observation: str, 
 @pytest.mark.parametrize(
     ("text", "observation", "expected"),
     [
+        ("Follow-up CT is recommended given the history of malignancy.", "Lung Lesion", BLANK),
+        ("Follow-up CT is recommended given the history of malignancy.", "No Finding", POS),
+        ("History of rib fractures, no acute fracture.", "Fracture", NEG),
+        ("Hx of pneumonia. Lungs are clear.", "Pneumonia", BLANK),
+        # the history ends at the comma; what follows is about this image
+        ("History of lung cancer, now with a new left pleural effusion.", "Pleural Effusion", POS),
+        ("Left lower lobe mass.", "Lung Lesion", POS),
+    ],
+)
+def test_clinical_history_is_not_a_finding(text: str, observation: str, expected: str) -> None:
+    assert labels(text)[observation] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "observation", "expected"),
+    [
         ("An 8 mm calcified nodule in the left midlung.", "Lung Lesion", POS),
         ("Scattered calcified granulomas.", "Lung Lesion", BLANK),
         ("A 9 mm nodule that is not definitely calcified.", "Lung Lesion", POS),
