@@ -104,6 +104,21 @@ def _split_heading(block: str) -> tuple[str, str]:
     return (match.group(0), block[match.end() :]) if match else ("", block)
 
 
+def edit_one_paragraph(text: str, rng: random.Random, edit: Callable[[list[str]], None]) -> str:
+    """Apply `edit` (in place) to the sentences of one paragraph chosen at
+    random; its heading ("FINDINGS:") and the other paragraphs stay as they are."""
+    blocks = re.split(r"(\n\s*\n|\n)", text)
+    paragraphs = [i for i, b in enumerate(blocks) if b and not b.isspace()]
+    if not paragraphs:
+        return text
+    index = rng.choice(paragraphs)
+    heading, body = _split_heading(blocks[index])
+    sentences = split_sentences(body)
+    edit(sentences)
+    blocks[index] = heading + " ".join(sentences)
+    return "".join(blocks)
+
+
 @register_augmenter("sentence_shuffle")
 def sentence_shuffle(text: str, rng: random.Random) -> str:
     """Shuffle sentences within each paragraph/section (never across sections).
@@ -193,16 +208,11 @@ def xxxx_filler(text: str, rng: random.Random) -> str:
     """Insert one finding-free filler sentence ("XXXX XXXX.") between two
     sentences of one paragraph, so the model learns to ignore de-identification
     tokens. Never inside a sentence, so no negation or hedge scope changes."""
-    blocks = re.split(r"(\n\s*\n|\n)", text)
-    paragraphs = [i for i, b in enumerate(blocks) if b and not b.isspace()]
-    if not paragraphs:
-        return text
-    index = rng.choice(paragraphs)
-    heading, body = _split_heading(blocks[index])
-    sentences = split_sentences(body)
-    sentences.insert(rng.randint(0, len(sentences)), rng.choice(FILLER_SENTENCES))
-    blocks[index] = heading + " ".join(sentences)
-    return "".join(blocks)
+
+    def insert_filler(sentences: list[str]) -> None:
+        sentences.insert(rng.randint(0, len(sentences)), rng.choice(FILLER_SENTENCES))
+
+    return edit_one_paragraph(text, rng, insert_filler)
 
 
 # --- sentence mixing (needs a teacher) -------------------------------------------
@@ -260,19 +270,14 @@ class SentenceMixer:
     def __call__(self, text: str, rng: random.Random) -> str:
         if not self.pool:
             return text
-        blocks = re.split(r"(\n\s*\n|\n)", text)
-        paragraphs = [i for i, b in enumerate(blocks) if b and not b.isspace()]
-        if not paragraphs:
-            return text
-        index = rng.choice(paragraphs)
-        heading, body = _split_heading(blocks[index])
-        sentences = split_sentences(body)
-        if len(sentences) > 1 and rng.random() < 0.25:
-            sentences.pop(rng.randrange(len(sentences)))
-        for picked in rng.choices(self.pool, cum_weights=self.cumulative_weights, k=rng.choice((1, 1, 2))):
-            sentences.insert(rng.randint(0, len(sentences)), picked)
-        blocks[index] = heading + " ".join(sentences)
-        return "".join(blocks)
+
+        def splice(sentences: list[str]) -> None:
+            if len(sentences) > 1 and rng.random() < 0.25:
+                sentences.pop(rng.randrange(len(sentences)))
+            for picked in rng.choices(self.pool, cum_weights=self.cumulative_weights, k=rng.choice((1, 1, 2))):
+                sentences.insert(rng.randint(0, len(sentences)), picked)
+
+        return edit_one_paragraph(text, rng, splice)
 
 
 # --- back-translation ------------------------------------------------------------
