@@ -379,9 +379,12 @@ class Bootstrap:
         if n_resamples < 1:
             raise ValueError("n_resamples must be at least 1")
         self.n_items, self.n_resamples, self.seed = int(n_items), int(n_resamples), int(seed)
-        self._cached: np.ndarray | None = None
+        # The blocks themselves are cached, not one concatenated matrix: a float32
+        # matrix product of another shape may sum in another order, and the
+        # intervals must not depend on whether the weights fitted in memory.
+        self._cached: list[tuple[slice, np.ndarray]] | None = None
         if self.n_items and self.n_items * self.n_resamples <= max_cached:
-            self._cached = np.concatenate([w for _, w in self._generate()], axis=0)
+            self._cached = list(self._generate())
 
     def _generate(self) -> Iterable[tuple[slice, np.ndarray]]:
         n = self.n_items
@@ -394,7 +397,7 @@ class Bootstrap:
 
     def blocks(self) -> Iterable[tuple[slice, np.ndarray]]:
         if self._cached is not None:
-            yield slice(0, self.n_resamples), self._cached
+            yield from self._cached
         else:
             yield from self._generate()
 
