@@ -43,7 +43,7 @@ from ml_worker.ml.checkpoints import CheckpointManifest, LoadedModel  # noqa: E4
 from ml_worker.ml.config import TrainingConfig  # noqa: E402
 from ml_worker.ml.data import model_text, tokenize  # noqa: E402
 from ml_worker.ml.modeling import ChexbertModel, default_encoder_path  # noqa: E402
-from ml_worker.ml.predict import Predictor  # noqa: E402
+from ml_worker.ml.predict import Predictor, cpu_bf16_is_native  # noqa: E402
 from ml_worker.ml.train import train_model  # noqa: E402
 
 OPENI = REPO_ROOT.parent / "shared" / "data" / "openi-dev"
@@ -170,6 +170,8 @@ def main() -> None:
             "cpu": platform.processor() or platform.machine(),
             "cores": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "native_bf16": cpu_bf16_is_native(),
             "torch": torch.__version__,
             "python": platform.python_version(),
             # Other processes share these cores; a high load means noisy figures.
