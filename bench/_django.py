@@ -41,3 +41,17 @@ def machine_info() -> dict[str, object]:
     import platform
 
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine()}
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def latency_summary(ms: list[float], digits: int = 2) -> dict[str, float]:
+    """n, p50, p95, max and mean of latencies in milliseconds."""
+    import statistics
+
+    return {"n": len(ms), "p50_ms": round(percentile(ms, 50), digits), "p95_ms": round(percentile(ms, 95), digits),
+            "max_ms": round(max(ms), digits), "mean_ms": round(statistics.mean(ms), digits)}

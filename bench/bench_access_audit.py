@@ -15,25 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._django import RESULTS_DIR, machine_info, setup_django  # noqa: E402
+from bench._django import RESULTS_DIR, latency_summary, machine_info, percentile, setup_django  # noqa: E402
 
 BATCH = 5000
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
-def summary(ms: list[float]) -> dict[str, float]:
-    return {"n": len(ms), "p50_ms": round(percentile(ms, 50), 3), "p95_ms": round(percentile(ms, 95), 3),
-            "max_ms": round(max(ms), 3), "mean_ms": round(statistics.mean(ms), 3)}
 
 
 def build(n_reports: int, n_audit: int) -> None:
@@ -131,10 +120,10 @@ def main() -> None:
         "audit_rows_before": args.audit_rows,
         "audit_rows_after": ReportAccess.objects.count(),
         "build_seconds": round(build_s, 1),
-        "review_page_with_audit": summary(on),
-        "review_page_without_audit": summary(off),
+        "review_page_with_audit": latency_summary(on, 3),
+        "review_page_without_audit": latency_summary(off, 3),
         "p95_overhead_ms": round(percentile(on, 95) - percentile(off, 95), 3),
-        "audit_insert": summary(insert),
+        "audit_insert": latency_summary(insert, 3),
         "machine": machine_info(),
     }
     print(json.dumps(result, indent=2))

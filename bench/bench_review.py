@@ -17,25 +17,14 @@ import argparse
 import csv
 import json
 import random
-import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._django import RESULTS_DIR, machine_info, setup_django  # noqa: E402
+from bench._django import RESULTS_DIR, latency_summary, machine_info, setup_django  # noqa: E402
 
 BATCH = 5000
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
-def summary(ms: list[float]) -> dict[str, float]:
-    return {"n": len(ms), "p50_ms": round(percentile(ms, 50), 2), "p95_ms": round(percentile(ms, 95), 2),
-            "max_ms": round(max(ms), 2), "mean_ms": round(statistics.mean(ms), 2)}
 
 
 def build(n_reports: int, n_readers: int, n_annotations: int, seed: int = 0) -> dict[str, float]:
@@ -141,9 +130,9 @@ def measure(iterations: int, n_readers: int) -> dict[str, object]:
             get_ms.append(g)
             post_ms.append(p)
     return {
-        "review_get": summary(get_ms),
-        "submit_post": summary(post_ms),
-        "queue_next_post": summary(next_ms),
+        "review_get": latency_summary(get_ms),
+        "submit_post": latency_summary(post_ms),
+        "queue_next_post": latency_summary(next_ms),
         "priority_refresh_s": round(refresh_s, 1),
         "reports": Report.objects.count(),
     }

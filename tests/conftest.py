@@ -104,6 +104,21 @@ def make_user(db) -> Callable[..., object]:  # type: ignore[no-untyped-def]
     return make
 
 
+# --- reports ---------------------------------------------------------------
+@pytest.fixture
+def make_reports(db) -> Callable[..., list]:  # type: ignore[no-untyped-def]
+    """n reports, each with a normal ("No Finding" positive) rule prediction."""
+    from tests.factories import ReportFactory, RulePredictionFactory, labels
+
+    def make(n: int, **kwargs: object) -> list:
+        reports = ReportFactory.create_batch(n, **kwargs)
+        for r in reports:
+            RulePredictionFactory(report=r, labels=labels(no_finding="positive"))
+        return reports
+
+    return make
+
+
 # --- real Celery workers ---------------------------------------------------
 def _redis_available(url: str) -> tuple[bool, str]:
     try:

@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from tests.factories import ReportFactory, RulePredictionFactory, labels
+from tests.factories import labels
 
 NORMAL = labels(no_finding="positive")
 
@@ -34,17 +34,6 @@ def client_for(users) -> Callable[[str | None], APIClient]:  # type: ignore[no-u
         if who is not None:
             client.force_authenticate(users[who])
         return client
-
-    return make
-
-
-@pytest.fixture
-def make_reports(db) -> Callable[..., list]:  # type: ignore[no-untyped-def]
-    def make(n: int, **kwargs: object) -> list:
-        reports = ReportFactory.create_batch(n, **kwargs)
-        for r in reports:
-            RulePredictionFactory(report=r, labels=labels(no_finding="positive"))
-        return reports
 
     return make
 
