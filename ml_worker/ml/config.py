@@ -13,10 +13,10 @@ from typing import Any
 
 from labeling.sections import SectionMode
 
+from .augment import TEACHERS
+
 STAGES = ("silver", "gold")
 SELECTION_METRICS = ("weighted_f1", "kappa")
-# Labelers that can label augmented text (ml_worker.ml.augment.TEACHERS).
-TEACHER_NAMES = ("rules",)
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -124,8 +124,8 @@ class TrainingConfig:
         if not 0.0 <= self.augmentation_probability <= 1.0:
             raise ValueError("augmentation_probability must be in [0, 1]")
         if self.teacher is not None:
-            if self.teacher not in TEACHER_NAMES:
-                raise ValueError(f"teacher must be one of {TEACHER_NAMES} or None, got {self.teacher!r}")
+            if self.teacher not in TEACHERS:
+                raise ValueError(f"teacher must be one of {tuple(TEACHERS)} or None, got {self.teacher!r}")
             if self.stage != "silver":
                 raise ValueError("teacher is for the silver stage only: gold labels cannot be recomputed")
         if self.early_stopping_patience < 0:
