@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django import forms
 
+from accounts.roles import Role
 from annotator.models import Flag
 from labeling.models import RuntimeSettings
-from labeling.roles import Role
 
 
 class FlagForm(forms.Form):

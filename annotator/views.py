@@ -18,6 +18,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.access import role_required
+from accounts.roles import Role
+from accounts.selectors import user_roles, users_with_roles
+from accounts.services import user_create_or_update, user_role_add, user_role_remove
 from annotator import selectors, services
 from annotator.forms import (
     FlagForm,
@@ -29,14 +33,11 @@ from annotator.forms import (
     UserCreateForm,
 )
 from annotator.models import Flag
-from labeling.access import role_required
 from labeling.models import Annotation, GoldSetVersion, Report
 from labeling.observations import LABEL_VALUES, OBSERVATIONS
-from labeling.roles import Role
-from labeling.selectors import runtime_settings_get, user_roles
-from labeling.services.access_audit import report_access_record
-from labeling.services.sessions import user_sessions_end
-from labeling.services.users import user_create_or_update
+from labeling.selectors import runtime_settings_get
+from privacy.services.access_audit import report_access_record
+from privacy.services.sessions import user_sessions_end
 
 SLUG_TO_NAME = {o.slug: o.value for o in OBSERVATIONS}
 
@@ -418,14 +419,14 @@ def manage_users(request: HttpRequest) -> HttpResponse:
                 user = get_object_or_404(get_user_model(), id=role_form.cleaned_data["user_id"])
                 role = Role(role_form.cleaned_data["role"])
                 if request.POST["action"] == "add_role":
-                    services.user_role_add(user=user, role=role)
+                    user_role_add(user=user, role=role)
                 else:
-                    services.user_role_remove(user=user, role=role)
+                    user_role_remove(user=user, role=role)
                 messages.success(request, f"Updated roles of {user.get_username()}.")
                 return redirect("annotator:manage_users")
     return render(
         request, "annotator/manage_users.html",
-        {"users": selectors.users_with_roles(), "create_form": create_form, "role_form": role_form, "roles": [r.value for r in Role],
+        {"users": users_with_roles(), "create_form": create_form, "role_form": role_form, "roles": [r.value for r in Role],
          "consistency": selectors.intra_reader_agreement()},
     )
 

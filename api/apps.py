@@ -2,9 +2,8 @@ from django.apps import AppConfig
 
 
 class ApiConfig(AppConfig):
+    # Shared DRF plumbing only (errors, concurrency, pagination). Stays an installed
+    # app because its migrations created the role-change table that accounts now owns.
     name = "api"
-    verbose_name = "REST API"
+    verbose_name = "REST API plumbing"
     default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        from api import signals  # noqa: F401  (role-change audit, worker-start resumption)

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotator.services import GoldConflict, StaleVersion
+from api.errors import VersionConflict
 from api.exceptions import Conflict, PreconditionFailed, PreconditionRequired
 
 T = TypeVar("T")
@@ -59,10 +59,10 @@ def expected_version(request: Request, *, field: str = "version") -> ExpectedVer
 
 @contextmanager
 def stale_as_http(expected: ExpectedVersion) -> Iterator[None]:
-    """Turn the services' StaleVersion/GoldConflict into 412 (If-Match) or 409 (body)."""
+    """Turn the services' VersionConflict (StaleVersion, GoldConflict) into 412 (If-Match) or 409 (body)."""
     try:
         yield
-    except (StaleVersion, GoldConflict) as exc:
+    except VersionConflict as exc:
         raise (PreconditionFailed(str(exc)) if expected.from_header else Conflict(str(exc))) from None
 
 

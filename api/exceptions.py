@@ -1,10 +1,11 @@
 """Errors as JSON, never a stack trace.
 
-Domain exceptions from the services map to HTTP codes here, once:
-NotAllowed -> 403, StaleVersion/GoldConflict -> 409 (or 412 when the client
-sent If-Match, see `api.concurrency`), NoCapacity -> 409, other ReviewError ->
-400. Anything unexpected is logged with an error id and answered with a plain
-500 that carries only that id.
+Domain errors (subclasses of `api.errors.DomainError`) carry their own HTTP
+status and code, and are mapped here, once: e.g. NotAllowed -> 403,
+StaleVersion/GoldConflict -> 409 (or 412 when the client sent If-Match, see
+`api.concurrency`), NoCapacity -> 409, other ReviewError -> 400. Anything
+unexpected is logged with an error id and answered with a plain 500 that
+carries only that id.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from annotator.services import GoldConflict, NoCapacity, NotAllowed, ReviewError, StaleVersion
-from ml_worker.services import TrainingRunConflict
+from api.errors import DomainError
 
 logger = logging.getLogger("api")
 
@@ -63,16 +63,8 @@ def _body(detail: str, code: str, **extra: Any) -> dict[str, Any]:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, UploadInvalid):
         return Response(_body(str(exc.detail), exc.default_code, errors=exc.errors), status=400)
-    if isinstance(exc, (StaleVersion, GoldConflict)):
-        return Response(_body(str(exc), "stale_version"), status=409)
-    if isinstance(exc, NoCapacity):
-        return Response(_body(str(exc), "no_capacity"), status=409)
-    if isinstance(exc, NotAllowed):
-        return Response(_body(str(exc), "not_allowed"), status=403)
-    if isinstance(exc, ReviewError):
-        return Response(_body(str(exc), "invalid"), status=400)
-    if isinstance(exc, TrainingRunConflict):
-        return Response(_body(str(exc), "training_run_open"), status=409)
+    if isinstance(exc, DomainError):
+        return Response(_body(str(exc), exc.code), status=exc.http_status)
     if isinstance(exc, DjangoValidationError):
         return Response(_body("; ".join(exc.messages), "invalid"), status=400)
     response = drf_exception_handler(exc, context)

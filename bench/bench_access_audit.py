@@ -31,10 +31,11 @@ def build(n_reports: int, n_audit: int) -> None:
     from django.db import transaction
     from django.utils import timezone
 
-    from labeling.models import MachinePrediction, Report, ReportAccess
+    from labeling.models import MachinePrediction, Report
     from labeling.observations import OBSERVATION_NAMES
     from labeling.report_files import text_sha256
     from labeling.services.report_import import _sections_for_storage
+    from privacy.models import ReportAccess
 
     demo = Path(__file__).resolve().parent.parent / "demo" / "reports.csv"
     with open(demo, newline="", encoding="utf-8") as fh:
@@ -75,11 +76,11 @@ def main() -> None:
     from django.test import Client
 
     import annotator.views as review_views
+    from accounts.roles import Role
+    from accounts.services import user_create_or_update
     from annotator import services
-    from labeling.models import ReportAccess
-    from labeling.roles import Role
-    from labeling.services.access_audit import report_access_record
-    from labeling.services.users import user_create_or_update
+    from privacy.models import ReportAccess
+    from privacy.services.access_audit import report_access_record
 
     settings.ALLOWED_HOSTS = ["*"]
     t0 = time.perf_counter()

@@ -43,10 +43,10 @@ def seed(*, n_reports: int, n_gold: int, n_readers: int, n_models: int, seed_val
     from django.db import transaction
     from django.utils import timezone
 
+    from accounts.roles import Role
+    from accounts.services import user_create_or_update
     from labeling.models import Annotation, GoldLabel, MachinePrediction, ModelVersion, Report
     from labeling.observations import OBSERVATION_NAMES
-    from labeling.roles import Role
-    from labeling.services.users import user_create_or_update
 
     rng = random.Random(seed_value)
     t0 = time.perf_counter()
@@ -137,7 +137,7 @@ def main() -> None:
     from django.test import Client
     from django.urls import reverse
 
-    from labeling.statistics import statistics_cache_clear, statistics_data_stamp, statistics_get
+    from quality.statistics import statistics_cache_clear, statistics_data_stamp, statistics_get
 
     seeded = seed(n_reports=args.reports, n_gold=args.gold, n_readers=args.readers, n_models=args.models)
     print("seeded:", seeded, flush=True)

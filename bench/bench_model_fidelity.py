@@ -30,12 +30,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from labeling.chexpert_csv import read_label_file  # noqa: E402
-from labeling.metrics import evaluation_report, positive_only_scores  # noqa: E402
 from labeling.observations import OBSERVATION_NAMES  # noqa: E402
 from labeling.rules import RULES_VERSION, label_reports  # noqa: E402
 from ml_worker.ml.config import TrainingConfig  # noqa: E402
 from ml_worker.ml.predict import Predictor, cpu_bf16_is_native  # noqa: E402
 from ml_worker.ml.train import train_model  # noqa: E402
+from quality.metrics import evaluation_report, positive_only_scores  # noqa: E402
 
 OPENI = REPO_ROOT.parent / "shared" / "data" / "openi-dev"
 RESULTS = REPO_ROOT / "bench" / "results" / "model_fidelity.json"

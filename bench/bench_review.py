@@ -31,12 +31,12 @@ def build(n_reports: int, n_readers: int, n_annotations: int, seed: int = 0) -> 
     from django.db import transaction
     from django.utils import timezone
 
+    from accounts.roles import Role
+    from accounts.services import user_create_or_update
     from labeling.models import Annotation, MachinePrediction, ModelVersion, Report
     from labeling.observations import OBSERVATION_NAMES, blank_labels
     from labeling.report_files import text_sha256
-    from labeling.roles import Role
     from labeling.services.report_import import _sections_for_storage
-    from labeling.services.users import user_create_or_update
 
     demo = Path(__file__).resolve().parent.parent / "demo" / "reports.csv"
     with open(demo, newline="", encoding="utf-8") as fh:

@@ -23,9 +23,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from labeling.chexpert_csv import read_label_file  # noqa: E402
-from labeling.metrics import format_positive_only_table, positive_only_scores  # noqa: E402
 from labeling.observations import OBSERVATION_NAMES  # noqa: E402
 from labeling.rules import RULES_VERSION, label_reports  # noqa: E402
+from quality.metrics import format_positive_only_table, positive_only_scores  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "openi-dev"
 RESULT = REPO / "bench" / "results" / "rules_openi.json"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labeling.roles import Role
+from accounts.roles import Role
 
 DEMO_REPORTS = Path(__file__).resolve().parent.parent / "demo" / "reports.csv"
 

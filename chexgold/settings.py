@@ -51,11 +51,15 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served locally (no CDN)
     "simple_history",
-    "labeling",
-    "annotator",
-    "ml_worker",
+    # One app per concept; docs/ARCHITECTURE.md has the map and the layers.
+    "accounts",  # roles, users, role-change audit, login throttling
+    "privacy",  # access audit, sessions, de-identification
+    "labeling",  # reports, imports, machine predictions, the shared label tables
+    "quality",  # metrics, agreement, statistics
+    "annotator",  # assignment, reads, re-reads, adjudication, gold writes, flags
+    "ml_worker",  # training runs, model registry, inference
     "chexgold",  # project-level commands that span apps (run_demo, seed_demo)
-    "api",  # REST API (/api/), role-change audit
+    "api",  # shared DRF plumbing (errors, concurrency, pagination)
 ]
 
 MIDDLEWARE = [
@@ -68,8 +72,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
-    "api.throttling.LoginThrottleMiddleware",  # throttles POSTs to the login page
-    "labeling.session_hygiene.SessionHygieneMiddleware",  # idle timeout, "log out everywhere"
+    "accounts.throttling.LoginThrottleMiddleware",  # throttles POSTs to the login page
+    "privacy.session_hygiene.SessionHygieneMiddleware",  # idle timeout, "log out everywhere"
 ]
 
 ROOT_URLCONF = "chexgold.urls"
@@ -85,8 +89,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "labeling.context_processors.roles",
-                "labeling.context_processors.session_timeout",
+                "accounts.context_processors.roles",
+                "privacy.context_processors.session_timeout",
             ],
         },
     },
@@ -189,7 +193,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"RoleEnum": "api.serializers.ROLE_CHOICES"},
+    "ENUM_NAME_OVERRIDES": {"RoleEnum": "accounts.apis.ROLE_CHOICES"},
 }
 
 # --- production security (DJANGO_DEBUG=false and CHEXGOLD_HTTPS=true) ---------
@@ -272,7 +276,7 @@ CHEXGOLD_SESSION_IDLE_MINUTES = env.float("CHEXGOLD_SESSION_IDLE_MINUTES", defau
 CHEXGOLD_SESSION_WARN_MINUTES = env.float("CHEXGOLD_SESSION_WARN_MINUTES", default=2)
 # Proxies in front of the app that append to X-Forwarded-For; 0: audit REMOTE_ADDR.
 CHEXGOLD_TRUSTED_PROXY_COUNT = env.int("CHEXGOLD_TRUSTED_PROXY_COUNT", default=0)
-# What an import does with likely identifiers (labeling.deid): warn | block | redact.
+# What an import does with likely identifiers (privacy.deid): warn | block | redact.
 CHEXGOLD_DEID_POLICY = env.str("CHEXGOLD_DEID_POLICY", default="warn")
 if CHEXGOLD_DEID_POLICY not in ("warn", "block", "redact"):
     raise ValueError("CHEXGOLD_DEID_POLICY must be warn, block or redact")

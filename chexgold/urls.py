@@ -11,9 +11,9 @@ urlpatterns = [
     path("manage/", include("labeling.urls")),
     path("manage/", include("ml_worker.urls")),
     path("", include("annotator.urls")),
-    path("statistics/", include("labeling.statistics_urls")),
+    path("statistics/", include("quality.urls")),
     path("admin/", admin.site.urls),
     path("healthz", annotator_views.healthz, name="healthz"),
-    path("api/", include("api.urls")),
-    path("privacy/", include("labeling.privacy_urls")),  # access audit, session keep-alive
+    path("api/", include("chexgold.api_urls")),
+    path("privacy/", include("privacy.urls")),  # access audit, session keep-alive
 ]

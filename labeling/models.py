@@ -37,7 +37,7 @@ class ImportBatch(models.Model):
     errors = models.JSONField(default=list, blank=True)
     message = models.TextField(blank=True)
     progress = models.FloatField(default=0.0)  # 0..1, for the progress bar
-    # Likely identifiers found by labeling.deid (counts, lines, masked examples); see deid_summary.
+    # Likely identifiers found by privacy.deid (counts, lines, masked examples); see deid_summary.
     deid_findings = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -253,6 +253,3 @@ class RuntimeSettings(models.Model):
             models.CheckConstraint(condition=Q(reads_per_report__gte=1), name="reads_per_report_at_least_one"),
         ]
 
-
-# Privacy tables (report-access audit, session epochs) live in their own module.
-from labeling.privacy_models import ReportAccess, SessionEpoch  # noqa: E402, F401

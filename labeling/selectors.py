@@ -5,25 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
 from labeling.models import GoldLabel, GoldSetMembership, GoldSetVersion, MachinePrediction, ModelVersion, Report, RuntimeSettings
-from labeling.roles import Role
-
-
-def user_roles(*, user: AbstractBaseUser | AnonymousUser) -> frozenset[Role]:
-    if not user.is_authenticated:
-        return frozenset()
-    names = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
-    roles = {r for r in Role if r.group_name in names}
-    if getattr(user, "is_superuser", False):
-        roles.add(Role.ADMIN)
-    return frozenset(roles)
-
-
-def user_has_role(*, user: AbstractBaseUser | AnonymousUser, role: Role) -> bool:
-    return role in user_roles(user=user)
 
 
 def runtime_settings_get() -> RuntimeSettings:

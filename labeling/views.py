@@ -7,13 +7,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from labeling.access import role_required
+from accounts.access import role_required
+from accounts.roles import Role
 from labeling.models import ImportBatch
-from labeling.roles import Role
 from labeling.selectors import gold_labels_for_export, gold_set_version_get, import_batches_recent
-from labeling.services.access_audit import report_access_record
 from labeling.services.exports import gold_label_set_export
 from labeling.services.uploads import report_upload_accept
+from privacy.services.access_audit import report_access_record
 
 
 class ReportUploadForm(forms.Form):

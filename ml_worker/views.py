@@ -9,10 +9,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from labeling.access import role_required
+from accounts.access import role_required
+from accounts.roles import Role
 from labeling.models import ModelVersion
 from labeling.observations import OBSERVATION_NAMES
-from labeling.roles import Role
 from labeling.selectors import active_model_version_get
 from ml_worker.models import TrainingRun
 from ml_worker.selectors import model_versions_all, training_run_status_dict, training_runs_recent

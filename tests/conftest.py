@@ -94,8 +94,8 @@ def settings_row(db):  # type: ignore[no-untyped-def]
 # --- users -----------------------------------------------------------------
 @pytest.fixture
 def make_user(db) -> Callable[..., object]:  # type: ignore[no-untyped-def]
-    from labeling.roles import Role
-    from labeling.services.users import user_create_or_update
+    from accounts.roles import Role
+    from accounts.services import user_create_or_update
 
     def make(username: str, *roles: str, password: str = "correct-horse-42") -> object:
         user, _ = user_create_or_update(username=username, password=password, roles=[Role(r) for r in roles])

@@ -61,10 +61,10 @@ def setup(readers: int, reports: int) -> dict[str, str]:
     from django.contrib.auth.hashers import make_password
     from rest_framework.authtoken.models import Token
 
+    from accounts.roles import Role
+    from accounts.services import user_create_or_update
     from labeling.models import RuntimeSettings
-    from labeling.roles import Role
     from labeling.selectors import runtime_settings_get
-    from labeling.services.users import user_create_or_update
 
     row = runtime_settings_get()
     row.reads_per_report, row.queue_order = 2, RuntimeSettings.QueueOrder.SEQUENTIAL

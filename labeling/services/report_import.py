@@ -12,10 +12,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from labeling.deid import FindingsTally, deid_redact, deid_scan
 from labeling.models import ImportBatch, Report
 from labeling.report_files import ReportFileError, ReportFileReader, ReportRow, RowError, text_sha256
 from labeling.sections import parse_sections
+from privacy.deid import FindingsTally, deid_redact, deid_scan
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class ImportResult:
     created_ids: list[int] = field(default_factory=list)  # Report primary keys
     rows_unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
-    # labeling.deid findings summary (also stored on the batch as `deid_findings`)
+    # privacy.deid findings summary (also stored on the batch as `deid_findings`)
     deid: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -66,7 +66,7 @@ def report_import(
     the same id with a different text is an error. Rule labelling of the new
     reports is the caller's next step (see `rule_predictions_for_new_reports`).
 
-    De-identification (`labeling.deid`, policy CHEXGOLD_DEID_POLICY): every row
+    De-identification (`privacy.deid`, policy CHEXGOLD_DEID_POLICY): every row
     is scanned for likely identifiers; `warn` imports and reports them, `block`
     makes each finding a row error (nothing imported), `redact` stores the text
     with typed placeholders and records the kinds on `Report.redacted_kinds`.

@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
-from labeling.deid import deid_scan
 from labeling.report_files import ReportFileError, ReportFileReader, RowError
+from privacy.deid import deid_scan
 
 ACCEPTED_EXTENSIONS = (".csv", ".tsv", ".jsonl", ".ndjson", ".txt")
 ACCEPTED_CONTENT_TYPES = frozenset({

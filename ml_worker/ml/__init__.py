@@ -2,7 +2,7 @@
 
 Imports neither Django nor `labeling.rules`; depends only on
 `labeling.observations`, `labeling.sections` and (for validation scores)
-`labeling.metrics`. Submodules are imported on demand, so importing this
+`quality.metrics`. Submodules are imported on demand, so importing this
 package does not import torch.
 
 Entry points:

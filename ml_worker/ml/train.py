@@ -163,7 +163,7 @@ def selection_score(metric: str, gold: Sequence[LabelDict], pred: Sequence[Label
     """The validation score that picks the best model (higher is better); nan
     when the validation set gives no information (e.g. no observation has
     support)."""
-    from labeling import metrics
+    from quality import metrics
 
     if metric == "weighted_f1":
         return float(metrics.mean_weighted_f1(gold, pred))

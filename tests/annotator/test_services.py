@@ -8,6 +8,7 @@ from django.utils import timezone
 from annotator import selectors, services
 from annotator.models import Flag, Reservation, ReviewSettings
 from labeling.models import Annotation, GoldLabel, Report, RuntimeSettings
+from labeling.splits import gold_split_for
 from tests.annotator.conftest import NORMAL
 from tests.factories import ModelVersionFactory, labels
 
@@ -259,9 +260,9 @@ def test_reader_cannot_adjudicate_own_report(settings_row, readers, make_user, m
 
 
 def test_gold_split_is_stable_per_patient():
-    first = services.gold_split_for(patient_id="p1", external_id="a")
-    assert all(services.gold_split_for(patient_id="p1", external_id=str(i)) == first for i in range(20))
-    splits = [services.gold_split_for(patient_id="", external_id=f"r{i}") for i in range(2000)]
+    first = gold_split_for(patient_id="p1", external_id="a")
+    assert all(gold_split_for(patient_id="p1", external_id=str(i)) == first for i in range(20))
+    splits = [gold_split_for(patient_id="", external_id=f"r{i}") for i in range(2000)]
     assert 0.15 < splits.count("validation") / 2000 < 0.25
 
 

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from api.models import RoleChange
+from accounts.models import RoleChange
 from labeling.models import ModelVersion
 from tests.api.conftest import NORMAL, read_and_submit
 from tests.factories import labels

@@ -1,4 +1,4 @@
-"""labeling.agreement and the bootstrap/confusion helpers of labeling.metrics, cross-checked against
+"""quality.agreement and the bootstrap/confusion helpers of quality.metrics, cross-checked against
 scikit-learn and the krippendorff package on fixed data. No Django."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score, f1_score
 
-from labeling.agreement import (
+from labeling.observations import OBSERVATION_NAMES, blank_labels
+from quality.agreement import (
     fleiss_kappa,
     gwet_ac1,
     krippendorff_alpha_nominal,
@@ -16,7 +17,7 @@ from labeling.agreement import (
     percent_agreement,
     reader_agreement,
 )
-from labeling.metrics import (
+from quality.metrics import (
     MISSING,
     Bootstrap,
     kappa_from_confusion,
@@ -25,7 +26,6 @@ from labeling.metrics import (
     scores_against_reference,
     weighted_f1,
 )
-from labeling.observations import OBSERVATION_NAMES, blank_labels
 
 RNG = np.random.default_rng(7)
 N = 120

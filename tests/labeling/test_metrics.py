@@ -1,4 +1,4 @@
-"""labeling.metrics, cross-checked against scikit-learn on fixed data. No Django."""
+"""quality.metrics, cross-checked against scikit-learn on fixed data. No Django."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 from sklearn.metrics import cohen_kappa_score, f1_score, precision_recall_fscore_support
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
-from labeling.metrics import (
+from labeling.observations import OBSERVATION_NAMES, LabelValue, Observation, blank_labels
+from quality.metrics import (
     LABEL_ORDER,
     SCORED_CLASSES,
     cohen_kappa,
@@ -25,7 +26,6 @@ from labeling.metrics import (
     positive_only_scores,
     weighted_f1,
 )
-from labeling.observations import OBSERVATION_NAMES, LabelValue, Observation, blank_labels
 
 EFF = "Pleural Effusion"
 

@@ -1,4 +1,4 @@
-"""labeling.statistics: gathering, role filtering, caching, CSV export, the page and the command."""
+"""quality.statistics: gathering, role filtering, caching, CSV export, the page and the command."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from django.core.management import call_command
 from django.urls import reverse
 from sklearn.metrics import cohen_kappa_score, f1_score
 
-from labeling.metrics import label_codes
 from labeling.models import Annotation, GoldSetMembership, GoldSetVersion, Report
-from labeling.statistics import statistics_cache_clear, statistics_for_user, statistics_get, statistics_tables, table_csv
+from quality.metrics import label_codes
+from quality.statistics import statistics_cache_clear, statistics_for_user, statistics_get, statistics_tables, table_csv
 from tests.factories import AnnotationFactory, GoldLabelFactory, ModelVersionFactory, ReportFactory, RulePredictionFactory, labels
 
 pytestmark = pytest.mark.django_db

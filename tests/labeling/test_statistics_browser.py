@@ -30,7 +30,7 @@ def browser(chromium):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def labelled(transactional_db, make_user):  # type: ignore[no-untyped-def]
-    from labeling.statistics import statistics_cache_clear
+    from quality.statistics import statistics_cache_clear
     from tests.factories import (
         AnnotationFactory,
         GoldLabelFactory,

@@ -6,8 +6,8 @@ import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 
-from labeling.roles import Role
-from labeling.selectors import user_roles
+from accounts.roles import Role
+from accounts.selectors import user_roles
 
 pytestmark = pytest.mark.django_db
 

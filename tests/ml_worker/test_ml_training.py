@@ -173,7 +173,7 @@ def test_init_from_a_checkpoint_continues_training(encoder: Path, tmp_path: Path
 
 
 def test_validation_selects_the_best_model_and_stops_early(encoder: Path, tmp_path: Path) -> None:
-    pytest.importorskip("labeling.metrics")
+    pytest.importorskip("quality.metrics")
     seen: list[TrainingProgress] = []
     config = quick_config(
         epochs=30, max_steps=None, batch_size=4, early_stopping_patience=2, progress_interval_s=0.0, section_mode="full"
@@ -196,7 +196,7 @@ def test_validation_selects_the_best_model_and_stops_early(encoder: Path, tmp_pa
     if result.stopped_early:
         assert result.epochs_completed < 30
     # The saved weights are the best epoch's: validating them again gives its score.
-    from labeling.metrics import mean_weighted_f1
+    from quality.metrics import mean_weighted_f1
 
     val = effusion_examples(12, seed=5)
     predictions = Predictor.from_checkpoint(tmp_path / "m").predict([t for t, _ in val])
@@ -204,7 +204,7 @@ def test_validation_selects_the_best_model_and_stops_early(encoder: Path, tmp_pa
 
 
 def test_validation_drives_selection_with_any_metric(encoder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Selection logic on its own (labeling.metrics replaced by a recorded score
+    """Selection logic on its own (quality.metrics replaced by a recorded score
     sequence): the best validation's weights are kept and patience stops training."""
     import ml_worker.ml.train as train_module
 
@@ -238,7 +238,7 @@ def test_an_undefined_score_never_beats_a_real_one() -> None:
 
 
 def test_kappa_selection_score_averages_defined_observations() -> None:
-    pytest.importorskip("labeling.metrics")
+    pytest.importorskip("quality.metrics")
     from ml_worker.ml.train import selection_score
 
     gold = [blank_labels() | {"Edema": v} for v in ("positive", "negative", "blank", "positive")]

@@ -11,8 +11,8 @@ import pytest
 from django.db import connection, transaction
 from django.test import Client, RequestFactory
 
-from labeling.privacy_models import AppendOnlyError, ReportAccess
-from labeling.services.access_audit import (
+from privacy.models import AppendOnlyError, ReportAccess
+from privacy.services.access_audit import (
     client_ip,
     report_access_record,
     report_ids_compact,
@@ -61,9 +61,9 @@ def test_admin_has_no_add_change_or_delete(row: ReportAccess, make_user) -> None
     assert not model_admin.has_delete_permission(request, row)
     client = Client()
     client.force_login(superuser)
-    assert client.get("/admin/labeling/reportaccess/").status_code == 200  # browsable
-    assert client.get("/admin/labeling/reportaccess/add/").status_code == 403
-    assert client.post(f"/admin/labeling/reportaccess/{row.id}/delete/", {"post": "yes"}).status_code == 403
+    assert client.get("/admin/privacy/reportaccess/").status_code == 200  # browsable
+    assert client.get("/admin/privacy/reportaccess/add/").status_code == 403
+    assert client.post(f"/admin/privacy/reportaccess/{row.id}/delete/", {"post": "yes"}).status_code == 403
     assert ReportAccess.objects.filter(id=row.id).exists()
 
 

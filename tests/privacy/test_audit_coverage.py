@@ -17,9 +17,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from labeling.models import Annotation, RuntimeSettings
-from labeling.privacy_models import ReportAccess
 from labeling.selectors import runtime_settings_get
-from labeling.services.access_audit import report_ids_expand
+from privacy.models import ReportAccess
+from privacy.services.access_audit import report_ids_expand
 from tests.factories import AnnotationFactory, GoldLabelFactory, ReportFactory, RulePredictionFactory, labels
 
 pytestmark = pytest.mark.django_db

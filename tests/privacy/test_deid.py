@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from labeling.deid import FindingsTally, deid_redact, deid_scan, deid_summary_text, mask
+from privacy.deid import FindingsTally, deid_redact, deid_scan, deid_summary_text, mask
 
 
 def kinds(text: str) -> list[tuple[str, str]]:

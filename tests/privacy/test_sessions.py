@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 
-from labeling.services.sessions import LAST_ACTIVITY_KEY
+from privacy.services.sessions import LAST_ACTIVITY_KEY
 from tests.conftest import REPO_ROOT
 from tests.factories import ReportFactory, RulePredictionFactory
 
@@ -130,7 +130,7 @@ def test_password_validators_are_on() -> None:
 
 
 def test_login_throttle_has_one_home(settings) -> None:  # type: ignore[no-untyped-def]
-    assert [m for m in settings.MIDDLEWARE if "Throttle" in m] == ["api.throttling.LoginThrottleMiddleware"]
+    assert [m for m in settings.MIDDLEWARE if "Throttle" in m] == ["accounts.throttling.LoginThrottleMiddleware"]
     client = Client()
     codes = [client.post("/accounts/login/", {"username": "nobody", "password": "wrong"}).status_code for _ in range(11)]
     assert codes[:10] == [200] * 10 and codes[10] == 429

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
+from accounts.services import user_create_or_update
 from chexgold.demo import DEMO_REPORTS, DEMO_USERS
 from labeling.report_files import format_errors
 from labeling.services.prelabel import new_reports_prelabel
 from labeling.services.report_import import report_import
-from labeling.services.users import user_create_or_update
 
 
 class Command(BaseCommand):

@@ -3,9 +3,9 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from labeling.selectors import gold_labels_for_export, gold_set_version_get
-from labeling.services.access_audit import report_access_record
 from labeling.services.exports import EXPORT_FORMATS, gold_label_set_export
 from labeling.services.files import atomic_text_writer
+from privacy.services.access_audit import report_access_record
 
 
 class Command(BaseCommand):

@@ -6,9 +6,9 @@ from labeling.chexpert_csv import COLUMN_ORDERS
 from labeling.models import MachinePrediction
 from labeling.rules import RULES_VERSION
 from labeling.selectors import active_model_version_get, model_version_get_by_name, predictions_for_export
-from labeling.services.access_audit import report_access_record
 from labeling.services.exports import machine_predictions_export
 from labeling.services.files import atomic_text_writer
+from privacy.services.access_audit import report_access_record
 
 
 class Command(BaseCommand):

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from labeling.deid import deid_summary_text
 from labeling.report_files import format_errors
 from labeling.services.prelabel import new_reports_prelabel
 from labeling.services.report_import import report_import
+from privacy.deid import deid_summary_text
 
 
 class Command(BaseCommand):

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from accounts.roles import Role
+from accounts.services import user_create_or_update
+
+
+class Command(BaseCommand):
+    help = "Create a user with a role, or add the role to an existing user and set the password."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("username")
+        parser.add_argument("--role", required=True, action="append", choices=[r.value for r in Role])
+        parser.add_argument("--password", required=True)
+        parser.add_argument("--email", default="")
+
+    def handle(self, *args: object, **options: object) -> None:
+        roles = [Role(r) for r in options["role"]]  # type: ignore[union-attr]
+        user, created = user_create_or_update(
+            username=str(options["username"]), password=str(options["password"]), roles=roles, email=str(options["email"])
+        )
+        verb = "created" if created else "updated"
+        self.stdout.write(f"{verb} user {user.username} with role(s) {', '.join(r.value for r in roles)}")

@@ -1,0 +1,32 @@
+"""Audit of role changes. Annotations, gold labels, model versions and runtime
+settings are audited by django-simple-history; group membership has no history
+of its own, so every change to it is recorded here (see `accounts.signals`)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class RoleChange(models.Model):
+    class Action(models.TextChoices):
+        GRANTED = "granted", "Granted"
+        REVOKED = "revoked", "Revoked"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_changes")
+    role = models.CharField(max_length=150)  # group name
+    action = models.CharField(max_length=8, choices=Action.choices)
+    # Roles held before and after the change (sorted group names).
+    roles_before = models.JSONField(default=list)
+    roles_after = models.JSONField(default=list)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="role_changes_made"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        db_table = "api_rolechange"
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.role} {self.action} for user {self.user_id}"

@@ -1,0 +1,25 @@
+"""Reads of users and their roles. Every role check (pages, API, statistics) starts here."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from accounts.roles import Role
+
+
+def user_roles(*, user: AbstractBaseUser | AnonymousUser) -> frozenset[Role]:
+    if not user.is_authenticated:
+        return frozenset()
+    names = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
+    roles = {r for r in Role if r.group_name in names}
+    if getattr(user, "is_superuser", False):
+        roles.add(Role.ADMIN)
+    return frozenset(roles)
+
+
+def users_with_roles() -> list[tuple[AbstractBaseUser, list[str]]]:
+    User = get_user_model()
+    users = User.objects.prefetch_related("groups").order_by("username")
+    role_names = {r.group_name for r in Role}
+    return [(u, sorted(g.name for g in u.groups.all() if g.name in role_names)) for u in users]

@@ -1,0 +1,409 @@
+"""REST API of the review workflow: reports, reads, re-reads, adjudication,
+gold-set versions. What a user may see is decided by `annotator.selectors.access`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import IsAdjudicator, IsAdmin, IsAnyRole, IsReader, roles_of
+from accounts.roles import Role
+from annotator import selectors as review
+from annotator import services as review_services
+from annotator.selectors.access import reports_visible
+from annotator.selectors.reports import REPORT_STATUSES, annotations_of_reader, report_status, reports_filter
+from api.concurrency import call_with_version, expected_version, stale_as_http, with_etag
+from api.http import bad_request
+from labeling.apis import LabelsField
+from labeling.models import Annotation, GoldSetVersion, Report
+from labeling.observations import OBSERVATIONS, LabelValue
+from labeling.selectors import gold_set_version_get
+from privacy.services.access_audit import report_access_record
+
+
+class ReportListSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    status = serializers.CharField()
+    patient_id = serializers.CharField(allow_null=True, help_text="admins only (null for other roles)")
+    study_date = serializers.DateField(allow_null=True, help_text="admins only (null for other roles)")
+    created_at = serializers.DateTimeField()
+
+
+class AnnotationSerializer(serializers.ModelSerializer):
+    report_external_id = serializers.CharField(source="report.external_id", read_only=True)
+
+    class Meta:
+        model = Annotation
+        fields = ["id", "report", "report_external_id", "labels", "first_read_labels", "status", "version",
+                  "time_spent_seconds", "created_at", "updated_at", "submitted_at"]
+        read_only_fields = fields
+
+
+class AnnotationCreateSerializer(serializers.Serializer):
+    report = serializers.IntegerField(min_value=1)
+    labels = LabelsField()
+    time_spent_seconds = serializers.FloatField(required=False, allow_null=True, min_value=0)
+
+
+class AnnotationWriteSerializer(serializers.Serializer):
+    labels = LabelsField()
+    version = serializers.IntegerField(required=False, min_value=0, help_text="Alternative to If-Match (409 when stale).")
+    time_spent_seconds = serializers.FloatField(required=False, allow_null=True, min_value=0)
+
+
+class AnnotationSubmitSerializer(AnnotationWriteSerializer):
+    override_warnings = serializers.BooleanField(required=False, default=False)
+
+
+class AdjudicationResolveSerializer(serializers.Serializer):
+    labels = LabelsField()
+    rationale = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
+    version = serializers.IntegerField(
+        required=False, min_value=0, help_text="Current gold label id you saw (0: none); alternative to If-Match."
+    )
+
+
+class GoldFreezeSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
+
+
+_OBS_BY_KEY = {**{o.value.lower(): o.value for o in OBSERVATIONS}, **{o.slug: o.value for o in OBSERVATIONS}}
+
+
+REPORT_FILTERS = [
+    OpenApiParameter("status", str, enum=list(REPORT_STATUSES)),
+    OpenApiParameter("observation", str, description="CheXpert observation name or slug, with `value`"),
+    OpenApiParameter("value", str, enum=[v.value for v in LabelValue]),
+    OpenApiParameter("source", str, enum=["rules", "model"], description="whose label `value` is (default rules)"),
+    OpenApiParameter("disagreement", bool, description="rule and active-model labels differ"),
+]
+
+
+class ReportListView(ListAPIView):
+    """Reports the caller may see, filtered. Readers: only reports reserved for or read by them."""
+
+    permission_classes = [IsAnyRole]
+    serializer_class = ReportListSerializer
+
+    def get_queryset(self) -> Any:
+        q = self.request.query_params
+        status_ = q.get("status") or None
+        if status_ is not None and status_ not in REPORT_STATUSES:
+            raise bad_request(f"status must be one of {', '.join(REPORT_STATUSES)}")
+        observation = q.get("observation") or None
+        if observation is not None:
+            observation = _OBS_BY_KEY.get(observation.strip().lower())
+            if observation is None:
+                raise bad_request("unknown observation")
+        value = q.get("value") or None
+        if value is not None and value not in LabelValue._value2member_map_:
+            raise bad_request("value must be positive, negative, uncertain or blank")
+        if bool(observation) != bool(value):
+            raise bad_request("observation and value go together")
+        source = q.get("source") or "rules"
+        if source not in ("rules", "model"):
+            raise bad_request("source must be rules or model")
+        raw = q.get("disagreement")
+        disagreement = None if raw in (None, "") else raw.lower() in ("1", "true", "yes")
+        qs = reports_visible(user=self.request.user, roles=roles_of(self.request))
+        return reports_filter(qs, status=status_, observation=observation, value=value, source=source, disagreement=disagreement)
+
+    @extend_schema(parameters=REPORT_FILTERS)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        # Least exposure: patient id and study date only for admins (readers and
+        # adjudicators label text; the audited detail view has the rest).
+        admin = Role.ADMIN in roles_of(request)
+        rows = [
+            {"id": r.id, "external_id": r.external_id, "status": report_status(r),
+             "patient_id": r.patient_id if admin else None, "study_date": r.study_date if admin else None,
+             "created_at": r.created_at}
+            for r in page or []
+        ]
+        return self.get_paginated_response(ReportListSerializer(rows, many=True).data)
+
+
+class ReportDetailView(APIView):
+    """A report with sections, machine labels and evidence (offsets in UTF-16
+    code units, as JavaScript counts). Readers also get their own annotation and,
+    once the report is gold and they submitted a read, the gold labels."""
+
+    permission_classes = [IsAnyRole]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, report_id: int) -> Response:
+        roles = roles_of(request)
+        privileged = bool(roles & {Role.ADMIN, Role.ADJUDICATOR})
+        report = reports_visible(user=request.user, roles=roles).filter(id=report_id).first()
+        if report is None:
+            raise Http404("No such report, or not yours to see.")
+        data: dict[str, Any] = {
+            "id": report.id, "external_id": report.external_id, "status": report_status(report),
+            "patient_id": report.patient_id, "study_date": report.study_date, "metadata": report.metadata,
+            "text": report.text, "sections": review.sections_for_js(report=report),
+        }
+        report_access_record(user=request.user, report_ids=[report.id], request=request)
+        annotation = review.annotation_of_reader(reader=request.user, report=report) if Role.READER in roles else None
+        submitted = annotation is not None and annotation.status == Annotation.Status.SUBMITTED
+        hide_machine = (not privileged and not submitted and review_services.review_first_read_required(annotation=annotation))
+        if hide_machine:
+            data["machine_labels"] = None
+        else:
+            m = review.machine_labels_for_report(report=report)
+            data["machine_labels"] = {
+                "rules": m.rules, "rules_version": m.rules_version, "model": m.model, "model_version": m.model_version,
+                "probabilities": m.probabilities, "evidence": m.evidence,
+            }
+        if Role.READER in roles:
+            data["my_annotation"] = AnnotationSerializer(annotation).data if annotation else None
+            gold = review.gold_feedback_for_reader(reader=request.user, report=report)
+            data["gold"] = {"labels": gold.labels, "method": gold.method} if gold else None
+        if privileged:
+            gold = report.gold_labels.filter(is_current=True).first()
+            data["gold"] = {"id": gold.id, "labels": gold.labels, "method": gold.method, "created_at": gold.created_at} if gold else None
+        return Response(data)
+
+
+class NextReportView(APIView):
+    """Readers: reserve and return the next report to read (204 when none is left)."""
+
+    permission_classes = [IsReader]
+
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT, 204: None})
+    def post(self, request: Request) -> Response:
+        reread = review_services.reread_next_assign(reader=request.user)
+        if reread is not None:  # a deliberate re-read: no earlier labels, no machine labels
+            report_access_record(user=request.user, report_ids=[reread.id], request=request)
+            return Response({
+                "id": reread.id, "external_id": reread.external_id, "text": reread.text, "reread": True,
+                "submit_url": f"/api/rereads/{reread.id}/submit/", "annotation": None,
+            })
+        report = review_services.next_report_assign(reader=request.user)
+        if report is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        annotation = review.annotation_of_reader(reader=request.user, report=report)
+        report_access_record(user=request.user, report_ids=[report.id], request=request)
+        return Response({
+            "id": report.id, "external_id": report.external_id, "text": report.text, "url": f"/api/reports/{report.id}/",
+            "reread": False, "annotation": AnnotationSerializer(annotation).data if annotation else None,
+        })
+
+
+class RereadSubmitView(GenericAPIView):
+    """Readers: submit a deliberate re-read handed out by `reports/next/` (all 14 values)."""
+
+    permission_classes = [IsReader]
+    serializer_class = AnnotationWriteSerializer
+
+    @extend_schema(request=AnnotationWriteSerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request, report_id: int) -> Response:
+        pending = review.reread_pending_get(reader=request.user, report_id=report_id)
+        if pending is None:
+            raise Http404("No re-read of this report is waiting for you.")
+        body = AnnotationWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            saved = review_services.reread_submit(
+                reader=request.user, report=pending.report, labels=body.validated_data["labels"],
+                time_spent_seconds=body.validated_data.get("time_spent_seconds"),
+            )
+        except review_services.ReviewError as exc:
+            raise bad_request(str(exc)) from None
+        return Response({"report": report_id, "labels": saved.labels, "submitted_at": saved.submitted_at})
+
+
+class AnnotationListView(ListAPIView):
+    """Readers: their own annotations. POST creates a draft for a report handed to them."""
+
+    permission_classes = [IsReader]
+    serializer_class = AnnotationSerializer
+
+    def get_queryset(self) -> Any:
+        return annotations_of_reader(reader=self.request.user)
+
+    @extend_schema(request=AnnotationCreateSerializer, responses={201: AnnotationSerializer})
+    def post(self, request: Request) -> Response:
+        body = AnnotationCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        report = review.report_for_reader(reader=request.user, report_id=body.validated_data["report"])
+        if report is None:
+            raise Http404("No such report in your queue.")
+        annotation = review_services.annotation_draft_save(
+            reader=request.user, report=report, labels=body.validated_data["labels"], expected_version=0,
+            time_spent_seconds=body.validated_data.get("time_spent_seconds"),
+        )
+        return with_etag(Response(AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED), annotation.version)
+
+
+def _own_annotation(request: Request, annotation_id: int) -> Annotation:
+    annotation = review.annotation_visible_get(user=request.user, annotation_id=annotation_id)
+    if annotation is None:
+        raise Http404("No such annotation.")  # another reader's: 404, not 403 (existence is not revealed)
+    return annotation
+
+
+class AnnotationDetailView(GenericAPIView):
+    """Readers: one of their annotations (ETag = version); PATCH/PUT saves a draft
+    (If-Match or `version` required)."""
+
+    permission_classes = [IsReader]
+    serializer_class = AnnotationWriteSerializer
+
+    @extend_schema(responses=AnnotationSerializer)
+    def get(self, request: Request, annotation_id: int) -> Response:
+        annotation = _own_annotation(request, annotation_id)
+        return with_etag(Response(AnnotationSerializer(annotation).data), annotation.version)
+
+    @extend_schema(request=AnnotationWriteSerializer, responses=AnnotationSerializer,
+                   parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER)])
+    def patch(self, request: Request, annotation_id: int) -> Response:
+        annotation = _own_annotation(request, annotation_id)
+        body = AnnotationWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        saved = call_with_version(request, lambda v: review_services.annotation_draft_save(
+            reader=request.user, report=annotation.report, labels=body.validated_data["labels"], expected_version=v,
+            time_spent_seconds=body.validated_data.get("time_spent_seconds"),
+        ))
+        return with_etag(Response(AnnotationSerializer(saved).data), saved.version)
+
+    put = patch
+
+
+class AnnotationSubmitView(GenericAPIView):
+    """Readers: submit an annotation (all 14 values; If-Match or `version` required).
+    Consistency warnings without `override_warnings` -> 400 listing them, nothing saved."""
+
+    permission_classes = [IsReader]
+    serializer_class = AnnotationSubmitSerializer
+
+    @extend_schema(request=AnnotationSubmitSerializer, responses=AnnotationSerializer,
+                   parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER)])
+    def post(self, request: Request, annotation_id: int) -> Response:
+        annotation = _own_annotation(request, annotation_id)
+        body = AnnotationSubmitSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = call_with_version(request, lambda v: review_services.annotation_submit(
+            reader=request.user, report=annotation.report, labels=body.validated_data["labels"], expected_version=v,
+            time_spent_seconds=body.validated_data.get("time_spent_seconds"),
+            override_warnings=body.validated_data["override_warnings"],
+        ))
+        if not result.submitted:
+            return Response({
+                "detail": "The labels look inconsistent; check them or resend with override_warnings=true.",
+                "code": "consistency_warnings", "warnings": [str(w) for w in result.warnings],
+            }, status=status.HTTP_400_BAD_REQUEST)
+        data = AnnotationSerializer(result.annotation).data
+        data["became_gold"] = result.gold is not None
+        return with_etag(Response(data), result.annotation.version)  # type: ignore[union-attr]
+
+
+class AdjudicationQueueView(APIView):
+    """Adjudicators: reports with k reads and no gold that they did not read, most conflicts first."""
+
+    permission_classes = [IsAdjudicator]
+
+    @extend_schema(operation_id="adjudication_queue", responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        from api.pagination import Pagination
+
+        items = review.adjudication_queue(adjudicator=request.user)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(items, request, view=self)
+        return paginator.get_paginated_response([
+            {"report_id": i.report_id, "external_id": i.external_id, "reads": i.reads, "conflicts": i.conflicts}
+            for i in page or []
+        ])
+
+
+class AdjudicationDetailView(GenericAPIView):
+    """Adjudicators: the (anonymised) reads of a report they did not read; ETag =
+    current gold id (0: none). POST resolves it into gold (If-Match or `version`)."""
+
+    permission_classes = [IsAdjudicator]
+    serializer_class = AdjudicationResolveSerializer
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, report_id: int) -> Response:
+        view = review.adjudication_view_get(adjudicator=request.user, report_id=report_id)
+        if view is None:
+            raise Http404("No such report in your adjudication queue.")
+        gold_id = view.current_gold.id if view.current_gold else 0
+        report_access_record(user=request.user, report_ids=[view.report.id], request=request)
+        data = {
+            "report": {"id": view.report.id, "external_id": view.report.external_id, "text": view.report.text},
+            "reads": [{"reader": r.label, "labels": r.labels} for r in view.reads],
+            "conflicts": view.conflicts,
+            "current_gold": {"id": view.current_gold.id, "labels": view.current_gold.labels} if view.current_gold else None,
+            "version": gold_id,
+        }
+        return with_etag(Response(data), gold_id)
+
+    @extend_schema(request=AdjudicationResolveSerializer, responses={200: OpenApiTypes.OBJECT},
+                   parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER)])
+    def post(self, request: Request, report_id: int) -> Response:
+        report = get_object_or_404(Report, id=report_id)
+        body = AdjudicationResolveSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        expected = expected_version(request)
+        with stale_as_http(expected):
+            gold = review_services.gold_adjudicate(
+                report=report, adjudicator=request.user, labels=body.validated_data["labels"],
+                rationale=body.validated_data["rationale"], expected_current_gold_id=expected.value or None,
+            )
+        return with_etag(Response({"gold_id": gold.id, "labels": gold.labels, "method": gold.method,
+                                   "supersedes": gold.supersedes_id}), gold.id)
+
+
+def _version_dict(v: GoldSetVersion) -> dict[str, Any]:
+    return {"name": v.name, "note": v.note, "size": getattr(v, "size", None),
+            "created_by": v.created_by.get_username() if v.created_by else None, "created_at": v.created_at}
+
+
+class GoldVersionListView(GenericAPIView):
+    """Admins: frozen gold-set versions; POST freezes the current gold set under a name."""
+
+    permission_classes = [IsAdmin]
+    serializer_class = GoldFreezeSerializer
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(review.gold_set_versions())
+        return self.get_paginated_response([_version_dict(v) for v in page or []])
+
+    @extend_schema(request=GoldFreezeSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        body = GoldFreezeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        version = review_services.gold_set_version_freeze(user=request.user, **body.validated_data)
+        return Response(_version_dict(review.gold_set_versions().get(id=version.id)), status=status.HTTP_201_CREATED)
+
+
+class GoldVersionCompareView(APIView):
+    """Admins: reports added, removed and changed between gold-set versions `a` and `b`."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(parameters=[OpenApiParameter("a", str, required=True), OpenApiParameter("b", str, required=True)],
+                   responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        a = gold_set_version_get(name=request.query_params.get("a", ""))
+        b = gold_set_version_get(name=request.query_params.get("b", ""))
+        if a is None or b is None:
+            raise Http404("No such gold-set version (give names as ?a=...&b=...).")
+        c = review.gold_set_versions_compare(a=a, b=b)
+        return Response({
+            "a": a.name, "b": b.name, "added": c.added, "removed": c.removed, "unchanged": c.unchanged,
+            "changed": [{"report_id": ch.report_id, "external_id": ch.external_id,
+                         "changes": [{"observation": o, "a": va, "b": vb} for o, va, vb in ch.changes]} for ch in c.changed],
+        })

@@ -1,0 +1,62 @@
+"""Reads of the review workflow, one module per subdomain; `access` holds the
+reader-blinding policy. This package re-exports their public functions."""
+
+from annotator.selectors.access import (  # noqa: F401
+    annotation_of_reader,
+    annotation_visible_get,
+    gold_feedback_for_reader,
+    report_for_reader,
+)
+from annotator.selectors.adjudication import (  # noqa: F401
+    AdjudicationItem,
+    AdjudicationRead,
+    AdjudicationView,
+    adjudication_queue,
+    adjudication_view_get,
+    conflicting_observations,
+    user_may_adjudicate,
+)
+from annotator.selectors.assignment import (  # noqa: F401
+    QueueSummary,
+    assignable_reports,
+    reader_queue_summary,
+    report_read_load,
+    reservation_live_of_reader,
+)
+from annotator.selectors.flags import (  # noqa: F401
+    flagged_report_ids,
+    flagged_report_ids_subquery,
+    flags_open,
+    flags_recently_resolved,
+    report_flag_state,
+    report_is_flagged,
+    unflagged_reports,
+)
+from annotator.selectors.gold import (  # noqa: F401
+    GoldLabelChange,
+    GoldSetComparison,
+    gold_current_count,
+    gold_set_versions,
+    gold_set_versions_compare,
+)
+from annotator.selectors.guidelines import (  # noqa: F401
+    DEFAULT_GUIDELINES,
+    Guideline,
+    guideline_history,
+    guidelines_current,
+)
+from annotator.selectors.prefill import (  # noqa: F401
+    MachineLabels,
+    evidence_for_js,
+    machine_labels_for_report,
+    report_text_length_js,
+    sections_for_js,
+)
+from annotator.selectors.rereads import (  # noqa: F401
+    IntraReaderAgreement,
+    intra_reader_agreement,
+    reread_pending_get,
+)
+from annotator.selectors.review_settings import (  # noqa: F401
+    review_settings_get,
+)

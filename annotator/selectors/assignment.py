@@ -1,0 +1,129 @@
+"""What a reader may be handed next, and the reader's queue summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from annotator.models import Reservation
+from annotator.selectors.flags import unflagged_reports
+from labeling.models import (
+    Annotation,
+    GoldLabel,
+    Report,
+    RuntimeSettings,
+)
+from labeling.selectors import runtime_settings_get
+
+
+# --- assignment ----------------------------------------------------------------
+def _live_reservations(now: dt.datetime) -> QuerySet[Reservation]:
+    return Reservation.objects.filter(state=Reservation.State.ACTIVE, expires_at__gt=now)
+
+
+def report_read_load(*, report_id: int, now: dt.datetime | None = None, exclude_reader: AbstractBaseUser | None = None) -> int:
+    """Submitted reads + live reservations of a report: what counts toward k."""
+    now = now or timezone.now()
+    submitted = Annotation.objects.filter(report_id=report_id, status=Annotation.Status.SUBMITTED)
+    live = _live_reservations(now).filter(report_id=report_id)
+    if exclude_reader is not None:
+        submitted = submitted.exclude(reader=exclude_reader)
+        live = live.exclude(reader=exclude_reader)
+    # A reader's reservation is deleted when they submit, so nothing counts twice.
+    return submitted.count() + live.count()
+
+
+def _count_subquery(qs: QuerySet) -> Coalesce:
+    return Coalesce(
+        Subquery(qs.order_by().values("report_id").annotate(c=Count("id")).values("c")[:1], output_field=IntegerField()),
+        Value(0),
+    )
+
+
+def assignable_reports(*, reader: AbstractBaseUser, now: dt.datetime | None = None, order: str | None = None) -> QuerySet[Report]:
+    """Reports `reader` may be handed next, in queue order.
+
+    Excludes gold and flagged reports, reports with k reads (submitted + live
+    reservations), and reports the reader already read, holds or skipped."""
+    now = now or timezone.now()
+    settings_row = runtime_settings_get()
+    k = settings_row.reads_per_report
+    order = order or settings_row.queue_order
+    load = _count_subquery(Annotation.objects.filter(report_id=OuterRef("pk"), status=Annotation.Status.SUBMITTED)) + _count_subquery(
+        _live_reservations(now).filter(report_id=OuterRef("pk"))
+    )
+    qs = (
+        unflagged_reports()
+        .exclude(Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True)))
+        .exclude(Exists(Reservation.objects.filter(report_id=OuterRef("pk"), reader=reader, state=Reservation.State.SKIPPED)))
+        .exclude(Exists(_live_reservations(now).filter(report_id=OuterRef("pk"), reader=reader)))
+    )
+    # Never the same report twice here; deliberate re-reads are handed out by
+    # `services.reread_next_assign` and stored apart (annotator.Reread).
+    qs = qs.exclude(Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=reader, status=Annotation.Status.SUBMITTED)))
+    qs = qs.alias(load=load).filter(load__lt=k)
+    return _ordered(qs, order)
+
+
+def _ordered(qs: QuerySet[Report], order: str) -> QuerySet[Report]:
+    if order == RuntimeSettings.QueueOrder.SEQUENTIAL:
+        return qs.order_by("id")
+    if order == RuntimeSettings.QueueOrder.RANDOM:
+        return qs.order_by("?")
+    # Priority orders: an inner join on ReportPriority (every report has a row
+    # after `report_priorities_refresh`) lets the database walk the priority
+    # index in order and stop at the first free report instead of sorting all.
+    qs = qs.filter(priority__is_open=True, priority__disagreement__gte=0)
+    if order == RuntimeSettings.QueueOrder.UNCERTAINTY:
+        return qs.order_by("priority__confidence", "priority__report_id")
+    return qs.order_by("-priority__disagreement", "priority__confidence", "priority__report_id")
+
+
+def reservation_live_of_reader(*, reader: AbstractBaseUser, now: dt.datetime | None = None) -> Reservation | None:
+    """The reader's oldest live reservation of a report still to read (to resume)."""
+    now = now or timezone.now()
+    return (
+        _live_reservations(now)
+        .filter(reader=reader)
+        .exclude(Exists(Annotation.objects.filter(report_id=OuterRef("report_id"), reader=reader, status=Annotation.Status.SUBMITTED)))
+        .filter(report__is_flagged=False)
+        .exclude(Exists(GoldLabel.objects.filter(report_id=OuterRef("report_id"), is_current=True)))
+        .order_by("created_at", "id")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class QueueSummary:
+    assigned: int  # reports reserved for the reader and not yet submitted
+    done: int  # reads submitted
+    remaining: int  # reports the reader could still be given
+    recent: list[dict[str, object]] = field(default_factory=list)
+
+
+def reader_queue_summary(*, reader: AbstractBaseUser, recent: int = 10) -> QueueSummary:
+    now = timezone.now()
+    done = Annotation.objects.filter(reader=reader, status=Annotation.Status.SUBMITTED)
+    assigned = (
+        _live_reservations(now)
+        .filter(reader=reader)
+        .exclude(Exists(Annotation.objects.filter(report_id=OuterRef("report_id"), reader=reader, status=Annotation.Status.SUBMITTED)))
+        .count()
+    )
+    rows = list(
+        done.order_by("-submitted_at").values("report_id", "report__external_id", "submitted_at")[:recent]
+    )
+    gold_ids = set(GoldLabel.objects.filter(report_id__in=[r["report_id"] for r in rows], is_current=True).values_list("report_id", flat=True))
+    for r in rows:
+        r["is_gold"] = r["report_id"] in gold_ids
+    return QueueSummary(
+        assigned=assigned,
+        done=done.count(),
+        remaining=assignable_reports(reader=reader, now=now, order="sequential").count(),
+        recent=rows,
+    )

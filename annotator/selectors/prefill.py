@@ -1,0 +1,92 @@
+"""Machine labels shown on the review page (rules, active model) and their evidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from annotator.text_offsets import utf16_length, utf16_offset_converter
+from labeling.models import (
+    MachinePrediction,
+    Report,
+)
+from labeling.observations import LabelDict
+from labeling.selectors import active_model_version_get
+
+
+# --- machine labels, evidence, guidelines ---------------------------------------
+@dataclass(frozen=True)
+class MachineLabels:
+    rules: LabelDict | None
+    rules_version: str | None
+    model: LabelDict | None
+    model_version: str | None
+    probabilities: dict[str, dict[str, float]] | None
+    evidence: dict[str, list[dict[str, object]]]  # JS (UTF-16) offsets
+
+    @property
+    def prefill(self) -> LabelDict | None:
+        return self.model or self.rules
+
+
+def machine_labels_for_report(*, report: Report) -> MachineLabels:
+    """Rule labels (latest rule version for this report), the active model's
+    labels, and rule evidence with offsets converted for JavaScript."""
+    rules = (
+        MachinePrediction.objects.filter(report=report, source=MachinePrediction.Source.RULES)
+        .order_by("-id")
+        .values("labels", "source_version", "evidence")
+        .first()
+    )
+    model_version = active_model_version_get()
+    model = None
+    if model_version is not None:
+        model = (
+            MachinePrediction.objects.filter(report=report, model_version=model_version)
+            .values("labels", "probabilities", "evidence")
+            .first()
+        )
+    evidence_raw = (rules or {}).get("evidence") or {}
+    if model and model.get("evidence"):
+        evidence_raw = {**evidence_raw, **{k: v for k, v in model["evidence"].items() if v}}
+    return MachineLabels(
+        rules=rules["labels"] if rules else None,
+        rules_version=rules["source_version"] if rules else None,
+        model=model["labels"] if model else None,
+        model_version=model_version.name if model and model_version else None,
+        probabilities=model.get("probabilities") if model else None,
+        evidence=evidence_for_js(text=report.text, evidence=evidence_raw),
+    )
+
+
+_SPAN_KEYS = ("start", "end", "sentence_start", "sentence_end", "cue_start", "cue_end")
+
+
+def evidence_for_js(*, text: str, evidence: dict[str, list[dict[str, object]]]) -> dict[str, list[dict[str, object]]]:
+    """Evidence spans with every offset converted to UTF-16 units."""
+    convert = utf16_offset_converter(text)
+    out: dict[str, list[dict[str, object]]] = {}
+    for name, spans in evidence.items():
+        converted = []
+        for span in spans or []:
+            item = dict(span)
+            for key in _SPAN_KEYS:
+                if isinstance(item.get(key), int):
+                    item[key] = convert(item[key])  # type: ignore[arg-type]
+            converted.append(item)
+        out[name] = converted
+    return out
+
+
+def sections_for_js(*, report: Report) -> list[dict[str, object]]:
+    convert = utf16_offset_converter(report.text)
+    result = []
+    for row in report.sections or []:
+        name, heading_start, body_start, body_end = row
+        result.append(
+            {"name": str(name), "heading_start": convert(heading_start), "body_start": convert(body_start), "body_end": convert(body_end)}
+        )
+    return result
+
+
+def report_text_length_js(*, report: Report) -> int:
+    return utf16_length(report.text)

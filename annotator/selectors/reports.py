@@ -1,0 +1,98 @@
+"""Report lists for the API: status of each report (unread, in review, gold,
+flagged) and filters by status, machine label and rule/model disagreement."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.fields.json import KT
+from django.utils import timezone
+
+from annotator.models import Reservation
+from labeling.models import Annotation, GoldLabel, MachinePrediction, Report
+from labeling.observations import OBSERVATION_NAMES
+from labeling.selectors import active_model_version_get, latest_rules_version
+
+REPORT_STATUSES = ("unread", "in_review", "gold", "flagged")
+
+
+def reports_with_status() -> QuerySet[Report]:
+    now = timezone.now()
+    return Report.objects.annotate(
+        has_gold=Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True)),
+        has_reads=Exists(Annotation.objects.filter(report_id=OuterRef("pk")))
+        | Exists(Reservation.objects.filter(report_id=OuterRef("pk"), state=Reservation.State.ACTIVE, expires_at__gt=now)),
+        flagged=F("is_flagged"),
+    )
+
+
+def report_status(report: Report) -> str:
+    """Status of a report annotated by `reports_with_status`."""
+    if report.flagged:  # type: ignore[attr-defined]
+        return "flagged"
+    if report.has_gold:  # type: ignore[attr-defined]
+        return "gold"
+    if report.has_reads:  # type: ignore[attr-defined]
+        return "in_review"
+    return "unread"
+
+
+def reports_filter(
+    qs: QuerySet[Report],
+    *,
+    status: str | None = None,
+    observation: str | None = None,
+    value: str | None = None,
+    source: str = "rules",
+    disagreement: bool | None = None,
+) -> QuerySet[Report]:
+    """Filter by status, by a machine label (`observation` = `value` from `source`
+    rules or the active model), and by rule/model disagreement."""
+    if status == "flagged":
+        qs = qs.filter(flagged=True)
+    elif status == "gold":
+        qs = qs.filter(flagged=False, has_gold=True)
+    elif status == "in_review":
+        qs = qs.filter(flagged=False, has_gold=False, has_reads=True)
+    elif status == "unread":
+        qs = qs.filter(flagged=False, has_gold=False, has_reads=False)
+    if observation and value:
+        qs = qs.filter(Exists(_predictions(source).filter(report_id=OuterRef("pk"), **{f"labels__{observation}": value})))
+    if disagreement is not None:
+        rules, model = latest_rules_version(), active_model_version_get()
+        if rules is None or model is None:
+            return qs.none() if disagreement else qs
+        # Per observation: the rule label (text) of this report, compared with the model's.
+        rule_rows = MachinePrediction.objects.filter(
+            source=MachinePrediction.Source.RULES, source_version=rules, report_id=OuterRef("pk")
+        )
+        annotated = qs.annotate(
+            **{f"rule_{_slug(n)}": Subquery(rule_rows.annotate(v=KT(f"labels__{n}")).values("v")[:1]) for n in OBSERVATION_NAMES}
+        )
+        model_rows = MachinePrediction.objects.filter(model_version=model, report_id=OuterRef("pk")).annotate(
+            **{f"m_{_slug(n)}": KT(f"labels__{n}") for n in OBSERVATION_NAMES}
+        )
+        differs = Q()
+        for name in OBSERVATION_NAMES:
+            differs |= ~Q(**{f"m_{_slug(name)}": OuterRef(f"rule_{_slug(name)}")})
+        different = Exists(model_rows.filter(differs))
+        has_both = Exists(rule_rows) & Exists(MachinePrediction.objects.filter(model_version=model, report_id=OuterRef("pk")))
+        qs = annotated.filter(has_both).filter(different if disagreement else ~different)
+    return qs
+
+
+def _slug(name: str) -> str:
+    return name.lower().replace(" ", "_")
+
+
+def _predictions(source: str) -> QuerySet[MachinePrediction]:
+    if source == "model":
+        model = active_model_version_get()
+        return MachinePrediction.objects.filter(model_version=model) if model else MachinePrediction.objects.none()
+    rules = latest_rules_version()
+    return MachinePrediction.objects.filter(source=MachinePrediction.Source.RULES, source_version=rules or "")
+
+
+def annotations_of_reader(*, reader: AbstractBaseUser) -> QuerySet[Annotation]:
+    """The reader's own annotations (never anyone else's), newest first."""
+    return Annotation.objects.filter(reader=reader).select_related("report").order_by("-updated_at", "-id")

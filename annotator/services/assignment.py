@@ -1,0 +1,185 @@
+"""Handing reports to readers: reservations, k reads per report, queue priorities."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from accounts.roles import Role
+from accounts.selectors import user_roles
+from annotator import selectors
+from annotator.errors import NotAllowed
+from annotator.models import ReportPriority, Reservation
+from labeling.models import Annotation, GoldLabel, MachinePrediction, Report, RuntimeSettings
+from labeling.observations import OBSERVATION_NAMES
+from labeling.selectors import active_model_version_get, latest_rules_version, runtime_settings_get
+
+
+# --- assignment ------------------------------------------------------------------
+def next_report_assign(*, reader: AbstractBaseUser, now: dt.datetime | None = None) -> Report | None:
+    """Hand `reader` a report and reserve it for them for `reservation_minutes`.
+
+    Resumes the reader's own live reservation first. Never exceeds k (submitted
+    reads + live reservations) and never hands a reader a report twice (unless
+    re-reads are on). Returns None when nothing is left."""
+    if Role.READER not in user_roles(user=reader):
+        raise NotAllowed("Only readers get reports to read.")
+    now = now or timezone.now()
+    settings_row = runtime_settings_get()
+    expires = now + dt.timedelta(minutes=settings_row.reservation_minutes)
+    if settings_row.queue_order in (RuntimeSettings.QueueOrder.DISAGREEMENT, RuntimeSettings.QueueOrder.UNCERTAINTY):
+        _priorities_refresh_if_due()
+    with transaction.atomic():
+        # Serialise one reader's own concurrent requests (double clicks, two tabs).
+        get_user_model().objects.select_for_update().filter(pk=reader.pk).values_list("pk", flat=True).first()
+        current = selectors.reservation_live_of_reader(reader=reader, now=now)
+        if current is not None:
+            Reservation.objects.filter(id=current.id).update(expires_at=expires)
+            return current.report
+        report_id = _reserve_first_free(reader=reader, now=now, expires=expires, k=settings_row.reads_per_report)
+    return Report.objects.get(id=report_id) if report_id is not None else None
+
+
+MAX_ASSIGN_TRIES = 50
+
+
+def _reserve_first_free(*, reader: AbstractBaseUser, now: dt.datetime, expires: dt.datetime, k: int) -> int | None:
+    """Lock candidates one at a time, recount under the lock, reserve the first with room.
+
+    PostgreSQL: first pass skips rows other readers hold (they spread over
+    reports), second pass waits for them (so a busy report is not reported as
+    "nothing left"). A fresh statement after the lock sees commits made since
+    the candidate query's snapshot, hence the recount."""
+    candidates = selectors.assignable_reports(reader=reader, now=now)
+    locking = connection.features.has_select_for_update
+    passes = (True, False) if connection.features.has_select_for_update_skip_locked else (False,)
+    tried: list[int] = []
+    for skip_locked in passes:
+        while len(tried) < MAX_ASSIGN_TRIES:
+            qs = candidates.exclude(id__in=tried)
+            if locking:
+                qs = qs.select_for_update(skip_locked=skip_locked, of=("self",))
+            report_id = next(iter(qs.values_list("id", flat=True)[:1]), None)
+            if report_id is None:
+                break
+            tried.append(report_id)
+            if selectors.report_read_load(report_id=report_id, now=now, exclude_reader=reader) >= k:
+                continue
+            Reservation.objects.update_or_create(
+                report_id=report_id, reader=reader,
+                defaults={"state": Reservation.State.ACTIVE, "expires_at": expires, "created_at": now},
+            )
+            return report_id
+    return None
+
+
+def reservation_skip(*, reader: AbstractBaseUser, report: Report) -> None:
+    """Give the report back; it leaves this reader's queue (the draft, if any, stays)."""
+    Reservation.objects.update_or_create(
+        report=report, reader=reader, defaults={"state": Reservation.State.SKIPPED, "expires_at": timezone.now()}
+    )
+
+
+def report_priorities_refresh(*, batch_size: int = 2000) -> int:
+    """Recompute queue-order keys of reports whose predictions changed basis
+    (new rule version or a different active model). Returns rows written."""
+    rules_version = latest_rules_version() or "-"
+    model = active_model_version_get()
+    k = runtime_settings_get().reads_per_report
+    basis = f"{rules_version}|{model.id if model else '-'}|k{k}"
+    if not _priorities_stale(basis):
+        return 0
+    stale = Report.objects.exclude(priority__basis=basis).order_by("id").values_list("id", flat=True)
+    written = 0
+    last_id = 0
+    while True:
+        ids = list(stale.filter(id__gt=last_id)[:batch_size])
+        if not ids:
+            return written
+        last_id = ids[-1]
+        rules = dict(
+            MachinePrediction.objects.filter(report_id__in=ids, source=MachinePrediction.Source.RULES, source_version=rules_version)
+            .values_list("report_id", "labels")
+        )
+        models_ = {}
+        if model is not None:
+            models_ = {
+                rid: (labels, probs)
+                for rid, labels, probs in MachinePrediction.objects.filter(report_id__in=ids, model_version=model).values_list(
+                    "report_id", "labels", "probabilities"
+                )
+            }
+        closed = _reports_closed(ids, k=k)
+        rows = []
+        for rid in ids:
+            disagreement, confidence = 0, 1.0
+            if rid in models_:
+                labels, probs = models_[rid]
+                rule_labels = rules.get(rid)
+                if rule_labels:
+                    disagreement = sum(1 for n in OBSERVATION_NAMES if rule_labels.get(n) != labels.get(n))
+                if probs:
+                    confidence = min((max(p.values()) for p in probs.values() if p), default=1.0)
+            rows.append(
+                ReportPriority(report_id=rid, basis=basis, disagreement=disagreement, confidence=confidence, is_open=rid not in closed)
+            )
+        with transaction.atomic():
+            ReportPriority.objects.bulk_create(
+                rows, update_conflicts=True, unique_fields=["report"],
+                update_fields=["basis", "disagreement", "confidence", "is_open"],
+            )
+        written += len(rows)
+
+
+def _reports_closed(ids: list[int], *, k: int) -> set[int]:
+    """Of `ids`, the reports that cannot be handed out again: gold, flagged, or k submitted reads."""
+    gold = set(GoldLabel.objects.filter(report_id__in=ids, is_current=True).values_list("report_id", flat=True))
+    flagged = set(Report.objects.filter(id__in=ids, is_flagged=True).values_list("id", flat=True))
+    full = set(
+        Annotation.objects.filter(report_id__in=ids, status=Annotation.Status.SUBMITTED)
+        .values("report_id").annotate(n=Count("id")).filter(n__gte=k).values_list("report_id", flat=True)
+    )
+    return gold | flagged | full
+
+
+def priority_open_recompute(*, report_id: int) -> None:
+    """After a read, gold or flag change: close the report in the queue order
+    when it is finished, reopen it when it is not (e.g. a flag resolved as keep)."""
+    closed = _reports_closed([report_id], k=runtime_settings_get().reads_per_report)
+    ReportPriority.objects.filter(report_id=report_id).update(is_open=report_id not in closed)
+
+
+PRIORITY_CHECK_SECONDS = 30.0
+_priority_checked_at: float | None = None
+
+
+def _priorities_refresh_if_due() -> None:
+    """Refresh queue priorities before an assignment: at once for new reports
+    (two index lookups), otherwise at most every PRIORITY_CHECK_SECONDS per
+    process, since finding the latest rule version scans predictions; a newly
+    activated model reorders the queue up to that much later."""
+    global _priority_checked_at
+    now = time.monotonic()
+    recent = _priority_checked_at is not None and now - _priority_checked_at < PRIORITY_CHECK_SECONDS
+    if recent and not _reports_without_priority():
+        return
+    report_priorities_refresh()
+    _priority_checked_at = time.monotonic()
+
+
+def _reports_without_priority() -> bool:
+    # Two index lookups: imports only append report ids.
+    newest_report = Report.objects.order_by("-id").values_list("id", flat=True).first()
+    newest_priority = ReportPriority.objects.order_by("-report_id").values_list("report_id", flat=True).first()
+    return newest_report != newest_priority
+
+
+def _priorities_stale(basis: str) -> bool:
+    """Any priority row computed on another basis, or reports without one."""
+    return ReportPriority.objects.exclude(basis=basis).exists() or _reports_without_priority()

@@ -1,0 +1,102 @@
+"""Every write of gold: by agreement of k reads, by adjudication, frozen gold-set versions.
+
+Gold is written only here (one home); `labeling` owns the tables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from annotator import selectors
+from annotator.errors import GoldConflict, NotAllowed, ReviewError
+from annotator.models import ReportPriority
+from annotator.services.base import full_labels, report_lock
+from labeling.models import Annotation, GoldLabel, GoldSetMembership, GoldSetVersion, Report
+from labeling.observations import labels_from_mapping
+from labeling.selectors import runtime_settings_get
+from labeling.splits import gold_split_for
+
+
+# --- gold ------------------------------------------------------------------------------
+def _gold_split_assign(report: Report) -> None:
+    # Called when a report becomes gold: it leaves the queue order too.
+    ReportPriority.objects.filter(report_id=report.id).update(is_open=False)
+    # Once only: a report never moves between train and validation.
+    Report.objects.filter(id=report.id, gold_split="").update(
+        gold_split=gold_split_for(patient_id=report.patient_id, external_id=report.external_id)  # labeling.splits
+    )
+
+
+def report_gold_by_agreement_try(*, report: Report) -> GoldLabel | None:
+    """Make the report gold when it has k submitted reads that agree on all 14
+    values (blank != negative). Call inside a transaction holding the report lock."""
+    if GoldLabel.objects.filter(report=report, is_current=True).exists() or selectors.report_is_flagged(report_id=report.id):
+        return None
+    annotations = list(Annotation.objects.filter(report=report, status=Annotation.Status.SUBMITTED))
+    if len(annotations) < runtime_settings_get().reads_per_report:
+        return None
+    if selectors.conflicting_observations(a.labels for a in annotations):
+        return None
+    gold = GoldLabel.objects.create(report=report, labels=labels_from_mapping(annotations[0].labels), method=GoldLabel.Method.AGREEMENT)
+    gold.annotations.set(annotations)
+    _gold_split_assign(report)
+    return gold
+
+
+def gold_adjudicate(
+    *,
+    report: Report,
+    adjudicator: AbstractBaseUser,
+    labels: Mapping[str, str],
+    rationale: str = "",
+    expected_current_gold_id: int | None,
+) -> GoldLabel:
+    """Write the adjudicated gold labels of a report (or a correction that
+    supersedes the current gold row). Raises GoldConflict when the current gold
+    row is not `expected_current_gold_id` (someone resolved it meanwhile)."""
+    values = full_labels(labels)
+    with transaction.atomic():
+        report = report_lock(report.id)
+        if not selectors.user_may_adjudicate(user=adjudicator, report=report):
+            raise NotAllowed("You read this report (or are not an adjudicator), so you cannot adjudicate it.")
+        if selectors.report_is_flagged(report_id=report.id):
+            raise ReviewError("This report is flagged; an admin must resolve the flag first.")
+        current = GoldLabel.objects.select_for_update().filter(report=report, is_current=True).first()
+        if (current.id if current else None) != expected_current_gold_id:
+            raise GoldConflict("Someone else resolved this report while you were working. Reload to see the current gold labels.")
+        if current is not None:
+            current.is_current = False
+            current.save(update_fields=["is_current"])
+        gold = GoldLabel.objects.create(
+            report=report, labels=values, method=GoldLabel.Method.ADJUDICATED, adjudicator=adjudicator,
+            rationale=rationale.strip(), supersedes=current,
+        )
+        gold.annotations.set(Annotation.objects.filter(report=report, status=Annotation.Status.SUBMITTED))
+        _gold_split_assign(report)
+    return gold
+
+
+@transaction.atomic
+def gold_set_version_freeze(*, name: str, user: AbstractBaseUser | None, note: str = "") -> GoldSetVersion:
+    """Snapshot the current gold set (without flagged reports) under `name`."""
+    name = name.strip()
+    if not name:
+        raise ReviewError("Give the version a name.")
+    if GoldSetVersion.objects.filter(name=name).exists():
+        raise ReviewError(f"A gold-set version named {name!r} already exists.")
+    version = GoldSetVersion.objects.create(name=name, note=note, created_by=user)
+    rows = (
+        GoldLabel.objects.filter(is_current=True)
+        .filter(report__is_flagged=False)
+        .values_list("id", "report_id")
+    )
+    batch: list[GoldSetMembership] = []
+    for gold_id, report_id in rows.iterator(chunk_size=5000):
+        batch.append(GoldSetMembership(version=version, report_id=report_id, gold_label_id=gold_id))
+        if len(batch) >= 5000:
+            GoldSetMembership.objects.bulk_create(batch)
+            batch = []
+    GoldSetMembership.objects.bulk_create(batch)
+    return version

@@ -1,0 +1,159 @@
+"""A reader's own read of a report: drafts, the independent first read, submit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from annotator import selectors
+from annotator.consistency import ConsistencyWarning, consistency_warnings
+from annotator.errors import NoCapacity, NotAllowed, ReviewError, StaleVersion
+from annotator.models import Reservation
+from annotator.services.assignment import priority_open_recompute
+from annotator.services.base import MAX_TIME_SPENT_SECONDS, full_labels, report_lock
+from annotator.services.gold import report_gold_by_agreement_try
+from labeling.models import Annotation, GoldLabel, Report
+from labeling.observations import labels_from_mapping
+from labeling.selectors import runtime_settings_get
+
+
+# --- reads ------------------------------------------------------------------------
+def time_spent_clamp(seconds: float | None) -> float | None:
+    if seconds is None:
+        return None
+    return max(0.0, min(float(seconds), MAX_TIME_SPENT_SECONDS))
+
+
+def _annotation_for_write(*, reader: AbstractBaseUser, report: Report, expected_version: int) -> Annotation | None:
+    """The reader's annotation, locked, after checking the client's version (0 = none yet)."""
+    annotation = Annotation.objects.select_for_update().filter(report=report, reader=reader).first()
+    current = annotation.version if annotation else 0
+    if current != expected_version:
+        raise StaleVersion("This read was changed elsewhere (another tab?). Reload the page to continue.")
+    if annotation is not None and annotation.status == Annotation.Status.SUBMITTED:
+        raise ReviewError("This read is already submitted.")
+    return annotation
+
+
+def _check_reader_may_write(*, reader: AbstractBaseUser, report: Report) -> None:
+    if selectors.report_for_reader(reader=reader, report_id=report.id) is None:
+        raise NotAllowed("This report is not assigned to you.")
+    if GoldLabel.objects.filter(report=report, is_current=True).exists():
+        raise ReviewError("This report is already gold.")
+
+
+@transaction.atomic
+def annotation_draft_save(
+    *, reader: AbstractBaseUser, report: Report, labels: Mapping[str, str], expected_version: int, time_spent_seconds: float | None = None
+) -> Annotation:
+    """Autosave a draft. Partial label sets are fine (missing -> blank).
+
+    Raises StaleVersion when `expected_version` is not the stored version."""
+    _check_reader_may_write(reader=reader, report=report)
+    try:
+        values = labels_from_mapping({k: v for k, v in labels.items() if v})
+    except ValueError as exc:
+        raise ReviewError(str(exc)) from None
+    annotation = _annotation_for_write(reader=reader, report=report, expected_version=expected_version)
+    spent = time_spent_clamp(time_spent_seconds)
+    if annotation is None:
+        return Annotation.objects.create(report=report, reader=reader, labels=values, time_spent_seconds=spent or 0.0)
+    annotation.labels = values
+    annotation.version += 1
+    if spent is not None:
+        annotation.time_spent_seconds = spent
+    annotation.save()
+    return annotation
+
+
+@transaction.atomic
+def annotation_first_read_commit(
+    *, reader: AbstractBaseUser, report: Report, labels: Mapping[str, str], expected_version: int, time_spent_seconds: float | None = None
+) -> Annotation:
+    """Record the reader's independent first read; machine labels are shown from now on."""
+    _check_reader_may_write(reader=reader, report=report)
+    values = full_labels(labels)
+    annotation = _annotation_for_write(reader=reader, report=report, expected_version=expected_version)
+    if annotation is None:
+        annotation = Annotation(report=report, reader=reader, labels=values)
+    elif annotation.first_read_labels is not None:
+        raise ReviewError("The first read is already committed.")
+    else:
+        annotation.version += 1
+    annotation.labels = values
+    annotation.first_read_labels = dict(values)
+    spent = time_spent_clamp(time_spent_seconds)
+    if spent is not None:
+        annotation.time_spent_seconds = spent
+    annotation.save()
+    return annotation
+
+
+@dataclass
+class SubmitResult:
+    annotation: Annotation | None
+    warnings: list[ConsistencyWarning] = field(default_factory=list)
+    gold: GoldLabel | None = None
+
+    @property
+    def submitted(self) -> bool:
+        return self.annotation is not None and self.annotation.status == Annotation.Status.SUBMITTED
+
+
+def annotation_submit(
+    *,
+    reader: AbstractBaseUser,
+    report: Report,
+    labels: Mapping[str, str],
+    expected_version: int,
+    time_spent_seconds: float | None = None,
+    override_warnings: bool = False,
+) -> SubmitResult:
+    """Submit a read. With consistency warnings and no override, nothing is
+    saved and the warnings are returned. On success the reservation ends and,
+    when all k reads agree and auto-gold is on, the report becomes gold."""
+    values = full_labels(labels)
+    warnings = consistency_warnings(values)
+    if warnings and not override_warnings:
+        return SubmitResult(annotation=None, warnings=warnings)
+    with transaction.atomic():
+        report = report_lock(report.id)
+        _check_reader_may_write(reader=reader, report=report)
+        settings_row = runtime_settings_get()
+        now = timezone.now()
+        holds_live = Reservation.objects.filter(
+            report=report, reader=reader, state=Reservation.State.ACTIVE, expires_at__gt=now
+        ).exists()
+        if not holds_live and selectors.report_read_load(report_id=report.id, now=now, exclude_reader=reader) >= settings_row.reads_per_report:
+            raise NoCapacity("Your reservation expired and this report now has enough reads. Take the next report.")
+        annotation = _annotation_for_write(reader=reader, report=report, expected_version=expected_version)
+        if annotation is None:
+            annotation = Annotation(report=report, reader=reader)
+        else:
+            annotation.version += 1
+        if review_first_read_required(annotation=annotation):
+            raise ReviewError("Commit your first read before submitting.")
+        annotation.labels = values
+        annotation.status = Annotation.Status.SUBMITTED
+        annotation.submitted_at = now
+        spent = time_spent_clamp(time_spent_seconds)
+        if spent is None:
+            reservation = Reservation.objects.filter(report=report, reader=reader).first()
+            spent = time_spent_clamp((now - reservation.created_at).total_seconds()) if reservation else 0.0
+        annotation.time_spent_seconds = spent or 0.0
+        annotation.save()
+        Reservation.objects.filter(report=report, reader=reader).delete()
+        gold = report_gold_by_agreement_try(report=report) if settings_row.auto_gold else None
+        priority_open_recompute(report_id=report.id)
+    return SubmitResult(annotation=annotation, warnings=warnings, gold=gold)
+
+
+def review_first_read_required(*, annotation: Annotation | None) -> bool:
+    """True while independent first read is on and this read has no first read yet."""
+    if not selectors.review_settings_get().independent_first_read:
+        return False
+    return annotation is None or annotation.first_read_labels is None

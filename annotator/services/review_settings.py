@@ -1,0 +1,48 @@
+"""Project-wide review settings (k, reservation time, queue order, first read, re-reads)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from annotator import selectors
+from annotator.errors import ReviewError
+from annotator.models import ReviewSettings
+from labeling.models import RuntimeSettings
+from labeling.selectors import runtime_settings_get
+
+
+@transaction.atomic
+def review_settings_update(
+    *,
+    reads_per_report: int,
+    reservation_minutes: int,
+    queue_order: str,
+    auto_gold: bool,
+    independent_first_read: bool,
+    allow_rereads: bool,
+    anonymise_readers: bool,
+    reread_percent: int | None = None,
+) -> tuple[RuntimeSettings, ReviewSettings]:
+    if reads_per_report < 1:
+        raise ReviewError("Each report needs at least one read.")
+    if reservation_minutes < 1:
+        raise ReviewError("Reservations last at least one minute.")
+    if queue_order not in RuntimeSettings.QueueOrder.values:
+        raise ReviewError(f"Unknown queue order {queue_order!r}.")
+    runtime = runtime_settings_get()
+    runtime.reads_per_report = reads_per_report
+    runtime.reservation_minutes = reservation_minutes
+    runtime.queue_order = queue_order
+    runtime.auto_gold = auto_gold
+    runtime.save()
+    review = selectors.review_settings_get()
+    review.independent_first_read = independent_first_read
+    review.allow_rereads = allow_rereads
+    if reread_percent is not None:
+        if not 0 <= reread_percent <= 100:
+            raise ReviewError("The re-read share is a percentage between 0 and 100.")
+        review.reread_percent = reread_percent
+    review.anonymise_readers = anonymise_readers
+    review.save()
+    return runtime, review
+

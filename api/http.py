@@ -1,0 +1,39 @@
+"""Small helpers every app's `apis.py` shares: query-parameter errors, streamed
+downloads, and a content negotiation that leaves `?format=` to the view."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from django.http import StreamingHttpResponse
+from rest_framework import serializers
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.request import Request
+
+
+def bad_request(detail: str) -> serializers.ValidationError:
+    return serializers.ValidationError({"detail": detail})
+
+
+def int_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)  # type: ignore[arg-type]
+    except ValueError:
+        raise bad_request(f"{name} must be an integer") from None
+
+
+def stream_download(chunks: Iterator[str], *, content_type: str, filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse((c.encode("utf-8") for c in chunks), content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+class FormatIsOurs(DefaultContentNegotiation):
+    """`?format=` names the export format here, not a DRF renderer."""
+
+    def select_renderer(self, request: Request, renderers: list[Any], format_suffix: str | None = None) -> tuple[Any, str]:
+        return renderers[0], renderers[0].media_type

@@ -1,0 +1,221 @@
+"""REST API of labeling: imports, the gold and prediction exports, the change
+history. Thin adapters over `labeling.services` and `labeling.selectors`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import IsAdmin
+from api.exceptions import UploadInvalid
+from api.http import FormatIsOurs, bad_request, stream_download
+from labeling.audit import AUDIT_KINDS, AuditLog
+from labeling.models import ImportBatch, ModelVersion
+from labeling.observations import OBSERVATION_NAMES, LabelValue
+from labeling.selectors import gold_labels_for_export, gold_set_version_get, latest_rules_version, predictions_for_export
+from labeling.services.exports import gold_label_set_export, machine_predictions_export
+from labeling.services.upload_validation import report_file_validate
+from labeling.services.uploads import report_upload_accept
+from privacy.services.access_audit import report_access_record
+
+LABEL_CHOICES = [v.value for v in LabelValue]
+
+
+class LabelsField(serializers.DictField):
+    """{observation name: positive|negative|uncertain|blank}; unknown names are refused."""
+
+    child = serializers.ChoiceField(choices=LABEL_CHOICES)
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        values = super().to_internal_value(data)
+        unknown = sorted(set(values) - set(OBSERVATION_NAMES))
+        if unknown:
+            raise serializers.ValidationError(f"unknown observation(s): {', '.join(unknown)}")
+        return values
+
+
+class ImportBatchSerializer(serializers.ModelSerializer):
+    task = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ImportBatch
+        fields = ["id", "filename", "status", "progress", "rows_read", "rows_created", "rows_unchanged", "message",
+                  "errors", "deid_findings", "created_at", "started_at", "finished_at", "task"]
+
+    def get_task(self, obj: ImportBatch) -> str:
+        return f"import-{obj.id}"
+
+
+class UploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+
+
+class AuditEntrySerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    kind = serializers.CharField()
+    object_id = serializers.IntegerField()
+    action = serializers.CharField()
+    by = serializers.CharField(allow_null=True)
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)
+
+
+class ImportListView(ListAPIView):
+    """Admins: recent import batches; POST a CSV/JSONL file to import it."""
+
+    permission_classes = [IsAdmin]
+    serializer_class = ImportBatchSerializer
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self) -> Any:
+        return ImportBatch.objects.select_related("created_by").order_by("-created_at", "-id")
+
+    @extend_schema(request=UploadSerializer, responses={202: ImportBatchSerializer})
+    def post(self, request: Request) -> Response:
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise UploadInvalid("No file: send multipart/form-data with a `file` field.",
+                                [{"line": 0, "column": None, "message": "missing `file`"}])
+        errors = report_file_validate(upload=upload) if upload.size <= _sync_limit() else _cheap_checks(upload)
+        if errors:
+            listed = [{"line": e.line, "column": e.column, "message": e.message} for e in errors]
+            raise UploadInvalid(f"{len(listed)} problem(s) in {upload.name}; nothing was imported.", listed)
+        batch = report_upload_accept(upload=upload, user=request.user)
+        return Response(ImportBatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _sync_limit() -> int:
+    from django.conf import settings
+
+    return settings.CHEXGOLD_SYNC_VALIDATE_MB * 1024 * 1024
+
+
+def _cheap_checks(upload: Any) -> list[Any]:
+    from labeling.services.upload_validation import upload_problems
+
+    return upload_problems(upload=upload)
+
+
+class ImportDetailView(GenericAPIView):
+    """Admins: status, progress and every bad row of an import batch."""
+
+    permission_classes = [IsAdmin]
+    serializer_class = ImportBatchSerializer
+
+    def get(self, request: Request, batch_id: int) -> Response:
+        return Response(ImportBatchSerializer(get_object_or_404(ImportBatch, id=batch_id)).data)
+
+
+class GoldExportView(APIView):
+    """Admins: the gold set (current, or a frozen `version`) as a streamed CSV or JSONL."""
+
+    permission_classes = [IsAdmin]
+    content_negotiation_class = FormatIsOurs
+
+    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["csv", "jsonl"]), OpenApiParameter("version", str)],
+                   responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/x-ndjson"): OpenApiTypes.STR})
+    def get(self, request: Request) -> StreamingHttpResponse:
+        fmt = request.query_params.get("format", "csv")
+        if fmt not in ("csv", "jsonl"):
+            raise bad_request("format must be csv or jsonl")
+        version = None
+        if request.query_params.get("version"):
+            version = gold_set_version_get(name=request.query_params["version"])
+            if version is None:
+                raise Http404("No such gold-set version.")
+        report_access_record(user=request.user, request=request,
+                             report_ids=gold_labels_for_export(gold_version=version).values_list("report_id", flat=True))
+        return stream_download(gold_label_set_export(fmt=fmt, gold_version=version),
+                       content_type="text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson",
+                       filename=f"gold-{version.name if version else 'current'}.{fmt}")
+
+
+class PredictionExportView(APIView):
+    """Admins: one labeler's predictions for the whole corpus as a streamed CheXpert CSV."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(parameters=[
+        OpenApiParameter("source", str, enum=["rules", "model"]),
+        OpenApiParameter("version", str, description="rules version or model version name (default: latest / active)"),
+        OpenApiParameter("column_order", str, enum=["chexpert", "chexbert"]),
+    ], responses={(200, "text/csv"): OpenApiTypes.STR})
+    def get(self, request: Request) -> StreamingHttpResponse:
+        source = request.query_params.get("source", "rules")
+        order = request.query_params.get("column_order", "chexpert")
+        if source not in ("rules", "model") or order not in ("chexpert", "chexbert"):
+            raise bad_request("source must be rules or model; column_order chexpert or chexbert")
+        version = request.query_params.get("version") or None
+        if version is None:
+            if source == "rules":
+                version = latest_rules_version()
+            else:
+                active = ModelVersion.objects.filter(is_active=True).first()
+                version = active.name if active else None
+        if version is None:
+            raise Http404("No predictions from that source yet.")
+        report_access_record(user=request.user, request=request,
+                             report_ids=predictions_for_export(source=source, source_version=version).values_list("report_id", flat=True))
+        return stream_download(machine_predictions_export(source=source, source_version=version, column_order=order),
+                       content_type="text/csv; charset=utf-8", filename=f"predictions-{source}-{version}.csv")
+
+
+AUDIT_PARAMS = [OpenApiParameter("kind", str, enum=list(AUDIT_KINDS), description="only this kind of change")]
+
+
+def _audit_log(request: Request) -> AuditLog:
+    kind = request.query_params.get("kind")
+    if kind and kind not in AUDIT_KINDS:
+        raise bad_request(f"kind must be one of {', '.join(AUDIT_KINDS)}")
+    return AuditLog((kind,) if kind else AUDIT_KINDS)
+
+
+class AuditListView(GenericAPIView):
+    """Admins: who changed annotations, gold labels, model promotion, settings and roles, when, before and after."""
+
+    permission_classes = [IsAdmin]
+    serializer_class = AuditEntrySerializer
+
+    @extend_schema(parameters=AUDIT_PARAMS, responses=AuditEntrySerializer(many=True))
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(_audit_log(request))  # type: ignore[arg-type]
+        return self.get_paginated_response(AuditEntrySerializer([e.as_dict() for e in page or []], many=True).data)
+
+
+class AuditExportView(APIView):
+    """Admins: the whole audit history as a streamed CSV."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(parameters=AUDIT_PARAMS, responses={(200, "text/csv"): OpenApiTypes.STR})
+    def get(self, request: Request) -> StreamingHttpResponse:
+        log = _audit_log(request)
+
+        def rows() -> Iterator[str]:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow(["at", "kind", "object_id", "action", "by", "before", "after"])
+            for e in log:
+                writer.writerow([e.at.isoformat(), e.kind, e.object_id, e.action, e.by or "",
+                                 json.dumps(e.before, sort_keys=True, default=str) if e.before is not None else "",
+                                 json.dumps(e.after, sort_keys=True, default=str) if e.after is not None else ""])
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+            yield buffer.getvalue()
+
+        return stream_download(rows(), content_type="text/csv; charset=utf-8", filename="audit.csv")

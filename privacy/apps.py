@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class PrivacyConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "privacy"
+    verbose_name = "Privacy: access audit, sessions, de-identification"
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from privacy.services.sessions import session_stamp_on_login
+
+        user_logged_in.connect(session_stamp_on_login, dispatch_uid="privacy.session_stamp_on_login")

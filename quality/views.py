@@ -1,0 +1,75 @@
+"""Statistics dashboard and CSV export: parse the query, call the selector, render."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import render
+from django.utils.text import slugify
+
+from accounts.access import role_required
+from accounts.roles import Role
+from quality.statistics import (
+    CURRENT_GOLD,
+    statistics_choices,
+    statistics_for_user,
+    statistics_tables,
+    table_csv,
+    table_display_rows,
+)
+
+ANY_ROLE = (Role.READER, Role.ADJUDICATOR, Role.ADMIN)
+# While readers label, every submitted read changes the data: the page serves figures
+# up to this old instead of recomputing on every view; CSV downloads match the page.
+PAGE_MAX_STALE_SECONDS = 120
+
+
+def _query(request: HttpRequest) -> dict[str, str]:
+    return {
+        "mapping": request.GET.get("mapping", "full"),
+        "gold_version": request.GET.get("gold", CURRENT_GOLD),
+        "split": request.GET.get("split", "all"),
+    }
+
+
+@role_required(*ANY_ROLE)
+def statistics_dashboard(request: HttpRequest) -> HttpResponse:
+    query = _query(request)
+    try:
+        stats = statistics_for_user(user=request.user, max_stale_seconds=PAGE_MAX_STALE_SECONDS, **query)
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc))
+    tables = [{"table": t, "rows": table_display_rows(t)} for t in statistics_tables(stats=stats)]
+    chart_data = {
+        "observations": stats["observations"],
+        "agreement": stats["agreement"],
+        "labelers": [{"name": lab["name"], "weighted_f1": [o["weighted_f1"] for o in lab["observations"]]}
+                     for lab in stats["labelers"]],
+        "trend": stats["trend"],
+    }
+    categories = stats["mapping"]["categories"]
+    heatmaps = [
+        {"name": lab["name"], "matrices": [{"observation": o["observation"], "rows": list(zip(categories, o["confusion"], strict=True))}
+                                           for o in lab["observations"]]}
+        for lab in stats["labelers"]
+    ]
+    return render(request, "labeling/statistics.html", {
+        "heatmaps": heatmaps, "categories": categories,
+        "stats": stats, "query": query, "choices": statistics_choices(), "tables": tables, "chart_data": chart_data,
+        "query_string": request.GET.urlencode(), "max_stale_minutes": PAGE_MAX_STALE_SECONDS // 60,
+    })
+
+
+@role_required(*ANY_ROLE)
+def statistics_table_csv(request: HttpRequest, slug: str) -> HttpResponse:
+    query = _query(request)
+    try:
+        stats = statistics_for_user(user=request.user, max_stale_seconds=PAGE_MAX_STALE_SECONDS, **query)
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc))
+    table = next((t for t in statistics_tables(stats=stats) if t.slug == slug), None)
+    if table is None:
+        raise Http404("no such table")
+    name = slugify(f"statistics-{slug}-{query['mapping']}-{query['gold_version']}-{query['split']}")
+    response = HttpResponse(table_csv(table), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    return response
