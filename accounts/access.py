@@ -8,10 +8,18 @@ from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 
 from accounts.roles import Role
 from accounts.selectors import user_roles
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """For type checkers only: the request a view behind `role_required` or `login_required` gets
+    (anonymous callers were sent to the login page, so `user` is the user model, never AnonymousUser)."""
+
+    user: User
 
 
 def role_required(*roles: Role) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:

@@ -119,6 +119,35 @@ def _row_context(*, values: dict[str, str], machine: selectors.MachineLabels | N
     return rows
 
 
+def _render_review(request: HttpRequest, report: Report, *, values: dict[str, str], machine: selectors.MachineLabels | None,
+                   status: int, error: str = "", **context: Any) -> HttpResponse:
+    """The one builder of the review page (first reads, drafts, submitted reads,
+    deliberate re-reads): the label rows, the page's JavaScript data, the access
+    record. `context` overrides the defaults of a fresh, unsubmitted read."""
+    defaults: dict[str, Any] = {
+        "report": report, "annotation": None, "version": 0, "submitted": False, "first_read": False, "reread": False,
+        "gold": None, "gold_rows": [], "warnings": [], "draft_url": "", "time_before": 0.0,
+    }
+    defaults.update(context)
+    defaults.update({
+        "machine": machine,
+        "rows": _row_context(values=values, machine=machine, guidelines=selectors.guidelines_current()),
+        "label_values": LABEL_VALUES,
+        "error": error,
+        "flag_form": FlagForm(),
+        "page_data": {
+            "text": report.text,
+            "sections": selectors.sections_for_js(report=report),
+            "evidence": machine.evidence if machine else {},
+            "draftUrl": defaults.pop("draft_url"),
+            "readOnly": defaults["submitted"],
+            "timeBefore": defaults.pop("time_before"),
+        },
+    })
+    report_access_record(user=request.user, report_ids=[report.id], request=request)
+    return render(request, "annotator/review.html", defaults, status=status)
+
+
 def _review_page(request: HttpRequest, report: Report, *, warnings: list | None = None, posted: dict[str, str] | None = None,
                  error: str = "", status: int = 200) -> HttpResponse:
     reader = request.user
@@ -134,34 +163,14 @@ def _review_page(request: HttpRequest, report: Report, *, warnings: list | None 
         values = machine.prefill
     else:
         values = {o.value: "blank" for o in OBSERVATIONS}
-    guidelines = selectors.guidelines_current()
     gold = selectors.gold_feedback_for_reader(reader=reader, report=report) if submitted else None
-    page_data = {
-        "text": report.text,
-        "sections": selectors.sections_for_js(report=report),
-        "evidence": machine.evidence if machine else {},
-        "draftUrl": reverse("annotator:review_draft", args=[report.id]),
-        "readOnly": submitted,
-        "timeBefore": annotation.time_spent_seconds if annotation else 0.0,
-    }
-    context = {
-        "report": report,
-        "annotation": annotation,
-        "version": annotation.version if annotation else 0,
-        "submitted": submitted,
-        "first_read": first_read,
-        "machine": machine,
-        "rows": _row_context(values=values, machine=machine, guidelines=guidelines),
-        "label_values": LABEL_VALUES,
-        "gold": gold,
-        "gold_rows": [(o.value, gold.labels.get(o.value), values.get(o.value)) for o in OBSERVATIONS] if gold else [],
-        "warnings": warnings or [],
-        "error": error,
-        "flag_form": FlagForm(),
-        "page_data": page_data,
-    }
-    report_access_record(user=request.user, report_ids=[report.id], request=request)
-    return render(request, "annotator/review.html", context, status=status)
+    return _render_review(
+        request, report, values=values, machine=machine, status=status, error=error,
+        annotation=annotation, version=annotation.version if annotation else 0, submitted=submitted, first_read=first_read,
+        gold=gold, gold_rows=[(o.value, gold.labels.get(o.value), values.get(o.value)) for o in OBSERVATIONS] if gold else [],
+        warnings=warnings or [], draft_url=reverse("annotator:review_draft", args=[report.id]),
+        time_before=annotation.time_spent_seconds if annotation else 0.0,
+    )
 
 
 def _report_or_404(request: HttpRequest, report_id: int) -> Report:
@@ -292,16 +301,7 @@ def _reread_page(request: HttpRequest, report: Report, *, posted: dict[str, str]
     """A deliberate re-read: blank rows, no machine labels, no evidence and not the
     reader's first read, so the second read is independent of the first."""
     values = posted or {o.value: "" for o in OBSERVATIONS}
-    context = {
-        "report": report, "annotation": None, "version": 0, "submitted": False, "first_read": False, "reread": True,
-        "machine": None, "rows": _row_context(values=values, machine=None, guidelines=selectors.guidelines_current()),
-        "label_values": LABEL_VALUES, "gold": None, "gold_rows": [], "warnings": [], "error": error,
-        "flag_form": FlagForm(),
-        "page_data": {"text": report.text, "sections": selectors.sections_for_js(report=report), "evidence": {},
-                      "draftUrl": "", "readOnly": False, "timeBefore": 0.0},
-    }
-    report_access_record(user=request.user, report_ids=[report.id], request=request)
-    return render(request, "annotator/review.html", context, status=status)
+    return _render_review(request, report, values=values, machine=None, status=status, error=error, reread=True)
 
 
 def _reread_or_404(request: HttpRequest, report_id: int) -> Report:

@@ -292,17 +292,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
         "options": {"queue": "default"},
     },
-    "resume-model-relabelling": {
-        "task": "ml_worker.tasks.model_predictions_missing_task",
-        "schedule": 600.0,
-    },
-    "resume-stalled-jobs": {
-        "task": "labeling.tasks.stalled_jobs_resume",
-        "schedule": 120.0,
-    },
     "resume-lost-jobs": {
-        # stalled imports re-queued, missing rule/model labels finished (see labeling.services.job_resume)
+        # The one owner of resuming lost work (labeling.services.job_resume): stalled
+        # imports re-queued, missing rule labels written, the active model's missing
+        # labels sent to the gpu queue. Also run when a default worker starts.
         "task": "labeling.tasks.jobs_resume_task",
-        "schedule": 300.0,
+        "schedule": 120.0,
     },
 }

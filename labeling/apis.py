@@ -26,9 +26,9 @@ from api.http import FormatIsOurs, bad_request, stream_download
 from labeling.audit import AUDIT_KINDS, AuditLog
 from labeling.models import ImportBatch, ModelVersion
 from labeling.observations import OBSERVATION_NAMES, LabelValue
-from labeling.selectors import gold_labels_for_export, gold_set_version_get, latest_rules_version, predictions_for_export
-from labeling.services.exports import gold_label_set_export, machine_predictions_export
-from labeling.services.upload_validation import report_file_validate
+from labeling.selectors import latest_rules_version, predictions_for_export
+from labeling.services.exports import gold_export_open, machine_predictions_export
+from labeling.services.upload_validation import upload_validate
 from labeling.services.uploads import report_upload_accept
 from privacy.services.access_audit import report_access_record
 
@@ -90,24 +90,12 @@ class ImportListView(ListAPIView):
         if upload is None:
             raise UploadInvalid("No file: send multipart/form-data with a `file` field.",
                                 [{"line": 0, "column": None, "message": "missing `file`"}])
-        errors = report_file_validate(upload=upload) if upload.size <= _sync_limit() else _cheap_checks(upload)
+        errors = upload_validate(upload=upload)
         if errors:
             listed = [{"line": e.line, "column": e.column, "message": e.message} for e in errors]
             raise UploadInvalid(f"{len(listed)} problem(s) in {upload.name}; nothing was imported.", listed)
         batch = report_upload_accept(upload=upload, user=request.user)
         return Response(ImportBatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)
-
-
-def _sync_limit() -> int:
-    from django.conf import settings
-
-    return settings.CHEXGOLD_SYNC_VALIDATE_MB * 1024 * 1024
-
-
-def _cheap_checks(upload: Any) -> list[Any]:
-    from labeling.services.upload_validation import upload_problems
-
-    return upload_problems(upload=upload)
 
 
 class ImportDetailView(GenericAPIView):
@@ -129,19 +117,9 @@ class GoldExportView(APIView):
     @extend_schema(parameters=[OpenApiParameter("format", str, enum=["csv", "jsonl"]), OpenApiParameter("version", str)],
                    responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/x-ndjson"): OpenApiTypes.STR})
     def get(self, request: Request) -> StreamingHttpResponse:
-        fmt = request.query_params.get("format", "csv")
-        if fmt not in ("csv", "jsonl"):
-            raise bad_request("format must be csv or jsonl")
-        version = None
-        if request.query_params.get("version"):
-            version = gold_set_version_get(name=request.query_params["version"])
-            if version is None:
-                raise Http404("No such gold-set version.")
-        report_access_record(user=request.user, request=request,
-                             report_ids=gold_labels_for_export(gold_version=version).values_list("report_id", flat=True))
-        return stream_download(gold_label_set_export(fmt=fmt, gold_version=version),
-                       content_type="text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson",
-                       filename=f"gold-{version.name if version else 'current'}.{fmt}")
+        export = gold_export_open(user=request.user, fmt=request.query_params.get("format", "csv"),
+                                  version_name=request.query_params.get("version"), request=request)
+        return stream_download(export.chunks, content_type=export.content_type, filename=export.filename)
 
 
 class PredictionExportView(APIView):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 from labeling.observations import (
     CHEXBERT_ORDER,
@@ -83,8 +83,3 @@ def read_label_file(path: str | os.PathLike[str]) -> dict[str, dict[str, str]]:
         if errors:
             raise ReportFileError(f"{os.fspath(path)}: " + "; ".join(errors[:20]))
         return result
-
-
-def iter_rows(items: Iterator[tuple[str | None, str | None, Mapping[str, str]]], **kwargs: str) -> Iterator[list[str]]:
-    for text, external_id, labels in items:
-        yield row(text=text, external_id=external_id, labels=labels, **kwargs)

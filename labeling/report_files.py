@@ -18,6 +18,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import itertools
 import json
 import os
 import sys
@@ -175,15 +176,7 @@ class ReportFileReader:
         date_col = next((c for c in DATE_COLUMNS if c in header), None)
         self.layout = FileLayout("csv", text_col, id_col)
         known = {text_col, id_col, patient_col, date_col}
-        while True:
-            start = lines.next_line_number
-            try:
-                values = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                self.errors.append(RowError(start, f"malformed CSV ({exc})"))
-                return
+        for start, values in self._csv_records(reader, lines):
             if not values or (len(values) == 1 and not values[0].strip() and len(header) > 1):
                 continue  # blank line
             if len(values) != len(header):
@@ -209,20 +202,7 @@ class ReportFileReader:
     def _rows_headerless(
         self, first: list[tuple[int, list[str]]], reader: Iterable[list[str]], lines: _LineCounter
     ) -> Iterator[ReportRow]:
-        pending = list(first)
-        iterator = iter(reader)
-        while True:
-            if pending:
-                start, values = pending.pop()
-            else:
-                start = lines.next_line_number
-                try:
-                    values = next(iterator)
-                except StopIteration:
-                    return
-                except csv.Error as exc:
-                    self.errors.append(RowError(start, f"malformed CSV ({exc})"))
-                    return
+        for start, values in itertools.chain(first, self._csv_records(reader, lines)):
             if not values:
                 continue
             if len(values) != 1:
@@ -231,6 +211,21 @@ class ReportFileReader:
             row = self._make_row(start, text=values[0], external_id=None, text_column=None)
             if row is not None:
                 yield row
+
+    def _csv_records(self, reader: Iterable[list[str]], lines: _LineCounter) -> Iterator[tuple[int, list[str]]]:
+        """(first physical line, fields) of each CSV record; a malformed record ends
+        the file with its error recorded (the csv module cannot resynchronise)."""
+        iterator = iter(reader)
+        while True:
+            start = lines.next_line_number
+            try:
+                values = next(iterator)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                self.errors.append(RowError(start, f"malformed CSV ({exc})"))
+                return
+            yield start, values
 
     # -- JSONL -----------------------------------------------------------
     def _iter_jsonl(self, fh: BinaryIO) -> Iterator[ReportRow]:

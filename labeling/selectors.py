@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from django.conf import settings
 from django.db.models import QuerySet
 
-from labeling.models import GoldLabel, GoldSetMembership, GoldSetVersion, MachinePrediction, ModelVersion, Report, RuntimeSettings
+from labeling.models import GoldLabel, GoldSetMembership, GoldSetVersion, MachinePrediction, ModelVersion, RuntimeSettings
 
 
 def runtime_settings_get() -> RuntimeSettings:
@@ -70,22 +68,6 @@ def latest_rules_version() -> str | None:
         .first()
     )
     return row
-
-
-def reports_without_prediction(*, source: str, source_version: str) -> QuerySet[Report]:
-    done = MachinePrediction.objects.filter(source=source, source_version=source_version).values("report_id")
-    return Report.objects.exclude(id__in=done).order_by("id")
-
-
-def iter_in_chunks(qs: QuerySet, size: int = 2000) -> Iterator[list]:
-    """Iterate a queryset ordered by id in chunks (keyset pagination, constant memory)."""
-    last_id = 0
-    while True:
-        chunk = list(qs.filter(id__gt=last_id).order_by("id")[:size])
-        if not chunk:
-            return
-        yield chunk
-        last_id = chunk[-1].id
 
 
 def import_batches_recent(*, limit: int = 20) -> QuerySet:

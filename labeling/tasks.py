@@ -48,12 +48,6 @@ def rule_predictions_task(report_ids: list[int] | None = None) -> int:
     return rule_predictions_create(report_ids=report_ids)
 
 
-@shared_task(name="labeling.tasks.stalled_jobs_resume")
-def stalled_jobs_resume() -> int:
-    """Periodic: finish rule labelling that a lost message left undone."""
-    return rule_predictions_create(report_ids=None)
-
-
 @shared_task(name="labeling.tasks.jobs_resume_task", acks_late=True)
 def jobs_resume_task() -> dict[str, object]:
     """Beat and worker start: re-queue stalled imports, finish missing rule and model labels."""

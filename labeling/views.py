@@ -9,11 +9,12 @@ from django.views.decorators.http import require_GET
 
 from accounts.access import role_required
 from accounts.roles import Role
+from api.errors import DomainError
 from labeling.models import ImportBatch
-from labeling.selectors import gold_labels_for_export, gold_set_version_get, import_batches_recent
-from labeling.services.exports import gold_label_set_export
+from labeling.selectors import import_batches_recent
+from labeling.services.exports import gold_export_open
+from labeling.services.upload_validation import upload_validate
 from labeling.services.uploads import report_upload_accept
-from privacy.services.access_audit import report_access_record
 
 
 class ReportUploadForm(forms.Form):
@@ -25,8 +26,15 @@ def import_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = ReportUploadForm(request.POST, request.FILES)
         if form.is_valid():
-            report_upload_accept(upload=form.cleaned_data["file"], user=request.user)
-            return redirect("labeling:import_list")
+            upload = form.cleaned_data["file"]
+            # The same validation as the API: nothing is queued if any row is bad.
+            problems = upload_validate(upload=upload)
+            if not problems:
+                report_upload_accept(upload=upload, user=request.user)
+                return redirect("labeling:import_list")
+            for problem in problems[:200]:
+                form.add_error("file", str(problem))
+            form.add_error(None, f"0 reports imported: {upload.name} failed validation ({len(problems)} problem(s)), see the errors below.")
     else:
         form = ReportUploadForm()
     return render(request, "labeling/imports.html", {"form": form, "batches": import_batches_recent()})
@@ -46,18 +54,11 @@ def import_status(request: HttpRequest, batch_id: int) -> JsonResponse:
 @require_GET
 @role_required(Role.ADMIN)
 def gold_export_download(request: HttpRequest) -> HttpResponse:
-    fmt = request.GET.get("format", "csv")
-    if fmt not in ("csv", "jsonl"):
-        return HttpResponse("format must be csv or jsonl", status=400, content_type="text/plain")
-    version = None
-    if request.GET.get("version"):
-        version = gold_set_version_get(name=request.GET["version"])
-        if version is None:
-            return HttpResponse("no such gold-set version", status=404, content_type="text/plain")
-    report_ids = gold_labels_for_export(gold_version=version).values_list("report_id", flat=True)
-    report_access_record(user=request.user, report_ids=report_ids, request=request)
-    content_type = "text/csv" if fmt == "csv" else "application/x-ndjson"
-    response = StreamingHttpResponse(gold_label_set_export(fmt=fmt, gold_version=version), content_type=content_type)
-    name = f"gold-{version.name if version else 'current'}.{fmt}"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    try:
+        export = gold_export_open(user=request.user, fmt=request.GET.get("format", "csv"),
+                                  version_name=request.GET.get("version"), request=request)
+    except DomainError as exc:
+        return HttpResponse(str(exc), status=exc.http_status, content_type="text/plain")
+    response = StreamingHttpResponse(export.chunks, content_type=export.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     return response

@@ -6,9 +6,9 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.apps import apps
 from django.db.models import Q, QuerySet
 
-from labeling.models import Report
 from privacy.models import ReportAccess
 from privacy.services.access_audit import report_ids_contain
 
@@ -30,7 +30,10 @@ def _report_pk(value: str) -> int | None:
     value = value.strip()
     if not value:
         return None
-    pk = Report.objects.filter(external_id=value).values_list("id", flat=True).first()
+    # privacy sits below labeling (labeling records accesses), so the Report
+    # table is looked up through the app registry rather than imported.
+    report_model = apps.get_model("labeling", "Report")
+    pk = report_model.objects.filter(external_id=value).values_list("id", flat=True).first()
     if pk is None and value.isdigit():
         pk = int(value)
     return pk if pk is not None else -1

@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from labeling.models import ImportBatch, MachinePrediction, Report
 from labeling.tasks import ping
 from ml_worker.tasks import ping_gpu
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
 
@@ -37,12 +38,12 @@ def test_uploaded_file_is_imported_and_labelled_by_a_worker(start_worker, make_u
     admin = make_user("admin1", "admin")
     upload = SimpleUploadedFile("two.csv", b"id,Reports\nW1,Large left pleural effusion.\nW2,No acute disease.\n")
     batch = report_upload_accept(upload=upload, user=admin)
-    result = _wait_for(lambda: ImportBatch.objects.get(id=batch.id).status in ("succeeded", "failed"))
+    result = wait_until(lambda: ImportBatch.objects.get(id=batch.id).status in ("succeeded", "failed"), timeout=60.0)
     assert result, f"import task did not finish:\n{worker.output()[-3000:]}"
     batch.refresh_from_db()
     assert batch.status == "succeeded", batch.errors
     assert set(Report.objects.values_list("external_id", flat=True)) == {"W1", "W2"}
-    assert _wait_for(lambda: MachinePrediction.objects.filter(source="rules").count() == 2)
+    assert wait_until(lambda: MachinePrediction.objects.filter(source="rules").count() == 2, timeout=60.0)
     effusion = MachinePrediction.objects.get(report__external_id="W1", source="rules")
     assert effusion.labels["Pleural Effusion"] == "positive"
 
@@ -54,18 +55,9 @@ def test_bad_upload_fails_cleanly_through_the_worker(start_worker, make_user, tm
     start_worker("default")
     upload = SimpleUploadedFile("bad.csv", b"id,Reports\nB1,ok\nB2,\n")
     batch = report_upload_accept(upload=upload, user=make_user("admin2", "admin"))
-    assert _wait_for(lambda: ImportBatch.objects.get(id=batch.id).status in ("succeeded", "failed"))
+    assert wait_until(lambda: ImportBatch.objects.get(id=batch.id).status in ("succeeded", "failed"), timeout=60.0)
     batch.refresh_from_db()
     assert batch.status == "failed" and batch.errors[0]["line"] == 3
     assert Report.objects.count() == 0
 
 
-def _wait_for(condition, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.25)
-    return False

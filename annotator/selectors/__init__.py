@@ -49,7 +49,6 @@ from annotator.selectors.prefill import (  # noqa: F401
     MachineLabels,
     evidence_for_js,
     machine_labels_for_report,
-    report_text_length_js,
     sections_for_js,
 )
 from annotator.selectors.rereads import (  # noqa: F401

@@ -5,7 +5,7 @@ statistic that shows a report or a read to a user asks these functions."""
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Exists, OuterRef, QuerySet
 
 from accounts.roles import Role
@@ -20,7 +20,7 @@ from labeling.models import (
 
 
 # --- blinding: what a reader may see ------------------------------------------
-def report_for_reader(*, reader: AbstractBaseUser, report_id: int) -> Report | None:
+def report_for_reader(*, reader: User, report_id: int) -> Report | None:
     """The report if `reader` was handed it (reservation) or has read it; else None.
 
     Flagged reports are hidden from review."""
@@ -34,24 +34,24 @@ def report_for_reader(*, reader: AbstractBaseUser, report_id: int) -> Report | N
     return report
 
 
-def annotation_of_reader(*, reader: AbstractBaseUser, report: Report) -> Annotation | None:
+def annotation_of_reader(*, reader: User, report: Report) -> Annotation | None:
     """The reader's own annotation of `report` (never anyone else's)."""
     return Annotation.objects.filter(report=report, reader=reader).first()
 
 
-def annotation_visible_get(*, user: AbstractBaseUser, annotation_id: int) -> Annotation | None:
+def annotation_visible_get(*, user: User, annotation_id: int) -> Annotation | None:
     """An annotation by id, only for its own reader. Callers answer 404 on None."""
     return Annotation.objects.filter(id=annotation_id, reader=user).first()
 
 
-def gold_feedback_for_reader(*, reader: AbstractBaseUser, report: Report) -> GoldLabel | None:
+def gold_feedback_for_reader(*, reader: User, report: Report) -> GoldLabel | None:
     """The current gold labels, only once the report is gold and `reader` submitted a read."""
     if not Annotation.objects.filter(report=report, reader=reader, status=Annotation.Status.SUBMITTED).exists():
         return None
     return GoldLabel.objects.filter(report=report, is_current=True).first()
 
 
-def reports_visible(*, user: AbstractBaseUser, roles: frozenset[Role]) -> QuerySet[Report]:
+def reports_visible(*, user: User, roles: frozenset[Role]) -> QuerySet[Report]:
     """Reports `user` may list: everything for admins and adjudicators; for a
     reader only reports reserved for them or read by them, never flagged ones."""
     qs = reports_with_status()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Count, Exists, OuterRef
 
 from accounts.roles import Role
@@ -37,7 +37,7 @@ class AdjudicationItem:
     is_gold: bool = False
 
 
-def adjudication_queue(*, adjudicator: AbstractBaseUser) -> list[AdjudicationItem]:
+def adjudication_queue(*, adjudicator: User) -> list[AdjudicationItem]:
     """Reports with k submitted reads, no gold, not flagged and not read by
     `adjudicator`, most conflicting observations first."""
     k = runtime_settings_get().reads_per_report
@@ -80,13 +80,13 @@ class AdjudicationView:
     current_gold: GoldLabel | None
 
 
-def user_may_adjudicate(*, user: AbstractBaseUser, report: Report) -> bool:
+def user_may_adjudicate(*, user: User, report: Report) -> bool:
     if Role.ADJUDICATOR not in user_roles(user=user):
         return False
     return not Annotation.objects.filter(report=report, reader=user).exists()
 
 
-def adjudication_view_get(*, adjudicator: AbstractBaseUser, report_id: int) -> AdjudicationView | None:
+def adjudication_view_get(*, adjudicator: User, report_id: int) -> AdjudicationView | None:
     """Submitted reads of a report for an adjudicator who did not read it; None otherwise."""
     report = unflagged_reports().filter(id=report_id).first()
     if report is None or not user_may_adjudicate(user=adjudicator, report=report):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -26,7 +26,7 @@ def _live_reservations(now: dt.datetime) -> QuerySet[Reservation]:
     return Reservation.objects.filter(state=Reservation.State.ACTIVE, expires_at__gt=now)
 
 
-def report_read_load(*, report_id: int, now: dt.datetime | None = None, exclude_reader: AbstractBaseUser | None = None) -> int:
+def report_read_load(*, report_id: int, now: dt.datetime | None = None, exclude_reader: User | None = None) -> int:
     """Submitted reads + live reservations of a report: what counts toward k."""
     now = now or timezone.now()
     submitted = Annotation.objects.filter(report_id=report_id, status=Annotation.Status.SUBMITTED)
@@ -45,7 +45,7 @@ def _count_subquery(qs: QuerySet) -> Coalesce:
     )
 
 
-def assignable_reports(*, reader: AbstractBaseUser, now: dt.datetime | None = None, order: str | None = None) -> QuerySet[Report]:
+def assignable_reports(*, reader: User, now: dt.datetime | None = None, order: str | None = None) -> QuerySet[Report]:
     """Reports `reader` may be handed next, in queue order.
 
     Excludes gold and flagged reports, reports with k reads (submitted + live
@@ -84,7 +84,7 @@ def _ordered(qs: QuerySet[Report], order: str) -> QuerySet[Report]:
     return qs.order_by("-priority__disagreement", "priority__confidence", "priority__report_id")
 
 
-def reservation_live_of_reader(*, reader: AbstractBaseUser, now: dt.datetime | None = None) -> Reservation | None:
+def reservation_live_of_reader(*, reader: User, now: dt.datetime | None = None) -> Reservation | None:
     """The reader's oldest live reservation of a report still to read (to resume)."""
     now = now or timezone.now()
     return (
@@ -106,7 +106,7 @@ class QueueSummary:
     recent: list[dict[str, object]] = field(default_factory=list)
 
 
-def reader_queue_summary(*, reader: AbstractBaseUser, recent: int = 10) -> QueueSummary:
+def reader_queue_summary(*, reader: User, recent: int = 10) -> QueueSummary:
     now = timezone.now()
     done = Annotation.objects.filter(reader=reader, status=Annotation.Status.SUBMITTED)
     assigned = (

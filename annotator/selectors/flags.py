@@ -11,7 +11,7 @@ from labeling.models import (
 
 
 # --- flags (other apps: exclude these from gold and training) --------------
-def _flagged_q() -> Q:
+def _flags_keeping_report_out_q() -> Q:
     # Open flags and flags resolved as "exclude" keep a report out.
     return Q(resolution__in=[Flag.Resolution.OPEN, Flag.Resolution.EXCLUDE])
 
@@ -39,7 +39,7 @@ def report_is_flagged(*, report_id: int) -> bool:
 def report_flag_state(*, report_id: int) -> bool:
     """Whether the report's flags keep it out (an open flag, or one resolved as
     "exclude"); the flag services store this on `Report.is_flagged`."""
-    return Flag.objects.filter(_flagged_q(), report_id=report_id).exists()
+    return Flag.objects.filter(_flags_keeping_report_out_q(), report_id=report_id).exists()
 
 
 def flags_open() -> QuerySet[Flag]:

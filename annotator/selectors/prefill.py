@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from annotator.text_offsets import utf16_length, utf16_offset_converter
+from annotator.text_offsets import utf16_offset_converter
 from labeling.models import (
     MachinePrediction,
     Report,
@@ -86,7 +86,3 @@ def sections_for_js(*, report: Report) -> list[dict[str, object]]:
             {"name": str(name), "heading_start": convert(heading_start), "body_start": convert(body_start), "body_end": convert(body_end)}
         )
     return result
-
-
-def report_text_length_js(*, report: Report) -> int:
-    return utf16_length(report.text)

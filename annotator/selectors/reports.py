@@ -3,7 +3,7 @@ flagged) and filters by status, machine label and rule/model disagreement."""
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KT
 from django.utils import timezone
@@ -93,6 +93,6 @@ def _predictions(source: str) -> QuerySet[MachinePrediction]:
     return MachinePrediction.objects.filter(source=MachinePrediction.Source.RULES, source_version=rules or "")
 
 
-def annotations_of_reader(*, reader: AbstractBaseUser) -> QuerySet[Annotation]:
+def annotations_of_reader(*, reader: User) -> QuerySet[Annotation]:
     """The reader's own annotations (never anyone else's), newest first."""
     return Annotation.objects.filter(reader=reader).select_related("report").order_by("-updated_at", "-id")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from annotator.models import Reread
 from labeling.models import (
@@ -14,7 +14,7 @@ from labeling.observations import OBSERVATION_NAMES
 
 
 # --- re-reads -----------------------------------------------------------------------
-def reread_pending_get(*, reader: AbstractBaseUser, report_id: int) -> Reread | None:
+def reread_pending_get(*, reader: User, report_id: int) -> Reread | None:
     """The reader's own pending re-read of a report (never another reader's)."""
     return (
         Reread.objects.filter(reader=reader, report_id=report_id, submitted_at__isnull=True, report__is_flagged=False)
@@ -32,7 +32,7 @@ class IntraReaderAgreement:
     kappa: float | None  # Cohen's kappa over all observation values, first vs second read
 
 
-def intra_reader_agreement(*, reader: AbstractBaseUser | None = None) -> list[IntraReaderAgreement]:
+def intra_reader_agreement(*, reader: User | None = None) -> list[IntraReaderAgreement]:
     """First read vs deliberate re-read, per reader (only `reader`'s own when given:
     a reader never sees another reader's figures)."""
     from quality.metrics import cohen_kappa

@@ -6,7 +6,7 @@ import datetime as dt
 import time
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -22,7 +22,7 @@ from labeling.selectors import active_model_version_get, latest_rules_version, r
 
 
 # --- assignment ------------------------------------------------------------------
-def next_report_assign(*, reader: AbstractBaseUser, now: dt.datetime | None = None) -> Report | None:
+def next_report_assign(*, reader: User, now: dt.datetime | None = None) -> Report | None:
     """Hand `reader` a report and reserve it for them for `reservation_minutes`.
 
     Resumes the reader's own live reservation first. Never exceeds k (submitted
@@ -49,7 +49,7 @@ def next_report_assign(*, reader: AbstractBaseUser, now: dt.datetime | None = No
 MAX_ASSIGN_TRIES = 50
 
 
-def _reserve_first_free(*, reader: AbstractBaseUser, now: dt.datetime, expires: dt.datetime, k: int) -> int | None:
+def _reserve_first_free(*, reader: User, now: dt.datetime, expires: dt.datetime, k: int) -> int | None:
     """Lock candidates one at a time, recount under the lock, reserve the first with room.
 
     PostgreSQL: first pass skips rows other readers hold (they spread over
@@ -79,7 +79,7 @@ def _reserve_first_free(*, reader: AbstractBaseUser, now: dt.datetime, expires: 
     return None
 
 
-def reservation_skip(*, reader: AbstractBaseUser, report: Report) -> None:
+def reservation_skip(*, reader: User, report: Report) -> None:
     """Give the report back; it leaves this reader's queue (the draft, if any, stays)."""
     Reservation.objects.update_or_create(
         report=report, reader=reader, defaults={"state": Reservation.State.SKIPPED, "expires_at": timezone.now()}

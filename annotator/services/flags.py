@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,7 +15,7 @@ from labeling.services.flags import report_flagged_set
 
 
 # --- flags ----------------------------------------------------------------------------------
-def report_flag(*, report: Report, user: AbstractBaseUser, reason: str, note: str = "") -> Flag:
+def report_flag(*, report: Report, user: User, reason: str, note: str = "") -> Flag:
     """Flag a report: it leaves queues, gold and training until an admin resolves it."""
     if reason not in Flag.Reason.values:
         raise ReviewError(f"Unknown flag reason {reason!r}.")
@@ -31,7 +31,7 @@ def report_flag(*, report: Report, user: AbstractBaseUser, reason: str, note: st
 
 
 @transaction.atomic
-def flag_resolve(*, flag: Flag, admin: AbstractBaseUser, resolution: str, note: str = "") -> Flag:
+def flag_resolve(*, flag: Flag, admin: User, resolution: str, note: str = "") -> Flag:
     """Resolve a flag: `keep` returns the report to queues/gold/training, `exclude` keeps it out."""
     if resolution not in (Flag.Resolution.KEEP, Flag.Resolution.EXCLUDE):
         raise ReviewError("Resolution must be keep or exclude.")

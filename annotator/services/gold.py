@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from annotator import selectors
@@ -48,7 +48,7 @@ def report_gold_by_agreement_try(*, report: Report) -> GoldLabel | None:
 def gold_adjudicate(
     *,
     report: Report,
-    adjudicator: AbstractBaseUser,
+    adjudicator: User,
     labels: Mapping[str, str],
     rationale: str = "",
     expected_current_gold_id: int | None,
@@ -79,7 +79,7 @@ def gold_adjudicate(
 
 
 @transaction.atomic
-def gold_set_version_freeze(*, name: str, user: AbstractBaseUser | None, note: str = "") -> GoldSetVersion:
+def gold_set_version_freeze(*, name: str, user: User | None, note: str = "") -> GoldSetVersion:
     """Snapshot the current gold set (without flagged reports) under `name`."""
     name = name.strip()
     if not name:

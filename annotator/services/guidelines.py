@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from annotator.errors import ReviewError
@@ -12,7 +12,7 @@ from labeling.observations import OBSERVATION_NAMES
 
 # --- guidelines, settings, users ---------------------------------------------------------------
 @transaction.atomic
-def guideline_update(*, observation: str, text: str, user: AbstractBaseUser | None) -> GuidelineVersion:
+def guideline_update(*, observation: str, text: str, user: User | None) -> GuidelineVersion:
     """Add the next version of an observation's guideline (older versions stay)."""
     if observation not in OBSERVATION_NAMES:
         raise ReviewError(f"Unknown observation {observation!r}.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -28,7 +28,7 @@ def time_spent_clamp(seconds: float | None) -> float | None:
     return max(0.0, min(float(seconds), MAX_TIME_SPENT_SECONDS))
 
 
-def _annotation_for_write(*, reader: AbstractBaseUser, report: Report, expected_version: int) -> Annotation | None:
+def _annotation_for_write(*, reader: User, report: Report, expected_version: int) -> Annotation | None:
     """The reader's annotation, locked, after checking the client's version (0 = none yet)."""
     annotation = Annotation.objects.select_for_update().filter(report=report, reader=reader).first()
     current = annotation.version if annotation else 0
@@ -39,7 +39,7 @@ def _annotation_for_write(*, reader: AbstractBaseUser, report: Report, expected_
     return annotation
 
 
-def _check_reader_may_write(*, reader: AbstractBaseUser, report: Report) -> None:
+def _check_reader_may_write(*, reader: User, report: Report) -> None:
     if selectors.report_for_reader(reader=reader, report_id=report.id) is None:
         raise NotAllowed("This report is not assigned to you.")
     if GoldLabel.objects.filter(report=report, is_current=True).exists():
@@ -48,7 +48,7 @@ def _check_reader_may_write(*, reader: AbstractBaseUser, report: Report) -> None
 
 @transaction.atomic
 def annotation_draft_save(
-    *, reader: AbstractBaseUser, report: Report, labels: Mapping[str, str], expected_version: int, time_spent_seconds: float | None = None
+    *, reader: User, report: Report, labels: Mapping[str, str], expected_version: int, time_spent_seconds: float | None = None
 ) -> Annotation:
     """Autosave a draft. Partial label sets are fine (missing -> blank).
 
@@ -72,7 +72,7 @@ def annotation_draft_save(
 
 @transaction.atomic
 def annotation_first_read_commit(
-    *, reader: AbstractBaseUser, report: Report, labels: Mapping[str, str], expected_version: int, time_spent_seconds: float | None = None
+    *, reader: User, report: Report, labels: Mapping[str, str], expected_version: int, time_spent_seconds: float | None = None
 ) -> Annotation:
     """Record the reader's independent first read; machine labels are shown from now on."""
     _check_reader_may_write(reader=reader, report=report)
@@ -106,7 +106,7 @@ class SubmitResult:
 
 def annotation_submit(
     *,
-    reader: AbstractBaseUser,
+    reader: User,
     report: Report,
     labels: Mapping[str, str],
     expected_version: int,

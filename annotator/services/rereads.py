@@ -6,7 +6,7 @@ import datetime as dt
 import random
 from collections.abc import Mapping
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -21,7 +21,7 @@ from labeling.models import Annotation, Report
 REREAD_MIN_AGE = dt.timedelta(days=1)
 
 
-def reread_next_assign(*, reader: AbstractBaseUser, rng: random.Random | None = None,
+def reread_next_assign(*, reader: User, rng: random.Random | None = None,
                        now: dt.datetime | None = None) -> Report | None:
     """With re-reads on, hand `reader` one of their own submitted reads (at least
     REREAD_MIN_AGE old, not flagged, not re-read yet) to read again, about
@@ -50,7 +50,7 @@ def reread_next_assign(*, reader: AbstractBaseUser, rng: random.Random | None = 
     return reread.report
 
 
-def reread_submit(*, reader: AbstractBaseUser, report: Report, labels: Mapping[str, str],
+def reread_submit(*, reader: User, report: Report, labels: Mapping[str, str],
                   time_spent_seconds: float | None = None) -> Reread:
     """Store a re-read. The reader's first read (their Annotation) is untouched."""
     values = full_labels(labels)

@@ -22,6 +22,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+
+from tests.waiting import wait_until  # noqa: E402  (after the repository root is importable)
 DB_URL = "postgres://postgres@127.0.0.1:5432/chexgold_kill"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 
@@ -47,14 +49,6 @@ def kill(proc: subprocess.Popen) -> None:
     os.kill(proc.pid, signal.SIGKILL)  # the worker this script started, by PID
     proc.wait()
 
-
-def wait_for(cond, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def main() -> None:
@@ -88,20 +82,20 @@ def main() -> None:
     t0 = time.monotonic()
     worker, _ = start_worker("1")
     # Kill during the import's write phase.
-    wait_for(lambda: ImportBatch.objects.get(id=batch.id).status == "importing", 300)
+    wait_until(lambda: ImportBatch.objects.get(id=batch.id).status == "importing", 300)
     time.sleep(1.0)
     kill(worker)
     events.append({"killed": "during import", "status": ImportBatch.objects.get(id=batch.id).status,
                    "reports_committed": Report.objects.count(), "at_s": round(time.monotonic() - t0, 1)})
     worker, _ = start_worker("2")
-    assert wait_for(lambda: ImportBatch.objects.get(id=batch.id).status in ("succeeded", "failed"), 600)
+    assert wait_until(lambda: ImportBatch.objects.get(id=batch.id).status in ("succeeded", "failed"), 600)
     # Kill during rule labelling (queued by the import for this many reports).
-    wait_for(lambda: MachinePrediction.objects.filter(source="rules").count() > args.reports // 5, 600)
+    wait_until(lambda: MachinePrediction.objects.filter(source="rules").count() > args.reports // 5, 600)
     kill(worker)
     events.append({"killed": "during rule labelling", "labelled": MachinePrediction.objects.filter(source="rules").count(),
                    "at_s": round(time.monotonic() - t0, 1)})
     worker, _ = start_worker("3")
-    done = wait_for(lambda: MachinePrediction.objects.filter(source="rules", source_version=RULES_VERSION).count() >= args.reports, 900)
+    done = wait_until(lambda: MachinePrediction.objects.filter(source="rules", source_version=RULES_VERSION).count() >= args.reports, 900)
     worker.send_signal(signal.SIGTERM)
     worker.wait(timeout=60)
     from django.db.models import Count

@@ -16,7 +16,7 @@ from typing import Any
 from labeling.observations import OBSERVATIONS, LabelDict, LabelValue, Observation
 from labeling.rules.aggregate import aggregate_values, no_finding_value
 from labeling.rules.classify import CONTRAST, CueSet, classify_mention, in_condition
-from labeling.rules.lexicon import ANCHOR, IMPLIED_BY, MENTION, OTHER_FINDINGS, UNMENTION, get_lexicon
+from labeling.rules.lexicon import ANCHOR, CLASSIFYING_CUE_KINDS, IMPLIED_BY, MENTION, OTHER_FINDINGS, UNMENTION, get_lexicon
 from labeling.rules.phrases import PhraseMatch
 from labeling.rules.text import ClauseIndex, has_words, lower_same_length, split_sentences
 from labeling.sections import SectionMode, spans_for_mode
@@ -85,17 +85,6 @@ class ReportLabels:
 
 def _blank(section: str) -> ReportLabels:
     return ReportLabels({o: LabelValue.BLANK for o in OBSERVATIONS}, {}, section)
-
-
-_CUE_KINDS = (
-    "pre_negation_before",
-    "pre_negation_after",
-    "negation_before",
-    "negation_after",
-    "uncertainty_before",
-    "uncertainty_after",
-    "hedged_negation",
-)
 
 
 def _overlaps(a: PhraseMatch, spans: list[PhraseMatch]) -> bool:
@@ -167,7 +156,7 @@ def _label_sentence(low: str, text: str, s_start: int, s_end: int, index: Any, o
     found = index.find(low, s_start, s_end)
     if not found:
         return
-    cue_lists: dict[str, list[PhraseMatch]] = {k: [] for k in _CUE_KINDS}
+    cue_lists: dict[str, list[PhraseMatch]] = {k: [] for k in CLASSIFYING_CUE_KINDS}
     pseudo: list[PhraseMatch] = []
     cut_points: list[int] = []
     keep_whole: list[PhraseMatch] = []  # terminator exceptions

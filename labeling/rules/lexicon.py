@@ -43,7 +43,8 @@ UNCERTAINTY_SECTIONS = (
 
 # Entry kinds after loading (PhraseEntry.section values used by the labeler).
 MENTION, ANCHOR, UNMENTION, IMPLIED_BY = OBSERVATION_SECTIONS
-CUE_KINDS = (
+# The cues that classify a mention (negated / uncertain), in the order the labeler checks them.
+CLASSIFYING_CUE_KINDS = (
     "pre_negation_before",
     "pre_negation_after",
     "negation_before",
@@ -51,11 +52,8 @@ CUE_KINDS = (
     "uncertainty_before",
     "uncertainty_after",
     "hedged_negation",
-    "hypothetical",
-    "pseudo",
-    "terminator",
-    "terminator_exception",
 )
+CUE_KINDS = (*CLASSIFYING_CUE_KINDS, "hypothetical", "pseudo", "terminator", "terminator_exception")
 
 
 @dataclass(frozen=True)

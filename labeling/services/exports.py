@@ -5,15 +5,63 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.http import HttpRequest
+
+from api.errors import DomainError, NotFound
 from labeling import chexpert_csv
 from labeling.models import GoldLabel, GoldSetVersion, MachinePrediction
 from labeling.observations import OBSERVATION_NAMES, LabelValue
 from labeling.report_files import write_stream
-from labeling.selectors import gold_labels_for_export, predictions_for_export
+from labeling.selectors import gold_labels_for_export, gold_set_version_get, predictions_for_export
+from privacy.services.access_audit import report_access_record
 
 EXPORT_FORMATS = ("csv", "jsonl")
+CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 ITER_CHUNK = 2000
+
+
+class ExportFormatUnknown(DomainError):
+    code = "invalid"
+
+
+@dataclass(frozen=True)
+class GoldExport:
+    chunks: Iterator[str]
+    content_type: str
+    filename: str
+    fmt: str
+
+
+def gold_export_open(
+    *,
+    user: AbstractBaseUser | AnonymousUser | None,
+    fmt: str = "csv",
+    version_name: str | None = None,
+    channel: str | None = None,
+    request: HttpRequest | None = None,
+) -> GoldExport:
+    """The one way to export the gold set (page, API, command): check the format
+    and the frozen version (`version_name`; None or "" = the current gold set),
+    record the access before any text leaves, and return the stream.
+    Raises ExportFormatUnknown (400) or NotFound (404)."""
+    if fmt not in EXPORT_FORMATS:
+        raise ExportFormatUnknown("format must be csv or jsonl")
+    version = None
+    if version_name:
+        version = gold_set_version_get(name=version_name)
+        if version is None:
+            raise NotFound(f"no gold-set version named {version_name!r}")
+    report_access_record(user=user, request=request, channel=channel,
+                         report_ids=gold_labels_for_export(gold_version=version).values_list("report_id", flat=True))
+    return GoldExport(
+        chunks=gold_label_set_export(fmt=fmt, gold_version=version),
+        content_type=CONTENT_TYPES[fmt],
+        filename=f"gold-{version.name if version else 'current'}.{fmt}",
+        fmt=fmt,
+    )
 
 
 def gold_label_set_export(*, fmt: str = "csv", gold_version: GoldSetVersion | None = None) -> Iterator[str]:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -46,7 +46,7 @@ def _sections_for_storage(text: str) -> list[list[object]]:
     return [[s.name.value, s.heading_start, s.start, s.end] for s in parse_sections(text)]
 
 
-def import_batch_create(*, filename: str, user: AbstractBaseUser | None = None, stored_path: str = "") -> ImportBatch:
+def import_batch_create(*, filename: str, user: User | None = None, stored_path: str = "") -> ImportBatch:
     return ImportBatch.objects.create(filename=filename, created_by=user, stored_path=stored_path)
 
 
@@ -54,7 +54,7 @@ def report_import(
     *,
     path: str | os.PathLike[str],
     filename: str | None = None,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     batch: ImportBatch | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> ImportResult:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -93,7 +93,7 @@ def training_config_build(*, stage: str, overrides: dict[str, Any] | None = None
 def training_run_create(
     *,
     stage: str,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     base: str = "active",
     overrides: dict[str, Any] | None = None,
     trigger: str = "manual",

@@ -7,7 +7,7 @@ of that user at its next request (no scan of the session table).
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F
 
@@ -22,7 +22,7 @@ def user_session_epoch(*, user_id: int) -> int:
     return value or 0
 
 
-def user_sessions_end(*, user: AbstractBaseUser, by: AbstractBaseUser | None = None) -> int:
+def user_sessions_end(*, user: User, by: User | None = None) -> int:
     """Log `user` out of every browser session (and revoke their API token).
     Returns the new epoch."""
     from rest_framework.authtoken.models import Token
@@ -35,7 +35,7 @@ def user_sessions_end(*, user: AbstractBaseUser, by: AbstractBaseUser | None = N
     return user_session_epoch(user_id=user.pk)
 
 
-def session_stamp_on_login(sender: object, request: object, user: AbstractBaseUser, **kwargs: object) -> None:
+def session_stamp_on_login(sender: object, request: object, user: User, **kwargs: object) -> None:
     """`user_logged_in` receiver: the new session belongs to the current epoch."""
     import time
 

@@ -4,7 +4,6 @@ finished when a worker starts."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -13,17 +12,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from labeling.models import ImportBatch, MachinePrediction, Report
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.worker]
 
-
-def _wait_for(condition, timeout: float = 90.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.25)
-    return False
 
 
 def test_api_upload_round_trip_and_lost_import_resumed_on_worker_start(start_worker, make_user, tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
@@ -34,7 +26,7 @@ def test_api_upload_round_trip_and_lost_import_resumed_on_worker_start(start_wor
     lost = ImportBatch.objects.create(filename="lost.csv", stored_path=str(lost_file), status=ImportBatch.Status.IMPORTING,
                                       started_at=timezone.now())
     worker = start_worker("default", extra_env={"CHEXGOLD_UPLOAD_DIR": str(tmp_path), "CHEXGOLD_STALLED_IMPORT_MINUTES": "0"})
-    assert _wait_for(lambda: ImportBatch.objects.get(id=lost.id).status == "succeeded"), worker.output()[-3000:]
+    assert wait_until(lambda: ImportBatch.objects.get(id=lost.id).status == "succeeded", timeout=90.0), worker.output()[-3000:]
 
     client = APIClient()
     client.force_authenticate(make_user("api-admin", "admin"))
@@ -42,8 +34,8 @@ def test_api_upload_round_trip_and_lost_import_resumed_on_worker_start(start_wor
     res = client.post("/api/imports/", {"file": upload}, format="multipart")
     assert res.status_code == 202, res.content
     task = res.json()["task"]
-    assert _wait_for(lambda: client.get(f"/api/tasks/{task}/").json()["done"]), worker.output()[-3000:]
+    assert wait_until(lambda: client.get(f"/api/tasks/{task}/").json()["done"], timeout=90.0), worker.output()[-3000:]
     status = client.get(f"/api/tasks/{task}/").json()
     assert status["state"] == "succeeded" and status["progress"] == 1.0
     assert set(Report.objects.values_list("external_id", flat=True)) == {"L1", "L2", "W1", "W2"}
-    assert _wait_for(lambda: MachinePrediction.objects.filter(source="rules").count() == 4), worker.output()[-3000:]
+    assert wait_until(lambda: MachinePrediction.objects.filter(source="rules").count() == 4, timeout=90.0), worker.output()[-3000:]

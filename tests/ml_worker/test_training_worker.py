@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -13,17 +12,10 @@ from ml_worker.models import TrainingRun
 from ml_worker.services import training_run_create
 from tests.factories import ReportFactory
 from tests.ml_worker.test_ml_support import make_examples, write_tiny_encoder
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
 
-
-def _wait(condition, timeout: float = 120.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.5)
-    return False
 
 
 def test_training_and_inference_tasks_run_on_a_real_gpu_queue_worker(start_worker, tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
@@ -33,10 +25,10 @@ def test_training_and_inference_tasks_run_on_a_real_gpu_queue_worker(start_worke
     reports = [ReportFactory(external_id=f"W{i}", text=text) for i, (text, _) in enumerate(make_examples(20, seed=5))]
     rule_predictions_create(report_ids=[r.id for r in reports])
     run = training_run_create(stage="silver", base="encoder", overrides={"epochs": 1, "learning_rate": 3e-3, "batch_size": 8, "max_length": 64})
-    assert _wait(lambda: TrainingRun.objects.get(id=run.id).status in ("succeeded", "failed", "cancelled")), worker.output()[-3000:]
+    assert wait_until(lambda: TrainingRun.objects.get(id=run.id).status in ("succeeded", "failed", "cancelled"), timeout=120.0), worker.output()[-3000:]
     run.refresh_from_db()
     assert run.status == "succeeded", run.log + worker.output()[-3000:]
     assert run.produced_version is not None and run.produced_version.is_active
     # Promotion queued the re-labelling job on the same queue.
-    assert _wait(lambda: MachinePrediction.objects.filter(source="model").count() == len(reports)), worker.output()[-3000:]
+    assert wait_until(lambda: MachinePrediction.objects.filter(source="model").count() == len(reports), timeout=120.0), worker.output()[-3000:]
     assert "Task ml_worker.tasks.training_run_execute_task[" in worker.output()

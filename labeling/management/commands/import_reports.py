@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import os
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from labeling.report_files import format_errors
 from labeling.services.prelabel import new_reports_prelabel
 from labeling.services.report_import import report_import
+from labeling.services.upload_validation import report_file_problems
 from privacy.deid import deid_summary_text
 
 
@@ -22,6 +25,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         path = str(options["file"])
+        if not os.path.isfile(path):
+            raise CommandError(f"{path}: nothing was imported; cannot read the file (no such file)")
+        # File-level checks as for uploads; the import validates every row itself
+        # (and writes nothing if one is bad), so rows are not read twice here.
+        problems = report_file_problems(path=path, read_rows=False)
+        if problems:
+            raise CommandError(f"{path}: nothing was imported; " + format_errors(problems))
         result = report_import(path=path)
         if result.deid.get("total"):
             self.stdout.write(deid_summary_text(result.deid))
