@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from tests.waiting import wait_until  # noqa: E402  (after the repository root is importable)
+
 DB_URL = "postgres://postgres@127.0.0.1:5432/chexgold_kill"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 
