@@ -3,6 +3,7 @@ validate, call `accounts.services` / `accounts.selectors`, serialize."""
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -70,8 +71,6 @@ class UserRolesView(GenericAPIView):
 
     @extend_schema(request=RoleChangeSerializer, responses={200: OpenApiTypes.OBJECT})
     def post(self, request: Request, user_id: int) -> Response:
-        from django.contrib.auth import get_user_model
-
         user = get_object_or_404(get_user_model(), pk=user_id)
         body = RoleChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)

@@ -51,6 +51,6 @@ def roles_of(request: Request) -> frozenset[Role]:
 
 
 def user_of(request: Request) -> User:
-    """The caller of a view whose permission classes above admitted only users with a role
-    (anonymous callers got 401 first), typed as the user model instead of `User | AnonymousUser`."""
+    """The caller of a view whose permission classes admit only logged-in users (anonymous callers
+    got 401 before the view ran), typed as the user model rather than `User | AnonymousUser`."""
     return cast(User, request.user)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AbstractUser, Group
+from django.contrib.auth.models import AbstractBaseUser, Group, User
 from django.db import transaction
 
 from accounts.roles import Role
 
 
 @transaction.atomic
-def user_create_or_update(*, username: str, password: str, roles: list[Role], email: str = "") -> tuple[AbstractUser, bool]:
+def user_create_or_update(*, username: str, password: str, roles: list[Role], email: str = "") -> tuple[User, bool]:
     """Create a user, or add `roles` to an existing one and set its password.
 
     Returns (user, created). Staff status follows the admin role so admins can

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsAdjudicator, IsAdmin, IsAnyRole, IsReader, roles_of
+from accounts.permissions import IsAdjudicator, IsAdmin, IsAnyRole, IsReader, roles_of, user_of
 from accounts.roles import Role
 from annotator import selectors as review
 from annotator import services as review_services
@@ -23,6 +23,7 @@ from annotator.selectors.access import reports_visible
 from annotator.selectors.reports import REPORT_STATUSES, annotations_of_reader, report_status, reports_filter
 from api.concurrency import call_with_version, expected_version, stale_as_http, with_etag
 from api.http import bad_request
+from api.pagination import Pagination
 from labeling.apis import LabelsField
 from labeling.models import Annotation, GoldSetVersion, Report
 from labeling.observations import OBSERVATIONS, LabelValue
@@ -116,7 +117,7 @@ class ReportListView(ListAPIView):
             raise bad_request("source must be rules or model")
         raw = q.get("disagreement")
         disagreement = None if raw in (None, "") else raw.lower() in ("1", "true", "yes")
-        qs = reports_visible(user=self.request.user, roles=roles_of(self.request))
+        qs = reports_visible(user=user_of(self.request), roles=roles_of(self.request))
         return reports_filter(qs, status=status_, observation=observation, value=value, source=source, disagreement=disagreement)
 
     @extend_schema(parameters=REPORT_FILTERS)
@@ -145,7 +146,7 @@ class ReportDetailView(APIView):
     def get(self, request: Request, report_id: int) -> Response:
         roles = roles_of(request)
         privileged = bool(roles & {Role.ADMIN, Role.ADJUDICATOR})
-        report = reports_visible(user=request.user, roles=roles).filter(id=report_id).first()
+        report = reports_visible(user=user_of(request), roles=roles).filter(id=report_id).first()
         if report is None:
             raise Http404("No such report, or not yours to see.")
         data: dict[str, Any] = {
@@ -154,7 +155,7 @@ class ReportDetailView(APIView):
             "text": report.text, "sections": review.sections_for_js(report=report),
         }
         report_access_record(user=request.user, report_ids=[report.id], request=request)
-        annotation = review.annotation_of_reader(reader=request.user, report=report) if Role.READER in roles else None
+        annotation = review.annotation_of_reader(reader=user_of(request), report=report) if Role.READER in roles else None
         submitted = annotation is not None and annotation.status == Annotation.Status.SUBMITTED
         hide_machine = (not privileged and not submitted and review_services.review_first_read_required(annotation=annotation))
         if hide_machine:
@@ -167,7 +168,7 @@ class ReportDetailView(APIView):
             }
         if Role.READER in roles:
             data["my_annotation"] = AnnotationSerializer(annotation).data if annotation else None
-            gold = review.gold_feedback_for_reader(reader=request.user, report=report)
+            gold = review.gold_feedback_for_reader(reader=user_of(request), report=report)
             data["gold"] = {"labels": gold.labels, "method": gold.method} if gold else None
         if privileged:
             gold = report.gold_labels.filter(is_current=True).first()
@@ -182,17 +183,17 @@ class NextReportView(APIView):
 
     @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT, 204: None})
     def post(self, request: Request) -> Response:
-        reread = review_services.reread_next_assign(reader=request.user)
+        reread = review_services.reread_next_assign(reader=user_of(request))
         if reread is not None:  # a deliberate re-read: no earlier labels, no machine labels
             report_access_record(user=request.user, report_ids=[reread.id], request=request)
             return Response({
                 "id": reread.id, "external_id": reread.external_id, "text": reread.text, "reread": True,
                 "submit_url": f"/api/rereads/{reread.id}/submit/", "annotation": None,
             })
-        report = review_services.next_report_assign(reader=request.user)
+        report = review_services.next_report_assign(reader=user_of(request))
         if report is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        annotation = review.annotation_of_reader(reader=request.user, report=report)
+        annotation = review.annotation_of_reader(reader=user_of(request), report=report)
         report_access_record(user=request.user, report_ids=[report.id], request=request)
         return Response({
             "id": report.id, "external_id": report.external_id, "text": report.text, "url": f"/api/reports/{report.id}/",
@@ -208,14 +209,14 @@ class RereadSubmitView(GenericAPIView):
 
     @extend_schema(request=AnnotationWriteSerializer, responses={200: OpenApiTypes.OBJECT})
     def post(self, request: Request, report_id: int) -> Response:
-        pending = review.reread_pending_get(reader=request.user, report_id=report_id)
+        pending = review.reread_pending_get(reader=user_of(request), report_id=report_id)
         if pending is None:
             raise Http404("No re-read of this report is waiting for you.")
         body = AnnotationWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
             saved = review_services.reread_submit(
-                reader=request.user, report=pending.report, labels=body.validated_data["labels"],
+                reader=user_of(request), report=pending.report, labels=body.validated_data["labels"],
                 time_spent_seconds=body.validated_data.get("time_spent_seconds"),
             )
         except review_services.ReviewError as exc:
@@ -230,24 +231,24 @@ class AnnotationListView(ListAPIView):
     serializer_class = AnnotationSerializer
 
     def get_queryset(self) -> Any:
-        return annotations_of_reader(reader=self.request.user)
+        return annotations_of_reader(reader=user_of(self.request))
 
     @extend_schema(request=AnnotationCreateSerializer, responses={201: AnnotationSerializer})
     def post(self, request: Request) -> Response:
         body = AnnotationCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        report = review.report_for_reader(reader=request.user, report_id=body.validated_data["report"])
+        report = review.report_for_reader(reader=user_of(request), report_id=body.validated_data["report"])
         if report is None:
             raise Http404("No such report in your queue.")
         annotation = review_services.annotation_draft_save(
-            reader=request.user, report=report, labels=body.validated_data["labels"], expected_version=0,
+            reader=user_of(request), report=report, labels=body.validated_data["labels"], expected_version=0,
             time_spent_seconds=body.validated_data.get("time_spent_seconds"),
         )
         return with_etag(Response(AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED), annotation.version)
 
 
 def _own_annotation(request: Request, annotation_id: int) -> Annotation:
-    annotation = review.annotation_visible_get(user=request.user, annotation_id=annotation_id)
+    annotation = review.annotation_visible_get(user=user_of(request), annotation_id=annotation_id)
     if annotation is None:
         raise Http404("No such annotation.")  # another reader's: 404, not 403 (existence is not revealed)
     return annotation
@@ -272,7 +273,7 @@ class AnnotationDetailView(GenericAPIView):
         body = AnnotationWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         saved = call_with_version(request, lambda v: review_services.annotation_draft_save(
-            reader=request.user, report=annotation.report, labels=body.validated_data["labels"], expected_version=v,
+            reader=user_of(request), report=annotation.report, labels=body.validated_data["labels"], expected_version=v,
             time_spent_seconds=body.validated_data.get("time_spent_seconds"),
         ))
         return with_etag(Response(AnnotationSerializer(saved).data), saved.version)
@@ -294,7 +295,7 @@ class AnnotationSubmitView(GenericAPIView):
         body = AnnotationSubmitSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         result = call_with_version(request, lambda v: review_services.annotation_submit(
-            reader=request.user, report=annotation.report, labels=body.validated_data["labels"], expected_version=v,
+            reader=user_of(request), report=annotation.report, labels=body.validated_data["labels"], expected_version=v,
             time_spent_seconds=body.validated_data.get("time_spent_seconds"),
             override_warnings=body.validated_data["override_warnings"],
         ))
@@ -315,9 +316,7 @@ class AdjudicationQueueView(APIView):
 
     @extend_schema(operation_id="adjudication_queue", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
-        from api.pagination import Pagination
-
-        items = review.adjudication_queue(adjudicator=request.user)
+        items = review.adjudication_queue(adjudicator=user_of(request))
         paginator = Pagination()
         page = paginator.paginate_queryset(items, request, view=self)
         return paginator.get_paginated_response([
@@ -335,7 +334,7 @@ class AdjudicationDetailView(GenericAPIView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, report_id: int) -> Response:
-        view = review.adjudication_view_get(adjudicator=request.user, report_id=report_id)
+        view = review.adjudication_view_get(adjudicator=user_of(request), report_id=report_id)
         if view is None:
             raise Http404("No such report in your adjudication queue.")
         gold_id = view.current_gold.id if view.current_gold else 0
@@ -358,7 +357,7 @@ class AdjudicationDetailView(GenericAPIView):
         expected = expected_version(request)
         with stale_as_http(expected):
             gold = review_services.gold_adjudicate(
-                report=report, adjudicator=request.user, labels=body.validated_data["labels"],
+                report=report, adjudicator=user_of(request), labels=body.validated_data["labels"],
                 rationale=body.validated_data["rationale"], expected_current_gold_id=expected.value or None,
             )
         return with_etag(Response({"gold_id": gold.id, "labels": gold.labels, "method": gold.method,
@@ -385,7 +384,7 @@ class GoldVersionListView(GenericAPIView):
     def post(self, request: Request) -> Response:
         body = GoldFreezeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        version = review_services.gold_set_version_freeze(user=request.user, **body.validated_data)
+        version = review_services.gold_set_version_freeze(user=user_of(request), **body.validated_data)
         return Response(_version_dict(review.gold_set_versions().get(id=version.id)), status=status.HTTP_201_CREATED)
 
 

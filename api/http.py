@@ -35,5 +35,8 @@ def stream_download(chunks: Iterator[str], *, content_type: str, filename: str) 
 class FormatIsOurs(DefaultContentNegotiation):
     """`?format=` names the export format here, not a DRF renderer."""
 
-    def select_renderer(self, request: Request, renderers: list[Any], format_suffix: str | None = None) -> tuple[Any, str]:
+    # DRF passes a list (APIView.get_renderers); the stubs say Iterable.
+    def select_renderer(  # type: ignore[override]
+        self, request: Request, renderers: list[Any], format_suffix: str | None = None
+    ) -> tuple[Any, str]:
         return renderers[0], renderers[0].media_type

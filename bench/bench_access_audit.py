@@ -88,6 +88,7 @@ def main() -> None:
     build_s = time.perf_counter() - t0
     reader, _ = user_create_or_update(username="bench-reader", password="correct-horse-42", roles=[Role.READER])
     report = services.next_report_assign(reader=reader)
+    assert report is not None, "build() seeded reports for this reader"
     client = Client()
     client.force_login(reader)
     url = f"/review/{report.id}/"

@@ -21,6 +21,7 @@ Prints and saves bench/results/dashboard[_postgresql].json.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import random
 import statistics as pystats
@@ -73,18 +74,19 @@ def seed(*, n_reports: int, n_gold: int, n_readers: int, n_models: int, seed_val
     models = [ModelVersion.objects.create(name=f"model-{k + 1}", checkpoint_path=f"/models/{k + 1}", stage="gold")
               for k in range(n_models)]
     for k, mv in enumerate(models):  # spread over time for the trend line
-        ModelVersion.objects.filter(id=mv.id).update(created_at=timezone.now() - timezone.timedelta(days=30 * (n_models - k)))
-    sources = [("rules", "1.1", None, 0.80)] + [("model", mv.name, mv, 0.82 + 0.04 * k) for k, mv in enumerate(models)]
-    for source, version, mv, p_keep in sources:
+        ModelVersion.objects.filter(id=mv.id).update(created_at=timezone.now() - dt.timedelta(days=30 * (n_models - k)))
+    sources: list[tuple[str, str, ModelVersion | None, float]] = [("rules", "1.1", None, 0.80)]
+    sources += [("model", mv.name, mv, 0.82 + 0.04 * k) for k, mv in enumerate(models)]
+    for source, version, model_version, p_keep in sources:
         with transaction.atomic():
-            batch = []
+            predictions: list[MachinePrediction] = []
             for rid, labels in zip(ids, truth, strict=True):
-                batch.append(MachinePrediction(report_id=rid, source=source, source_version=version, model_version=mv,
-                                               labels=_noisy(rng, labels, p_keep)))
-                if len(batch) == 10000:
-                    MachinePrediction.objects.bulk_create(batch)
-                    batch = []
-            MachinePrediction.objects.bulk_create(batch)
+                predictions.append(MachinePrediction(report_id=rid, source=source, source_version=version, model_version=model_version,
+                                                     labels=_noisy(rng, labels, p_keep)))
+                if len(predictions) == 10000:
+                    MachinePrediction.objects.bulk_create(predictions)
+                    predictions = []
+            MachinePrediction.objects.bulk_create(predictions)
     t_predictions = time.perf_counter() - t0
 
     t0 = time.perf_counter()

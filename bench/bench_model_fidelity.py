@@ -30,7 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from labeling.chexpert_csv import read_label_file  # noqa: E402
-from labeling.observations import OBSERVATION_NAMES  # noqa: E402
+from labeling.observations import OBSERVATION_NAMES, LabelDict  # noqa: E402
 from labeling.rules import RULES_VERSION, label_reports  # noqa: E402
 from ml_worker.ml.config import TrainingConfig  # noqa: E402
 from ml_worker.ml.predict import Predictor, cpu_bf16_is_native  # noqa: E402
@@ -66,7 +66,9 @@ def main() -> None:
         rows = [(r["id"], r["Reports"]) for r in csv.DictReader(fh)][: args.limit]
     human = read_label_file(OPENI / "labels.csv")
     rules = [r.labels for r in label_reports([text for _, text in rows])]
-    train, select, test = [], [], []
+    train: list[tuple[str, str, LabelDict]] = []
+    select: list[tuple[str, str, LabelDict]] = []
+    test: list[tuple[str, str, LabelDict]] = []
     for (report_id, text), rule_labels in zip(rows, rules, strict=True):
         b = bucket(report_id)
         target = test if b < 0.2 else select if b < 0.28 else train

@@ -107,7 +107,7 @@ def measure(iterations: int, n_readers: int) -> dict[str, object]:
     next_ms: list[float] = []
     form_values = {f"obs-{o.slug}": "blank" for o in OBSERVATIONS}
     form_values["obs-no_finding"] = "positive"
-    locations = {}
+    locations: dict[int, str | None] = {}
     for i in range(iterations + 10):
         c = clients[i % n_readers]
         location = locations.get(id(c))

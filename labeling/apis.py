@@ -20,10 +20,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsAdmin
+from accounts.permissions import IsAdmin, user_of
 from api.exceptions import UploadInvalid
 from api.http import FormatIsOurs, bad_request, stream_download
-from labeling.audit import AUDIT_KINDS, AuditLog
+from labeling.audit import AUDIT_KINDS, AuditEntry, AuditLog
 from labeling.models import ImportBatch, ModelVersion
 from labeling.observations import OBSERVATION_NAMES, LabelValue
 from labeling.selectors import latest_rules_version, predictions_for_export
@@ -94,7 +94,7 @@ class ImportListView(ListAPIView):
         if errors:
             listed = [{"line": e.line, "column": e.column, "message": e.message} for e in errors]
             raise UploadInvalid(f"{len(listed)} problem(s) in {upload.name}; nothing was imported.", listed)
-        batch = report_upload_accept(upload=upload, user=request.user)
+        batch = report_upload_accept(upload=upload, user=user_of(request))
         return Response(ImportBatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -170,7 +170,7 @@ class AuditListView(GenericAPIView):
 
     @extend_schema(parameters=AUDIT_PARAMS, responses=AuditEntrySerializer(many=True))
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(_audit_log(request))  # type: ignore[arg-type]
+        page: list[AuditEntry] | None = self.paginate_queryset(_audit_log(request))  # type: ignore[arg-type]
         return self.get_paginated_response(AuditEntrySerializer([e.as_dict() for e in page or []], many=True).data)
 
 

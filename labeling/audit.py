@@ -53,7 +53,7 @@ def _history_qs(kind: str) -> QuerySet:
 
 def _history_entry(kind: str, record: Any) -> AuditEntry:
     _, fields = AUDIT_FIELDS[kind]
-    after = {f: _jsonable(getattr(record, f)) for f in fields}
+    after: dict[str, Any] | None = {f: _jsonable(getattr(record, f)) for f in fields}
     before = None
     if record.history_type != "+":
         prev = record.prev_record

@@ -5,7 +5,15 @@ from __future__ import annotations
 from django.conf import settings
 from django.db.models import QuerySet
 
-from labeling.models import GoldLabel, GoldSetMembership, GoldSetVersion, MachinePrediction, ModelVersion, RuntimeSettings
+from labeling.models import (
+    GoldLabel,
+    GoldSetMembership,
+    GoldSetVersion,
+    ImportBatch,
+    MachinePrediction,
+    ModelVersion,
+    RuntimeSettings,
+)
 
 
 def runtime_settings_get() -> RuntimeSettings:
@@ -71,8 +79,6 @@ def latest_rules_version() -> str | None:
 
 
 def import_batches_recent(*, limit: int = 20) -> QuerySet:
-    from labeling.models import ImportBatch
-
     return ImportBatch.objects.select_related("created_by").order_by("-created_at")[:limit]
 
 

@@ -9,6 +9,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 
 from labeling.models import ImportBatch
+from labeling.services.job_resume import jobs_resume
 from labeling.services.predictions import rule_predictions_create
 from labeling.services.prelabel import new_reports_prelabel
 from labeling.services.report_import import import_batch_mark_failed, report_import
@@ -51,8 +52,6 @@ def rule_predictions_task(report_ids: list[int] | None = None) -> int:
 @shared_task(name="labeling.tasks.jobs_resume_task", acks_late=True)
 def jobs_resume_task() -> dict[str, object]:
     """Beat and worker start: re-queue stalled imports, finish missing rule and model labels."""
-    from labeling.services.job_resume import jobs_resume
-
     return jobs_resume()
 
 

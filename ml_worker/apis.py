@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsAdmin
+from accounts.permissions import IsAdmin, user_of
 from api.http import bad_request
 from labeling.models import ImportBatch, ModelVersion
 from ml_worker import selectors as ml_selectors
@@ -46,7 +46,8 @@ class TrainingRunSerializer(serializers.ModelSerializer):
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
-    parent = serializers.CharField(source="parent.name", default=None, read_only=True)
+    # Declared fields leave the class (SerializerMetaclass), so this does not shadow Field.parent at run time.
+    parent = serializers.CharField(source="parent.name", default=None, read_only=True)  # type: ignore[assignment]
 
     class Meta:
         model = ModelVersion
@@ -68,7 +69,7 @@ class TrainingRunListView(ListAPIView):
         body = TrainingRunCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            run = ml_services.training_run_create(user=request.user, **body.validated_data)
+            run = ml_services.training_run_create(user=user_of(request), **body.validated_data)
         except ValueError as exc:
             raise bad_request(str(exc)) from None
         return Response(TrainingRunSerializer(run).data, status=status.HTTP_201_CREATED)
@@ -154,7 +155,7 @@ class TaskStatusView(APIView):
             return Response({"id": task_id, "kind": kind, "state": batch.status, "done": done, "progress": batch.progress,
                              "message": batch.message, "errors": batch.errors})
         run = get_object_or_404(TrainingRun, id=int(raw))
-        celery_state = None
+        celery_state: str | None = None
         if run.celery_task_id:
             try:
                 celery_state = AsyncResult(run.celery_task_id).state

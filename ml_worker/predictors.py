@@ -19,6 +19,7 @@ _cache: dict[str, Predictor] = {}
 def predictor_for_path(path: str | Path, *, batch_size: int = 32) -> Predictor:
     """Load one of our checkpoint directories, or an original CheXbert file
     (then CHEXGOLD_CHEXBERT_CONFIG_DIR names the BERT-base config + vocabulary)."""
+    # here, not at the top: these import torch, which web processes never need
     from ml_worker.ml.checkpoints import is_checkpoint_dir
     from ml_worker.ml.predict import Predictor
 

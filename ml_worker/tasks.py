@@ -1,5 +1,6 @@
 """Celery tasks of the `gpu` queue (routed by name: ml_worker.tasks.*). Thin:
-take ids, call a service. Models load lazily, once per worker process."""
+take ids, call a service. Models load lazily, once per worker process (the
+services import torch only when they train or load a model)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,18 @@ import os
 from celery import shared_task
 from celery.signals import worker_shutting_down
 
+from ml_worker.services import (
+    WORKER_STOPPING,
+    demo_first_model_train,
+    model_predictions_missing_create,
+    training_periodic_check,
+    training_run_execute,
+    training_runs_stalled_fail,
+)
+
 
 @worker_shutting_down.connect
 def _stop_training_at_next_step(**kwargs: object) -> None:
-    from ml_worker.services import WORKER_STOPPING
-
     WORKER_STOPPING.set()
 
 
@@ -24,37 +32,27 @@ def ping_gpu(value: str = "pong") -> dict[str, str]:
 
 @shared_task(name="ml_worker.tasks.training_run_execute_task", acks_late=True)
 def training_run_execute_task(run_id: int) -> str:
-    from ml_worker.services import training_run_execute
-
     return training_run_execute(run_id=run_id).status
 
 
 @shared_task(name="ml_worker.tasks.model_predictions_missing_task", acks_late=True)
 def model_predictions_missing_task() -> int:
     """Label reports that lack a prediction from the active model version."""
-    from ml_worker.services import model_predictions_missing_create
-
     return model_predictions_missing_create()
 
 
 @shared_task(name="ml_worker.tasks.training_periodic_check_task")
 def training_periodic_check_task() -> int | None:
-    from ml_worker.services import training_periodic_check
-
     run = training_periodic_check()
     return run.id if run else None
 
 
 @shared_task(name="ml_worker.tasks.training_runs_stalled_fail_task")
 def training_runs_stalled_fail_task() -> int:
-    from ml_worker.services import training_runs_stalled_fail
-
     return training_runs_stalled_fail()
 
 
 @shared_task(name="ml_worker.tasks.demo_first_model_task", acks_late=True)
 def demo_first_model_task() -> str:
     """Train a first model version from rule labels when none exists yet."""
-    from ml_worker.services import demo_first_model_train
-
     return demo_first_model_train()

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.access import role_required
+from accounts.access import AuthenticatedHttpRequest, role_required
 from accounts.roles import Role
 from labeling.models import ModelVersion
 from labeling.observations import OBSERVATION_NAMES
@@ -35,7 +35,7 @@ class TrainingRunForm(forms.Form):
 
 
 @role_required(Role.ADMIN)
-def training_run_list(request: HttpRequest) -> HttpResponse:
+def training_run_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = TrainingRunForm(request.POST)
         if form.is_valid():

@@ -7,6 +7,7 @@ class PrivacyConfig(AppConfig):
     verbose_name = "Privacy: access audit, sessions, de-identification"
 
     def ready(self) -> None:
+        # Imported here: receivers need the app registry, which is ready only now.
         from django.contrib.auth.signals import user_logged_in
 
         from privacy.services.sessions import session_stamp_on_login

@@ -30,6 +30,7 @@ them with one matrix product. Undefined values are NaN (None in dicts).
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -245,8 +246,6 @@ def reader_agreement(
 
 
 def _nanmean(values: np.ndarray, axis: int) -> np.ndarray:
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)
         return np.nanmean(values, axis=axis)

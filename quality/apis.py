@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsAnyRole
 from api.http import bad_request
+from quality.statistics import CURRENT_GOLD, statistics_for_user
 
 
 class StatisticsView(APIView):
@@ -21,8 +22,6 @@ class StatisticsView(APIView):
     @extend_schema(parameters=[OpenApiParameter("mapping", str), OpenApiParameter("gold", str), OpenApiParameter("split", str)],
                    responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
-        from quality.statistics import CURRENT_GOLD, statistics_for_user
-
         q = request.query_params
         try:
             stats = statistics_for_user(user=request.user, mapping=q.get("mapping", "full"), gold_version=q.get("gold", CURRENT_GOLD),

@@ -21,6 +21,7 @@ CheXpert-format label files (matched by id) and prints the evaluation table.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -345,8 +346,6 @@ def intervals(values: np.ndarray, replicates: np.ndarray, confidence: float = 0.
     vals = np.asarray(values, dtype=np.float64)
     reps = np.asarray(replicates, dtype=np.float64).reshape((-1, *vals.shape))
     tail = (1.0 - confidence) / 2 * 100
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)  # all-NaN columns: NaN, as documented
         low, high = np.nanpercentile(reps, [tail, 100 - tail], axis=0) if reps.shape[0] else (vals * np.nan, vals * np.nan)
@@ -586,8 +585,6 @@ def scores_against_reference(
 
 def _nanmean_rows(values: np.ndarray) -> np.ndarray:
     """Mean over the last axis skipping NaN; an all-NaN row is NaN (without numpy's warning)."""
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)
         return np.nanmean(values, axis=-1)

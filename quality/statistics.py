@@ -212,7 +212,7 @@ def statistics_compute(*, query: StatisticsQuery) -> dict[str, Any]:
         ui = np.array([u_index[uid] for _, uid, _ in reads])
         ratings[ri, ui, :] = codes
     usernames = dict(get_user_model().objects.filter(id__in=reader_ids).values_list("id", "username"))
-    reader_refs = [{"id": uid, "name": usernames.get(uid, f"user {uid}")} for uid in reader_ids]
+    reader_refs: list[dict[str, Any]] = [{"id": uid, "name": usernames.get(uid, f"user {uid}")} for uid in reader_ids]
 
     read_boot = Bootstrap(len(read_report_ids), n_resamples=query.n_resamples, seed=query.seed)
     agree = agreement.reader_agreement(ratings, mapping=mapping, readers=reader_refs, bootstrap=read_boot, confidence=CONFIDENCE)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, TypeVar
+
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 
 from labeling.models import Annotation, GoldLabel, MachinePrediction, ModelVersion, Report
 from labeling.observations import blank_labels
@@ -20,7 +23,21 @@ def labels(**values: str) -> dict[str, str]:
     return result
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+T = TypeVar("T")
+
+
+class _ModelFactory(factory.django.DjangoModelFactory[T]):
+    """`SomeFactory(...)` returns the saved model instance (factory_boy's metaclass does that);
+    this tells type checkers so, instead of the factory type they would infer."""
+
+    class Meta:
+        abstract = True
+
+    if TYPE_CHECKING:
+        def __new__(cls, *args: Any, **kwargs: Any) -> T: ...  # type: ignore[misc]  # returns the model, not the factory
+
+
+class UserFactory(_ModelFactory[User]):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
@@ -30,7 +47,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("correct-horse-42")
 
 
-class ReportFactory(factory.django.DjangoModelFactory):
+class ReportFactory(_ModelFactory[Report]):
     class Meta:
         model = Report
 
@@ -39,7 +56,7 @@ class ReportFactory(factory.django.DjangoModelFactory):
     text_sha256 = factory.LazyAttribute(lambda o: text_sha256(o.text))
 
 
-class ModelVersionFactory(factory.django.DjangoModelFactory):
+class ModelVersionFactory(_ModelFactory[ModelVersion]):
     class Meta:
         model = ModelVersion
 
@@ -47,7 +64,7 @@ class ModelVersionFactory(factory.django.DjangoModelFactory):
     checkpoint_path = factory.LazyAttribute(lambda o: f"/models/{o.name}")
 
 
-class RulePredictionFactory(factory.django.DjangoModelFactory):
+class RulePredictionFactory(_ModelFactory[MachinePrediction]):
     class Meta:
         model = MachinePrediction
 
@@ -57,7 +74,7 @@ class RulePredictionFactory(factory.django.DjangoModelFactory):
     labels = factory.LazyFunction(blank_labels)
 
 
-class AnnotationFactory(factory.django.DjangoModelFactory):
+class AnnotationFactory(_ModelFactory[Annotation]):
     class Meta:
         model = Annotation
 
@@ -66,7 +83,7 @@ class AnnotationFactory(factory.django.DjangoModelFactory):
     labels = factory.LazyFunction(blank_labels)
 
 
-class GoldLabelFactory(factory.django.DjangoModelFactory):
+class GoldLabelFactory(_ModelFactory[GoldLabel]):
     class Meta:
         model = GoldLabel
 

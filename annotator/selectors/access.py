@@ -11,7 +11,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from accounts.roles import Role
 from annotator.models import Reservation
 from annotator.selectors.flags import report_is_flagged
-from annotator.selectors.reports import reports_with_status
+from annotator.selectors.reports import ReportWithStatus, reports_with_status
 from labeling.models import (
     Annotation,
     GoldLabel,
@@ -51,7 +51,7 @@ def gold_feedback_for_reader(*, reader: User, report: Report) -> GoldLabel | Non
     return GoldLabel.objects.filter(report=report, is_current=True).first()
 
 
-def reports_visible(*, user: User, roles: frozenset[Role]) -> QuerySet[Report]:
+def reports_visible(*, user: User, roles: frozenset[Role]) -> QuerySet[ReportWithStatus]:
     """Reports `user` may list: everything for admins and adjudicators; for a
     reader only reports reserved for them or read by them, never flagged ones."""
     qs = reports_with_status()

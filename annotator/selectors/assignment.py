@@ -119,11 +119,10 @@ def reader_queue_summary(*, reader: User, recent: int = 10) -> QueueSummary:
         done.order_by("-submitted_at").values("report_id", "report__external_id", "submitted_at")[:recent]
     )
     gold_ids = set(GoldLabel.objects.filter(report_id__in=[r["report_id"] for r in rows], is_current=True).values_list("report_id", flat=True))
-    for r in rows:
-        r["is_gold"] = r["report_id"] in gold_ids
+    recent_rows: list[dict[str, object]] = [{**r, "is_gold": r["report_id"] in gold_ids} for r in rows]
     return QueueSummary(
         assigned=assigned,
         done=done.count(),
         remaining=assignable_reports(reader=reader, now=now, order="sequential").count(),
-        recent=rows,
+        recent=recent_rows,
     )

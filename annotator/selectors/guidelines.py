@@ -37,8 +37,8 @@ class Guideline:
 def guidelines_current() -> dict[str, Guideline]:
     """The current guideline of each observation, in CheXpert order."""
     latest: dict[str, GuidelineVersion] = {}
-    for row in GuidelineVersion.objects.order_by("observation", "-version"):
-        latest.setdefault(row.observation, row)
+    for version in GuidelineVersion.objects.order_by("observation", "-version"):
+        latest.setdefault(version.observation, version)
     out = {}
     for name in OBSERVATION_NAMES:
         row = latest.get(name)

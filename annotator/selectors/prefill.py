@@ -45,9 +45,10 @@ def machine_labels_for_report(*, report: Report) -> MachineLabels:
             .values("labels", "probabilities", "evidence")
             .first()
         )
-    evidence_raw = (rules or {}).get("evidence") or {}
-    if model and model.get("evidence"):
-        evidence_raw = {**evidence_raw, **{k: v for k, v in model["evidence"].items() if v}}
+    evidence_raw = (rules.get("evidence") if rules else None) or {}
+    model_evidence = model.get("evidence") if model else None
+    if model_evidence:
+        evidence_raw = {**evidence_raw, **{k: v for k, v in model_evidence.items() if v}}
     return MachineLabels(
         rules=rules["labels"] if rules else None,
         rules_version=rules["source_version"] if rules else None,

@@ -3,6 +3,8 @@ flagged) and filters by status, machine label and rule/model disagreement."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeAlias, TypedDict
+
 from django.contrib.auth.models import User
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KT
@@ -13,10 +15,22 @@ from labeling.models import Annotation, GoldLabel, MachinePrediction, Report
 from labeling.observations import OBSERVATION_NAMES
 from labeling.selectors import active_model_version_get, latest_rules_version
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
 REPORT_STATUSES = ("unread", "in_review", "gold", "flagged")
 
 
-def reports_with_status() -> QuerySet[Report]:
+class _StatusAnnotations(TypedDict):
+    has_gold: bool
+    has_reads: bool
+    flagged: bool
+
+
+ReportWithStatus: TypeAlias = "WithAnnotations[Report, _StatusAnnotations]"  # a Report from `reports_with_status`
+
+
+def reports_with_status() -> QuerySet[ReportWithStatus]:
     now = timezone.now()
     return Report.objects.annotate(
         has_gold=Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True)),
@@ -26,26 +40,26 @@ def reports_with_status() -> QuerySet[Report]:
     )
 
 
-def report_status(report: Report) -> str:
+def report_status(report: ReportWithStatus) -> str:
     """Status of a report annotated by `reports_with_status`."""
-    if report.flagged:  # type: ignore[attr-defined]
+    if report.flagged:
         return "flagged"
-    if report.has_gold:  # type: ignore[attr-defined]
+    if report.has_gold:
         return "gold"
-    if report.has_reads:  # type: ignore[attr-defined]
+    if report.has_reads:
         return "in_review"
     return "unread"
 
 
 def reports_filter(
-    qs: QuerySet[Report],
+    qs: QuerySet[ReportWithStatus],
     *,
     status: str | None = None,
     observation: str | None = None,
     value: str | None = None,
     source: str = "rules",
     disagreement: bool | None = None,
-) -> QuerySet[Report]:
+) -> QuerySet[ReportWithStatus]:
     """Filter by status, by a machine label (`observation` = `value` from `source`
     rules or the active model), and by rule/model disagreement."""
     if status == "flagged":

@@ -11,6 +11,7 @@ from labeling.models import (
     Annotation,
 )
 from labeling.observations import OBSERVATION_NAMES
+from quality.metrics import cohen_kappa
 
 
 # --- re-reads -----------------------------------------------------------------------
@@ -35,8 +36,6 @@ class IntraReaderAgreement:
 def intra_reader_agreement(*, reader: User | None = None) -> list[IntraReaderAgreement]:
     """First read vs deliberate re-read, per reader (only `reader`'s own when given:
     a reader never sees another reader's figures)."""
-    from quality.metrics import cohen_kappa
-
     rereads = Reread.objects.filter(submitted_at__isnull=False).select_related("reader")
     if reader is not None:
         rereads = rereads.filter(reader=reader)

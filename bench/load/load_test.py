@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -211,7 +212,7 @@ def main() -> None:
     duplicates = Annotation.objects.values("report_id", "reader_id").annotate(n=Count("id")).filter(n__gt=1).count()
     over_k = Annotation.objects.filter(status="submitted").values("report_id").annotate(n=Count("id")).filter(n__gt=2).count()
     total = sum(len(v) for v in stats.latency.values())
-    result = {
+    result: dict[str, Any] = {
         "what": f"{args.readers} readers labelling concurrently for {args.seconds} s (next, create draft, sometimes PATCH, submit, sometimes list)",
         "server": f"gunicorn {args.workers} workers x 4 threads (gthread), PostgreSQL, Redis broker, DJANGO_DEBUG=false",
         "machine": f"{os.cpu_count()} cores shared with other work; load generator on the same machine",

@@ -23,7 +23,7 @@ Files under ``phrases/`` (format: ``phrases.py``):
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from labeling.observations import Observation
 from labeling.rules.phrases import PhraseEntry, PhraseIndex, load_entries
@@ -67,8 +67,6 @@ _lexicon: Lexicon | None = None
 
 
 def _renamed(entries: list[PhraseEntry], section: str, key: str) -> list[PhraseEntry]:
-    from dataclasses import replace
-
     return [replace(e, section=section, key=key) for e in entries]
 
 

@@ -18,11 +18,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from celery import current_app
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from labeling.models import ImportBatch
+from labeling.services.predictions import rule_predictions_create
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +49,7 @@ def import_batches_stalled(*, older_than: dt.timedelta | None = None) -> list[in
 def import_batches_stalled_requeue(*, older_than: dt.timedelta | None = None) -> list[int]:
     """Queue the import task again for each stalled batch (after commit). The
     batch's clock restarts so it is not queued twice before the task runs."""
-    from django.db import transaction
-
-    from labeling.tasks import report_import_task
+    from labeling.tasks import report_import_task  # here: labeling.tasks imports this module
 
     ids = import_batches_stalled(older_than=older_than)
     for batch_id in ids:
@@ -64,10 +65,6 @@ def import_batches_stalled_requeue(*, older_than: dt.timedelta | None = None) ->
 def jobs_resume(*, older_than: dt.timedelta | None = None) -> dict[str, object]:
     """Resume every kind of long job: stalled imports, missing rule labels,
     missing labels of the active model. Idempotent; safe to run any time."""
-    from celery import current_app
-
-    from labeling.services.predictions import rule_predictions_create
-
     requeued = import_batches_stalled_requeue(older_than=older_than)
     rules_written = rule_predictions_create(report_ids=None)
     current_app.send_task("ml_worker.tasks.model_predictions_missing_task", queue="gpu")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 
@@ -19,9 +20,7 @@ def new_reports_prelabel(*, report_ids: Sequence[int], inline: bool | None = Non
     worker (sent by name: labeling does not import ml_worker). Returns a
     human-readable summary.
     """
-    from celery import current_app
-
-    from labeling.tasks import rule_predictions_task
+    from labeling.tasks import rule_predictions_task  # here: labeling.tasks imports this module
 
     if not report_ids:
         return "no new reports to label"

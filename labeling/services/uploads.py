@@ -16,7 +16,7 @@ from labeling.services.report_import import import_batch_create
 
 def report_upload_accept(*, upload: UploadedFile, user: AbstractBaseUser | None) -> ImportBatch:
     """Store the upload on disk (shared with workers) and queue its import."""
-    from labeling.tasks import report_import_task
+    from labeling.tasks import report_import_task  # here: labeling.tasks imports labeling.services
 
     directory = settings.CHEXGOLD_UPLOAD_DIR
     os.makedirs(directory, exist_ok=True)

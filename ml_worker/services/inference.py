@@ -18,7 +18,7 @@ def model_predictions_missing_create(*, chunk_size: int = INFERENCE_CHUNK, limit
     Chunked, resumable and idempotent: each chunk is committed on its own, and a
     rerun continues where a lost or killed job stopped. Returns reports labelled.
     """
-    from ml_worker.predictors import predictor_for_version
+    from ml_worker.predictors import predictor_for_version  # here: loading a model imports torch
 
     version = active_model_version_get()
     if version is None:

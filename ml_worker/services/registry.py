@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 
 def _score(checkpoint: str, validation: Sequence[tuple[str, dict[str, str]]]) -> tuple[float, list[dict[str, str]]]:
-    from ml_worker.predictors import predictor_for_path
+    from ml_worker.predictors import predictor_for_path  # here: loading a model imports torch
 
     predictions = predictor_for_path(checkpoint).predict([text for text, _ in validation])
     pred = [p.labels for p in predictions]
@@ -146,6 +146,6 @@ def model_version_rollback() -> ModelVersion:
 
 
 def _enqueue_relabel() -> None:
-    from ml_worker.tasks import model_predictions_missing_task
+    from ml_worker.tasks import model_predictions_missing_task  # here: ml_worker.tasks imports the services
 
     model_predictions_missing_task.delay()

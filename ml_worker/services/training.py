@@ -27,6 +27,7 @@ from labeling.selectors import (
     rule_labels_for_training,
 )
 from labeling.splits import in_silver_holdout
+from ml_worker.ml.config import TrainingConfig
 from ml_worker.models import TrainingRun
 from ml_worker.services.registry import model_version_register
 
@@ -68,8 +69,6 @@ class TrainingData:
 # --- starting and cancelling runs --------------------------------------------------
 def training_config_build(*, stage: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """A validated TrainingConfig (as a dict) for `stage` with `overrides` applied."""
-    from ml_worker.ml.config import TrainingConfig
-
     silver = stage == TrainingRun.Stage.SILVER
     config = TrainingConfig(
         stage=stage,
@@ -130,7 +129,7 @@ def training_run_create(
 
 
 def _enqueue(run_id: int) -> None:
-    from ml_worker.tasks import training_run_execute_task
+    from ml_worker.tasks import training_run_execute_task  # here: ml_worker.tasks imports the services
 
     result = training_run_execute_task.delay(run_id)
     TrainingRun.objects.filter(id=run_id).update(celery_task_id=result.id)
@@ -193,8 +192,7 @@ def training_run_execute(*, run_id: int) -> TrainingRun:
     cancellation marks the run failed/cancelled, keeps its log, writes no
     checkpoint and leaves the active model untouched.
     """
-    from ml_worker.ml.config import TrainingConfig
-    from ml_worker.ml.train import TrainingCancelled, train_model
+    from ml_worker.ml.train import TrainingCancelled, train_model  # here: training imports torch
 
     claimed = TrainingRun.objects.filter(id=run_id, status=TrainingRun.Status.QUEUED).update(
         status=TrainingRun.Status.RUNNING, started_at=timezone.now()

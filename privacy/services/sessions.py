@@ -7,9 +7,12 @@ of that user at its next request (no scan of the session table).
 
 from __future__ import annotations
 
+import time
+
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F
+from rest_framework.authtoken.models import Token
 
 from privacy.models import SessionEpoch
 
@@ -25,8 +28,6 @@ def user_session_epoch(*, user_id: int) -> int:
 def user_sessions_end(*, user: User, by: User | None = None) -> int:
     """Log `user` out of every browser session (and revoke their API token).
     Returns the new epoch."""
-    from rest_framework.authtoken.models import Token
-
     with transaction.atomic():
         row, created = SessionEpoch.objects.get_or_create(user_id=user.pk, defaults={"epoch": 1, "changed_by": by})
         if not created:
@@ -37,8 +38,6 @@ def user_sessions_end(*, user: User, by: User | None = None) -> int:
 
 def session_stamp_on_login(sender: object, request: object, user: User, **kwargs: object) -> None:
     """`user_logged_in` receiver: the new session belongs to the current epoch."""
-    import time
-
     session = getattr(request, "session", None)
     if session is not None and user is not None:
         session[SESSION_EPOCH_KEY] = user_session_epoch(user_id=user.pk)
@@ -47,6 +46,4 @@ def session_stamp_on_login(sender: object, request: object, user: User, **kwargs
 
 def session_activity_mark(*, session: object) -> None:
     """Count now as activity (the "Stay signed in" keep-alive)."""
-    import time
-
     session[LAST_ACTIVITY_KEY] = int(time.time())  # type: ignore[index]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import cast
+
 from django.core.management.base import BaseCommand, CommandParser
 
 from accounts.roles import Role
@@ -16,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--email", default="")
 
     def handle(self, *args: object, **options: object) -> None:
-        roles = [Role(r) for r in options["role"]]  # type: ignore[union-attr]
+        roles = [Role(r) for r in cast(list[str], options["role"])]  # action="append", required
         user, created = user_create_or_update(
             username=str(options["username"]), password=str(options["password"]), roles=roles, email=str(options["email"])
         )

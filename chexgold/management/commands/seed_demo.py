@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from celery import current_app
 from django.core.management.base import BaseCommand
 
 from accounts.services import user_create_or_update
@@ -28,7 +29,5 @@ class Command(BaseCommand):
 def _first_model_message() -> str:
     # The first model version is trained in the background from the demo
     # reports' rule labels (ml_worker), so the review UI shows model labels soon.
-    from celery import current_app
-
     current_app.send_task("ml_worker.tasks.demo_first_model_task", queue="gpu")
     return "queued: train a first model version from the rule labels (if none exists)"

@@ -12,7 +12,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from labeling import chexpert_csv
 from labeling.report_files import ReportFileError, read_texts_for_labeling, write_stream
+from labeling.rules import label_reports
 from labeling.sections import SectionMode
+from labeling.selectors import active_model_version_get
 from labeling.services.files import atomic_text_writer
 
 
@@ -41,10 +43,8 @@ class Command(BaseCommand):
         except (OSError, ReportFileError) as exc:
             raise CommandError(f"{options['input']}: {exc}") from None
         texts = [r.text for r in rows]
-        evidence: list[dict[str, object]] | None = None
+        evidence: list[dict[str, list[dict[str, object]]]] | None = None
         if options["labeler"] == "rules":
-            from labeling.rules import label_reports
-
             results = label_reports(texts, section=str(options["section"] or SectionMode.AUTO.value))
             labels = [r.labels for r in results]
             evidence = [r.evidence_as_json() for r in results]
@@ -72,13 +72,12 @@ class Command(BaseCommand):
         self.stdout.write(f"labelled {len(rows)} report(s) with the {options['labeler']} labeler -> {options['output']}")
 
     def _model_labels(self, texts: list[str], options: dict[str, object]) -> list[dict[str, str]]:
+        # here: these import torch, which the rule labeler does not need
         from ml_worker.ml.checkpoints import CheckpointError
         from ml_worker.predictors import predictor_for_path
 
         path = options["checkpoint"]
         if not path:
-            from labeling.selectors import active_model_version_get
-
             version = active_model_version_get()
             if version is None:
                 raise CommandError("no active model version yet: train one (manage.py train_model) or pass --checkpoint")

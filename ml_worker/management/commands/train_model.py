@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import sys
+import threading
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
 
 from ml_worker.models import TrainingRun
 from ml_worker.services import NoTrainingData, TrainingRunConflict, training_run_create, training_run_execute
@@ -48,13 +50,9 @@ class Command(BaseCommand):
 
 def _run_with_progress_bar(run_id: int, out: object) -> TrainingRun:
     """Execute the run here, drawing a one-line progress bar from its progress updates."""
-    import threading
-
     done = threading.Event()
 
     def draw() -> None:
-        from django.db import connection
-
         while not done.wait(2.0):
             progress = TrainingRun.objects.filter(id=run_id).values_list("progress", flat=True).first() or {}
             total = progress.get("total_steps") or 0
