@@ -1,10 +1,10 @@
 """Who may call what: the one place where the API checks roles.
 
-Role checks reuse `labeling.selectors.user_roles` (the same source as the
+Role checks reuse `accounts.selectors.user_roles` (the same source as the
 pages' `role_required`). What a user may *see* inside an endpoint (own
 annotations only, reports assigned to or read by a reader, adjudication only of
-reports the adjudicator did not read) is decided by the blinding selectors in
-`annotator.selectors` and `api.selectors`, which every view goes through.
+reports the adjudicator did not read) is decided by the blinding policy in
+`annotator.selectors.access`, which every view goes through.
 
 Anonymous -> 401 (DRF answers 401 because TokenAuthentication sends a
 WWW-Authenticate header); logged in without the role -> 403; objects a user may

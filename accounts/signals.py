@@ -27,7 +27,7 @@ def _names(user: Any) -> list[str]:
     return sorted(user.groups.values_list("name", flat=True))
 
 
-@receiver(m2m_changed, sender=User.groups.through, dispatch_uid="api.role_change_audit")
+@receiver(m2m_changed, sender=User.groups.through, dispatch_uid="accounts.role_change_audit")
 def _groups_changed(sender: Any, instance: Any, action: str, reverse: bool, model: Any, pk_set: set[int] | None, **kwargs: Any) -> None:
     if action == "pre_clear":
         # Remember what is about to go; recorded on post_clear.

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from accounts.access import role_required
+from accounts.access import AuthenticatedHttpRequest, role_required
 from accounts.roles import Role
 from api.errors import DomainError
 from labeling.models import ImportBatch
@@ -22,7 +22,7 @@ class ReportUploadForm(forms.Form):
 
 
 @role_required(Role.ADMIN)
-def import_list(request: HttpRequest) -> HttpResponse:
+def import_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = ReportUploadForm(request.POST, request.FILES)
         if form.is_valid():
@@ -53,7 +53,7 @@ def import_status(request: HttpRequest, batch_id: int) -> JsonResponse:
 
 @require_GET
 @role_required(Role.ADMIN)
-def gold_export_download(request: HttpRequest) -> HttpResponse:
+def gold_export_download(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     try:
         export = gold_export_open(user=request.user, fmt=request.GET.get("format", "csv"),
                                   version_name=request.GET.get("version"), request=request)

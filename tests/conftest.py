@@ -37,7 +37,8 @@ def _using_postgres() -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # The PostgreSQL+Redis pass (DATABASE_URL=postgres://...) runs the tests marked
     # `pg`, `worker` or `both_backends`; the embedded pass runs all but `pg`.
-    selected, deselected = [], []
+    selected: list[pytest.Item] = []
+    deselected: list[pytest.Item] = []
     for item in items:
         marks = {m.name for m in item.iter_markers()}
         if _using_postgres():

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from functools import partial
 
 from celery import current_app
 from django.conf import settings
@@ -57,7 +58,7 @@ def import_batches_stalled_requeue(*, older_than: dt.timedelta | None = None) ->
             status=ImportBatch.Status.PENDING, started_at=timezone.now(), message="re-queued after its job was lost"
         )
         if claimed:
-            transaction.on_commit(lambda b=batch_id: report_import_task.delay(b))
+            transaction.on_commit(partial(report_import_task.delay, batch_id))
             logger.warning("import batch %s was stalled; queued again", batch_id)
     return ids
 

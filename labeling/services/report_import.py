@@ -56,7 +56,7 @@ def report_import(
     filename: str | None = None,
     user: User | None = None,
     batch: ImportBatch | None = None,
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], object] | None = None,
 ) -> ImportResult:
     """Import a CSV/JSONL report file.
 

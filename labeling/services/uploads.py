@@ -6,7 +6,7 @@ import os
 import uuid
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
@@ -14,7 +14,7 @@ from labeling.models import ImportBatch
 from labeling.services.report_import import import_batch_create
 
 
-def report_upload_accept(*, upload: UploadedFile, user: AbstractBaseUser | None) -> ImportBatch:
+def report_upload_accept(*, upload: UploadedFile, user: User | None) -> ImportBatch:
     """Store the upload on disk (shared with workers) and queue its import."""
     from labeling.tasks import report_import_task  # here: labeling.tasks imports labeling.services
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
+from typing import cast
 
 import pytest
 from django.db import connection
 
 from annotator import services
 from annotator.models import Reservation
-from labeling.models import GoldLabel, RuntimeSettings
+from labeling.models import GoldLabel, Report, RuntimeSettings
 from labeling.selectors import runtime_settings_get
 from tests.factories import ReportFactory, labels
 
@@ -56,7 +58,7 @@ def setup_k(make_user):  # type: ignore[no-untyped-def]
 def test_concurrent_readers_never_exceed_k(setup_k) -> None:
     assert connection.vendor == "postgresql"
     reports, readers = setup_k(2, 5, 12)
-    results = run_concurrently([lambda r=r: services.next_report_assign(reader=r) for r in readers])
+    results = run_concurrently([partial(services.next_report_assign, reader=r) for r in readers])
     assert not [x for x in results if isinstance(x, Exception)], results
     per_report: dict[int, int] = {}
     for res in Reservation.objects.all():
@@ -72,7 +74,7 @@ def test_concurrent_requests_of_one_reader_do_not_double_book(setup_k) -> None:
     assert not [x for x in results if isinstance(x, Exception)], results
     # One call reserves, the others wait for it and resume the same report.
     assert Reservation.objects.filter(reader=reader).count() == 1
-    assert {x.id for x in results} == {reports[0].id}  # type: ignore[union-attr]
+    assert {cast(Report, x).id for x in results} == {reports[0].id}
 
 
 def test_two_adjudicators_resolving_concurrently_one_gets_a_conflict(setup_k, make_user) -> None:
@@ -83,7 +85,7 @@ def test_two_adjudicators_resolving_concurrently_one_gets_a_conflict(setup_k, ma
     adjudicators = [make_user(f"adj{i}", "adjudicator") for i in range(2)]
     results = run_concurrently(
         [
-            lambda a=a: services.gold_adjudicate(report=report, adjudicator=a, labels=labels(edema="positive"), expected_current_gold_id=None)
+            partial(services.gold_adjudicate, report=report, adjudicator=a, labels=labels(edema="positive"), expected_current_gold_id=None)
             for a in adjudicators
         ]
     )

@@ -39,6 +39,7 @@ def test_metadata_patient_and_date_are_kept(tmp_path: Path) -> None:
     )
     assert report_import(path=path).ok
     report = Report.objects.get()
+    assert report.study_date is not None
     assert (report.patient_id, report.study_date.isoformat(), report.metadata) == ("P9", "2024-03-05", {"site": "north"})
     names = [s[0] for s in report.sections]
     assert names == ["findings", "impression"]
@@ -139,4 +140,4 @@ def test_command_imports_and_stores_rule_labels(tmp_path: Path) -> None:
     call_command("import_reports", str(path))
     prediction = Report.objects.get().predictions.get(source="rules")
     assert prediction.labels["Pleural Effusion"] == "positive"
-    assert prediction.evidence["Pleural Effusion"]
+    assert prediction.evidence is not None and prediction.evidence["Pleural Effusion"]

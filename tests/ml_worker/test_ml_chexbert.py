@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import pytest
 import torch
@@ -44,13 +45,13 @@ def test_heads_land_on_the_right_observation(tmp_path: Path, config_dir: Path, p
     path = chexbert_file(tmp_path / "chexbert.pth", position_ids=position_ids)
     loaded = load_chexbert_checkpoint(path, config_dir)
     for i, obs in enumerate(CHEXBERT_ORDER):
-        head = loaded.model.linear_heads[OBSERVATIONS.index(obs)]
+        head = cast(torch.nn.Linear, loaded.model.linear_heads[OBSERVATIONS.index(obs)])
         assert head.weight.shape == (len(classes_for(obs)), HIDDEN)
         assert torch.all(head.weight == i + 1), obs
         assert torch.all(head.bias == -(i + 1)), obs
     # Lung Opacity is CheXbert head 2 but CheXpert column 4.
-    assert torch.all(loaded.model.linear_heads[OBSERVATIONS.index(Observation.LUNG_OPACITY)].weight == 3)
-    assert torch.all(loaded.model.linear_heads[0].weight == 14)  # No Finding: CheXbert's last head
+    assert torch.all(cast(torch.nn.Linear, loaded.model.linear_heads[OBSERVATIONS.index(Observation.LUNG_OPACITY)]).weight == 3)
+    assert torch.all(cast(torch.nn.Linear, loaded.model.linear_heads[0]).weight == 14)  # No Finding: CheXbert's last head
 
 
 def test_encoder_weights_are_loaded(tmp_path: Path, config_dir: Path) -> None:

@@ -58,7 +58,7 @@ def make_examples(n: int, seed: int = 0) -> list[tuple[str, LabelDict]]:
     Conflicting sentences about the same observation are never combined.
     """
     rng = random.Random(seed)
-    examples = []
+    examples: list[tuple[str, LabelDict]] = []
     while len(examples) < n:
         chosen = rng.sample(SENTENCES, rng.randint(1, 3))
         observations = [o for _, labels in chosen for o in labels]

@@ -32,7 +32,7 @@ def test_start_a_run_then_a_second_is_refused_then_cancel(admin_client) -> None:
     response = admin_client.post(reverse("ml_worker:training_runs"), form, follow=True)
     assert "queued on the gpu queue" in response.content.decode()
     run = TrainingRun.objects.get()
-    assert run.config["epochs"] == 1 and run.started_by.username == "boss"
+    assert run.config["epochs"] == 1 and run.started_by is not None and run.started_by.username == "boss"
     response = admin_client.post(reverse("ml_worker:training_runs"), form, follow=True)
     assert "already queued or running" in response.content.decode() and TrainingRun.objects.count() == 1
     status = admin_client.get(reverse("ml_worker:training_run_status", args=[run.id])).json()

@@ -71,7 +71,8 @@ def test_silver_run_registers_and_activates_the_first_version_then_labels_everyt
     assert model_predictions_missing_create(chunk_size=7) == len(reports)
     assert model_predictions_missing_create() == 0  # idempotent: nothing left
     prediction = MachinePrediction.objects.filter(source="model", model_version=version).first()
-    assert prediction is not None and set(prediction.probabilities["Pleural Effusion"]) == {"blank", "positive", "negative", "uncertain"}
+    assert prediction is not None and prediction.probabilities is not None
+    assert set(prediction.probabilities["Pleural Effusion"]) == {"blank", "positive", "negative", "uncertain"}
     out = tmp_path / "model.csv"
     call_command("export_predictions", "--source", "model", "--output", str(out))
     with open(out, newline="") as fh:
@@ -111,6 +112,7 @@ def test_gold_run_trains_on_the_train_split_validates_on_validation_and_respects
     reports = reports_with_rule_labels(30)
     silver = training_run_execute(run_id=training_run_create(stage="silver", base="encoder", overrides=FAST, enqueue=False).id)
     first = silver.produced_version
+    assert first is not None
     for i, report in enumerate(reports[:20]):
         Report.objects.filter(id=report.id).update(gold_split="validation" if i % 4 == 0 else "train")
         GoldLabel.objects.create(report=report, labels=labels(pleural_effusion="positive"), method="agreement")
@@ -128,6 +130,7 @@ def test_gold_run_trains_on_the_train_split_validates_on_validation_and_respects
     assert run.data_summary["validation_reports"] == 5
     assert run.data_summary["gold_train_reports"] == 14  # 15 train rows, one flagged
     version = run.produced_version
+    assert version is not None
     assert not version.is_active and version.parent == first
     assert "manual" in version.metrics["promotion"]["decision"]
     assert active_model_version_get() == first

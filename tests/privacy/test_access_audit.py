@@ -123,7 +123,7 @@ def test_admin_page_filters_and_exports_csv(make_user) -> None:  # type: ignore[
     assert client.get("/privacy/access-log/", {"from": str(today + dt.timedelta(days=1))}).context["page"].paginator.count == 0
     assert client.get("/privacy/access-log/", {"from": str(today), "to": str(today)}).context["page"].paginator.count == 3
     response = client.get("/privacy/access-log.csv", {"user": "reader2"})
-    body = b"".join(response.streaming_content).decode()
+    body = response.getvalue().decode()
     table = list(csv.reader(io.StringIO(body)))
     assert table[0] == ["at", "user_id", "username", "channel", "method", "path", "ip", "report_count", "report_ids"]
     assert [(r[2], r[3], r[7], r[8]) for r in table[1:]] == [("reader2", "api:gold_export", "99", "1-99"),

@@ -8,6 +8,7 @@ import secrets
 import subprocess
 import sys
 import time
+from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
@@ -19,7 +20,7 @@ from tests.factories import ReportFactory, RulePredictionFactory
 
 pytestmark = pytest.mark.django_db
 
-BACKGROUND = {"HTTP_X_CHEXGOLD_BACKGROUND": "1"}
+BACKGROUND: dict[str, Any] = {"HTTP_X_CHEXGOLD_BACKGROUND": "1"}  # request META for Client.get/post(**extra)
 
 
 def signed_in(user) -> Client:  # type: ignore[no-untyped-def]
