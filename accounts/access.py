@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.contrib.auth.models import User
 from django.contrib.auth.views import redirect_to_login
@@ -23,10 +23,13 @@ class AuthenticatedHttpRequest(HttpRequest):
     user: User
 
 
-def role_required(*roles: Role) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
+_View = TypeVar("_View", bound=Callable[..., HttpResponseBase])
+
+
+def role_required(*roles: Role) -> Callable[[_View], _View]:
     """Page decorator: anonymous -> login page; logged in without any of `roles` -> 403."""
 
-    def decorator(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    def decorator(view: _View) -> _View:
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not request.user.is_authenticated:
@@ -35,6 +38,6 @@ def role_required(*roles: Role) -> Callable[[Callable[..., HttpResponseBase]], C
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 
-        return wrapped
+        return cast(_View, wrapped)  # the view's own signature, as Django's login_required is typed
 
     return decorator

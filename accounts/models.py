@@ -1,6 +1,8 @@
-"""Audit of role changes. Annotations, gold labels, model versions and runtime
+"""Audit of role and account changes. Annotations, gold labels, model versions and runtime
 settings are audited by django-simple-history; group membership has no history
-of its own, so every change to it is recorded here (see `accounts.signals`)."""
+of its own, so every change to it is recorded here (see `accounts.signals`).
+Deactivations and password changes are recorded by `accounts.services`
+(`AccountChange`; simple-history is not on User)."""
 
 from __future__ import annotations
 
@@ -30,3 +32,26 @@ class RoleChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role} {self.action} for user {self.user_id}"
+
+
+class AccountChange(models.Model):
+    """Audit of account changes that are not role changes: deactivation and
+    passwords set (by an admin, or by the user themself). Never the password."""
+
+    class Action(models.TextChoices):
+        DEACTIVATED = "deactivated", "Deactivated"
+        PASSWORD_RESET = "password_reset", "Password reset by an admin"
+        PASSWORD_CHANGED = "password_changed", "Password changed by the user"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account_changes")
+    action = models.CharField(max_length=20, choices=Action.choices)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="account_changes_made"
+    )
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} for user {self.user_id}"

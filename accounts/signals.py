@@ -1,4 +1,4 @@
-"""Audit of role changes: every change to a user's groups (through the API, the
+"""The `user_deactivated` signal, and the audit of role changes: every change to a user's groups (through the API, the
 admin pages, the site admin or `create_user`) is recorded as a RoleChange, with
 the acting user taken from the request that simple-history's middleware keeps."""
 
@@ -9,12 +9,18 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models.signals import m2m_changed
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 from simple_history.models import HistoricalRecords
 
 from accounts.models import RoleChange
 
 User = get_user_model()
+
+# Sent by `accounts.services.user_deactivate` inside its transaction, with
+# `user` (now inactive) and `by` (the admin). Apps above accounts clean up what
+# they own without accounts importing them: annotator releases the user's
+# reservations, privacy ends their sessions and revokes their API token.
+user_deactivated = Signal()
 
 
 def _actor() -> Any:

@@ -151,7 +151,7 @@ class ReportDetailView(APIView):
             raise Http404("No such report, or not yours to see.")
         data: dict[str, Any] = {
             "id": report.id, "external_id": report.external_id, "status": report_status(report),
-            "patient_id": report.patient_id, "study_date": report.study_date, "metadata": report.metadata,
+            **review.report_identifiers_for(user=request.user, report=report),
             "text": report.text, "sections": review.sections_for_js(report=report),
         }
         report_access_record(user=request.user, report_ids=[report.id], request=request)

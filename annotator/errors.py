@@ -39,3 +39,12 @@ class NotAllowed(ReviewError):
 
     http_status = 403
     code = "not_allowed"
+
+
+class AdjudicationRefused(NotAllowed):
+    """Resolution refused: the report is not awaiting adjudication (nor gold), or the
+    user reads or holds it. Answered as if the report did not exist; the attempt
+    is recorded (`annotator.models.RefusedGoldWrite`)."""
+
+    http_status = 404
+    code = "not_found"

@@ -28,6 +28,9 @@ class SettingsForm(forms.Form):
     allow_rereads = forms.BooleanField(required=False, label="Deliberate re-reads (intra-reader reliability)")
     reread_percent = forms.IntegerField(min_value=0, max_value=100, required=False, label="Re-read share (% of next-report requests)")
     anonymise_readers = forms.BooleanField(required=False, label="Anonymise readers for adjudicators")
+    readers_see_study_metadata = forms.BooleanField(
+        required=False, label="Show the study date and import metadata to readers and adjudicators (patient ids: never)"
+    )
 
 
 class UserCreateForm(forms.Form):

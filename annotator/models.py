@@ -26,6 +26,10 @@ class ReviewSettings(models.Model):
     reread_percent = models.PositiveSmallIntegerField(default=5)
     # Show adjudicators "Reader A/B" instead of usernames.
     anonymise_readers = models.BooleanField(default=True)
+    # Readers and adjudicators label text: the study date and the import's extra
+    # columns (metadata) are shown to them only when an admin turns this on (dates
+    # are identifiers under HIPAA Safe Harbor). Patient ids are never shown to them.
+    readers_see_study_metadata = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -154,3 +158,22 @@ class ReportPriority(models.Model):
             models.Index(fields=["-disagreement", "confidence", "report"], condition=Q(is_open=True), name="priority_open_disagree_idx"),
             models.Index(fields=["confidence", "report"], condition=Q(is_open=True), name="priority_open_uncertain_idx"),
         ]
+
+
+class RefusedGoldWrite(models.Model):
+    """An attempt to write gold outside the workflow (a report not awaiting
+    adjudication, or one the user reads or holds): who, which report, why, when.
+    Append-only by use (written only by `annotator.services.gold`); shown in the
+    audit history."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    username = models.CharField(max_length=150, blank=True)
+    report_id = models.BigIntegerField(db_index=True)
+    reason = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.username} refused on report {self.report_id}: {self.reason}"

@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.access import role_required
+from accounts.access import AuthenticatedHttpRequest, role_required
 from accounts.roles import Role
 from accounts.selectors import user_roles, users_with_roles
 from accounts.services import user_create_or_update, user_role_add, user_role_remove
@@ -80,7 +80,7 @@ def _int_or_zero(value: str | None) -> int:
 # --- reader: queue and review ---------------------------------------------------------
 @require_GET
 @role_required(Role.READER)
-def queue(request: HttpRequest) -> HttpResponse:
+def queue(request: AuthenticatedHttpRequest) -> HttpResponse:
     summary = selectors.reader_queue_summary(reader=request.user)
     consistency = selectors.intra_reader_agreement(reader=request.user)  # the reader's own figures only
     return render(request, "annotator/queue.html",
@@ -89,7 +89,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @role_required(Role.READER)
-def queue_next(request: HttpRequest) -> HttpResponse:
+def queue_next(request: AuthenticatedHttpRequest) -> HttpResponse:
     reread = services.reread_next_assign(reader=request.user)
     if reread is not None:
         return redirect("annotator:reread", report_id=reread.id)
@@ -127,6 +127,7 @@ def _render_review(request: HttpRequest, report: Report, *, values: dict[str, st
     defaults: dict[str, Any] = {
         "report": report, "annotation": None, "version": 0, "submitted": False, "first_read": False, "reread": False,
         "gold": None, "gold_rows": [], "warnings": [], "draft_url": "", "time_before": 0.0,
+        "show_study_date": selectors.report_metadata_visible(user=request.user),
     }
     defaults.update(context)
     defaults.update({
@@ -148,7 +149,7 @@ def _render_review(request: HttpRequest, report: Report, *, values: dict[str, st
     return render(request, "annotator/review.html", defaults, status=status)
 
 
-def _review_page(request: HttpRequest, report: Report, *, warnings: list | None = None, posted: dict[str, str] | None = None,
+def _review_page(request: AuthenticatedHttpRequest, report: Report, *, warnings: list | None = None, posted: dict[str, str] | None = None,
                  error: str = "", status: int = 200) -> HttpResponse:
     reader = request.user
     annotation = selectors.annotation_of_reader(reader=reader, report=report)
@@ -173,7 +174,7 @@ def _review_page(request: HttpRequest, report: Report, *, warnings: list | None 
     )
 
 
-def _report_or_404(request: HttpRequest, report_id: int) -> Report:
+def _report_or_404(request: AuthenticatedHttpRequest, report_id: int) -> Report:
     report = selectors.report_for_reader(reader=request.user, report_id=report_id)
     if report is None:
         raise Http404("No such report in your queue.")
@@ -182,13 +183,13 @@ def _report_or_404(request: HttpRequest, report_id: int) -> Report:
 
 @require_GET
 @role_required(Role.READER)
-def review(request: HttpRequest, report_id: int) -> HttpResponse:
+def review(request: AuthenticatedHttpRequest, report_id: int) -> HttpResponse:
     return _review_page(request, _report_or_404(request, report_id))
 
 
 @require_POST
 @role_required(Role.READER)
-def review_draft(request: HttpRequest, report_id: int) -> JsonResponse:
+def review_draft(request: AuthenticatedHttpRequest, report_id: int) -> JsonResponse:
     report = _report_or_404(request, report_id)
     try:
         body = json.loads(request.body or b"{}")
@@ -212,7 +213,7 @@ def review_draft(request: HttpRequest, report_id: int) -> JsonResponse:
 
 @require_POST
 @role_required(Role.READER)
-def review_submit(request: HttpRequest, report_id: int) -> HttpResponse:
+def review_submit(request: AuthenticatedHttpRequest, report_id: int) -> HttpResponse:
     report = _report_or_404(request, report_id)
     labels = _labels_from_post(request.POST)
     try:
@@ -241,7 +242,7 @@ def review_submit(request: HttpRequest, report_id: int) -> HttpResponse:
 
 @require_POST
 @role_required(Role.READER)
-def review_first_read(request: HttpRequest, report_id: int) -> HttpResponse:
+def review_first_read(request: AuthenticatedHttpRequest, report_id: int) -> HttpResponse:
     report = _report_or_404(request, report_id)
     labels = _labels_from_post(request.POST)
     try:
@@ -258,7 +259,7 @@ def review_first_read(request: HttpRequest, report_id: int) -> HttpResponse:
 
 @require_POST
 @role_required(Role.READER)
-def review_skip(request: HttpRequest, report_id: int) -> HttpResponse:
+def review_skip(request: AuthenticatedHttpRequest, report_id: int) -> HttpResponse:
     report = _report_or_404(request, report_id)
     services.reservation_skip(reader=request.user, report=report)
     messages.info(request, f"Skipped {report.external_id}.")
@@ -267,7 +268,7 @@ def review_skip(request: HttpRequest, report_id: int) -> HttpResponse:
 
 @require_POST
 @role_required(Role.READER)
-def review_flag(request: HttpRequest, report_id: int) -> HttpResponse:
+def review_flag(request: AuthenticatedHttpRequest, report_id: int) -> HttpResponse:
     report = _report_or_404(request, report_id)
     form = FlagForm(request.POST)
     if not form.is_valid():
@@ -282,7 +283,7 @@ def review_flag(request: HttpRequest, report_id: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def annotation_detail(request: HttpRequest, annotation_id: int) -> JsonResponse:
+def annotation_detail(request: AuthenticatedHttpRequest, annotation_id: int) -> JsonResponse:
     """One's own annotation as JSON (another reader's id answers 404, not 403)."""
     annotation = selectors.annotation_visible_get(user=request.user, annotation_id=annotation_id)
     if annotation is None:
@@ -304,7 +305,7 @@ def _reread_page(request: HttpRequest, report: Report, *, posted: dict[str, str]
     return _render_review(request, report, values=values, machine=None, status=status, error=error, reread=True)
 
 
-def _reread_or_404(request: HttpRequest, report_id: int) -> Report:
+def _reread_or_404(request: AuthenticatedHttpRequest, report_id: int) -> Report:
     reread = selectors.reread_pending_get(reader=request.user, report_id=report_id)
     if reread is None:
         raise Http404("No re-read of this report is waiting for you.")
@@ -313,13 +314,13 @@ def _reread_or_404(request: HttpRequest, report_id: int) -> Report:
 
 @require_GET
 @role_required(Role.READER)
-def reread(request: HttpRequest, report_id: int) -> HttpResponse:
+def reread(request: AuthenticatedHttpRequest, report_id: int) -> HttpResponse:
     return _reread_page(request, _reread_or_404(request, report_id))
 
 
 @require_POST
 @role_required(Role.READER)
-def reread_submit(request: HttpRequest, report_id: int) -> HttpResponse:
+def reread_submit(request: AuthenticatedHttpRequest, report_id: int) -> HttpResponse:
     report = _reread_or_404(request, report_id)
     labels = _labels_from_post(request.POST)
     try:
@@ -333,12 +334,12 @@ def reread_submit(request: HttpRequest, report_id: int) -> HttpResponse:
 
 @require_GET
 @role_required(Role.ADJUDICATOR)
-def adjudication_list(request: HttpRequest) -> HttpResponse:
+def adjudication_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "annotator/adjudication_list.html", {"items": selectors.adjudication_queue(adjudicator=request.user)})
 
 
 @role_required(Role.ADJUDICATOR)
-def adjudicate(request: HttpRequest, report_id: int) -> HttpResponse:
+def adjudicate(request: AuthenticatedHttpRequest, report_id: int) -> HttpResponse:
     view = selectors.adjudication_view_get(adjudicator=request.user, report_id=report_id)
     if view is None:
         raise Http404("No such report to adjudicate.")
@@ -386,6 +387,7 @@ def adjudicate(request: HttpRequest, report_id: int) -> HttpResponse:
         )
     context = {
         "view": view, "rows": rows, "label_values": LABEL_VALUES, "machine": machine, "error": error,
+        "report": view.report, "show_study_date": selectors.report_metadata_visible(user=request.user),
         "rationale": request.POST.get("rationale", "") if request.method == "POST" else "",
         "page_data": {"text": view.report.text, "sections": selectors.sections_for_js(report=view.report), "evidence": machine.evidence},
     }
@@ -395,7 +397,7 @@ def adjudicate(request: HttpRequest, report_id: int) -> HttpResponse:
 
 # --- admin pages ------------------------------------------------------------------------------
 @role_required(Role.ADMIN)
-def manage_users(request: HttpRequest) -> HttpResponse:
+def manage_users(request: AuthenticatedHttpRequest) -> HttpResponse:
     create_form, role_form = UserCreateForm(), RoleAddForm()
     if request.method == "POST":
         if request.POST.get("action") == "create":
@@ -439,6 +441,7 @@ def manage_settings(request: HttpRequest) -> HttpResponse:
         "queue_order": runtime.queue_order, "auto_gold": runtime.auto_gold,
         "independent_first_read": review_row.independent_first_read, "allow_rereads": review_row.allow_rereads,
         "reread_percent": review_row.reread_percent, "anonymise_readers": review_row.anonymise_readers,
+        "readers_see_study_metadata": review_row.readers_see_study_metadata,
     }
     form = SettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -453,7 +456,7 @@ def manage_settings(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(Role.ADMIN)
-def manage_gold_versions(request: HttpRequest) -> HttpResponse:
+def manage_gold_versions(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = GoldFreezeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -478,7 +481,7 @@ def manage_gold_compare(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(Role.ADMIN)
-def manage_flags(request: HttpRequest) -> HttpResponse:
+def manage_flags(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST":
         flag = get_object_or_404(Flag, id=_int_or_zero(request.POST.get("flag_id")))
         form = FlagResolveForm(request.POST)
@@ -499,7 +502,7 @@ def manage_flags(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(Role.ADMIN)
-def manage_guidelines(request: HttpRequest) -> HttpResponse:
+def manage_guidelines(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = GuidelineForm(request.POST)
         if form.is_valid():

@@ -57,6 +57,7 @@ CURRENT_GOLD = "current"
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 20240601  # fixed: the same data always gives the same intervals
 CONFIDENCE = 0.95
+READ_BASES = ("all", "settled")
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,13 @@ class StatisticsQuery:
     split: str = "all"
     n_resamples: int = DEFAULT_RESAMPLES
     seed: int = DEFAULT_SEED
+    # Which reads the agreement between readers is computed on: "all" submitted
+    # reads, or "settled" ones (of gold reports only; see statistics_for_user).
+    reads: str = "all"
 
     def __post_init__(self) -> None:
+        if self.reads not in READ_BASES:
+            raise ValueError(f"unknown read basis: {self.reads!r}")
         label_mapping_get(self.mapping)  # raises ValueError naming the choices
         if self.split not in SPLITS:
             raise ValueError(f"unknown split: {self.split!r} (expected one of {', '.join(SPLITS)})")
@@ -111,7 +117,8 @@ def statistics_data_stamp() -> str:
 
 def _cache_key(query: StatisticsQuery, stamp: str) -> str:
     gold = hashlib.sha256(query.gold_version.encode()).hexdigest()[:12]
-    return f"chexgold:statistics:v{SCHEMA_VERSION}:{query.mapping}:{gold}:{query.split}:{query.n_resamples}:{query.seed}:{stamp}"
+    return (f"chexgold:statistics:v{SCHEMA_VERSION}:{query.mapping}:{gold}:{query.split}:{query.reads}:"
+            f"{query.n_resamples}:{query.seed}:{stamp}")
 
 
 def statistics_cache_clear() -> None:
@@ -147,7 +154,7 @@ def _gold_report_ids_subquery(query: StatisticsQuery) -> Any:
 
 def _read_rows(query: StatisticsQuery) -> list[tuple[int, int, dict[str, str]]]:
     qs = Annotation.objects.filter(status=Annotation.Status.SUBMITTED, report__is_flagged=False)
-    if not (query.gold_version == CURRENT_GOLD and query.split == "all"):
+    if query.reads == "settled" or not (query.gold_version == CURRENT_GOLD and query.split == "all"):
         qs = qs.filter(report_id__in=_gold_report_ids_subquery(query))
     return list(qs.order_by("report_id", "reader_id").values_list("report_id", "reader_id", "labels"))
 
@@ -251,7 +258,7 @@ def statistics_compute(*, query: StatisticsQuery) -> dict[str, Any]:
     ]
     return {
         "schema": SCHEMA_VERSION,
-        "query": {"mapping": query.mapping, "gold_version": query.gold_version, "split": query.split,
+        "query": {"mapping": query.mapping, "gold_version": query.gold_version, "split": query.split, "reads": query.reads,
                   "n_resamples": query.n_resamples, "seed": query.seed, "confidence": CONFIDENCE},
         "mapping": mapping.as_dict(),
         "observations": list(OBSERVATION_NAMES),
@@ -270,7 +277,7 @@ def statistics_compute(*, query: StatisticsQuery) -> dict[str, Any]:
 
 def statistics_get(
     *, mapping: str = "full", gold_version: str = CURRENT_GOLD, split: str = "all",
-    n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED, max_stale_seconds: float = 0,
+    n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED, max_stale_seconds: float = 0, reads: str = "all",
 ) -> dict[str, Any]:
     """Every figure (unfiltered), from the cache when the data has not changed since it was computed.
 
@@ -283,7 +290,7 @@ def statistics_get(
     Raises ValueError for an unknown mapping, split or gold-set version.
     Callers that show figures to a user must go through ``statistics_for_user``.
     """
-    query = StatisticsQuery(mapping=mapping, gold_version=gold_version, split=split, n_resamples=n_resamples, seed=seed)
+    query = StatisticsQuery(mapping=mapping, gold_version=gold_version, split=split, n_resamples=n_resamples, seed=seed, reads=reads)
     stamp = statistics_data_stamp()
     key = _cache_key(query, stamp)
     latest_key = _cache_key(query, "latest")
@@ -302,23 +309,41 @@ def statistics_get(
     return {**stats, "from_cache": False, "stale": False}
 
 
-def statistics_visible_to(*, user: AbstractBaseUser | AnonymousUser, stats: dict[str, Any]) -> dict[str, Any]:
-    """Filter per-reader named figures by role. THE access rule for reader statistics:
-
-    - adjudicators and admins: every reader's row and every pair;
-    - anyone else (readers): only their own row, no pairwise figures (they would
-      name other readers and show their agreement);
-    - aggregate agreement and labeler figures are visible to all.
-    """
+def statistics_read_basis_for(*, user: AbstractBaseUser | AnonymousUser) -> str | None:
+    """Which reads `user`'s agreement figures may be computed on (None: no
+    agreement figures at all). See `statistics_visible_to`."""
     roles = user_roles(user=user)
-    if roles & {Role.ADJUDICATOR, Role.ADMIN}:
-        return {**stats, "visibility": {"all_readers": True}}
+    if not roles & {Role.ADJUDICATOR, Role.ADMIN}:
+        return None
+    return "settled" if Role.READER in roles else "all"
+
+
+def statistics_visible_to(*, user: AbstractBaseUser | AnonymousUser, stats: dict[str, Any]) -> dict[str, Any]:
+    """Filter the figures by role. THE access rule for statistics, so that a
+    reader who compares any figure before and after one report changes (before
+    that report is gold) learns nothing about another reader's labels:
+
+    - readers (without another role): their own figures against gold only (gold
+      reports, whose labels they are shown anyway), and the labelers against
+      gold; no agreement between readers, no pairs, no read counts;
+    - adjudicators and admins: every reader's row and every pair, and the
+      agreement between readers;
+    - adjudicators and admins who also read: the same, but computed on settled
+      reads only (reads of gold reports; `statistics_for_user` asks for
+      `reads="settled"`), so the reports they are reading do not move any figure.
+    """
+    basis = statistics_read_basis_for(user=user)
+    if basis is not None:
+        return {**stats, "visibility": {"all_readers": True, "agreement": True, "reads": stats["query"].get("reads", "all")}}
     uid = getattr(user, "id", None)
+    counts = stats["counts"]
     return {
         **stats,
+        "agreement": None,
         "readers": [r for r in stats["readers"] if uid is not None and r["reader_id"] == uid],
         "pairs": [],
-        "visibility": {"all_readers": False},
+        "counts": {"gold_reports": counts["gold_reports"], "labelers": counts["labelers"]},
+        "visibility": {"all_readers": False, "agreement": False, "reads": None},
     }
 
 
@@ -330,7 +355,8 @@ def statistics_for_user(
 
     Raises ValueError for an unknown mapping, split or gold-set version (the API answers 400).
     """
-    stats = statistics_get(mapping=mapping, gold_version=gold_version, split=split, max_stale_seconds=max_stale_seconds)
+    basis = statistics_read_basis_for(user=user) or "settled"
+    stats = statistics_get(mapping=mapping, gold_version=gold_version, split=split, max_stale_seconds=max_stale_seconds, reads=basis)
     return statistics_visible_to(user=user, stats=stats)
 
 
@@ -376,10 +402,13 @@ def statistics_tables(*, stats: dict[str, Any]) -> list[Table]:
     tables: list[Table] = []
     cols = [Column("Observation"), Column("Reports", "int")] + [Column(title, "interval") for _, title in agreement.STATISTICS]
     agree = stats["agreement"]
-    rows = [[o["observation"], o["n"], *(_iv(o[k]) for k, _ in agreement.STATISTICS)] for o in agree["observations"]]
-    rows.append(["All observations (pooled)", agree["overall"]["n"], *(_iv(agree["overall"][k]) for k, _ in agreement.STATISTICS)])
-    tables.append(Table("agreement", "Agreement between readers", cols, rows,
-                        f"{agree['n_readers']} readers; reports with at least two reads"))
+    if agree is not None:
+        rows = [[o["observation"], o["n"], *(_iv(o[k]) for k, _ in agreement.STATISTICS)] for o in agree["observations"]]
+        rows.append(["All observations (pooled)", agree["overall"]["n"], *(_iv(agree["overall"][k]) for k, _ in agreement.STATISTICS)])
+        settled = stats["query"].get("reads") == "settled"
+        tables.append(Table("agreement", "Agreement between readers", cols, rows,
+                            f"{agree['n_readers']} readers; reports with at least two reads"
+                            + ("; gold reports only (you also read reports)" if settled else "")))
 
     if stats["pairs"]:
         cols = [Column("Reader A"), Column("Reader B"), Column("Reports", "int"), Column("κ (all observations)", "interval")]

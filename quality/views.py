@@ -52,7 +52,7 @@ def statistics_dashboard(request: HttpRequest) -> HttpResponse:
                                            for o in lab["observations"]]}
         for lab in stats["labelers"]
     ]
-    return render(request, "labeling/statistics.html", {
+    return render(request, "quality/statistics.html", {
         "heatmaps": heatmaps, "categories": categories,
         "stats": stats, "query": query, "choices": statistics_choices(), "tables": tables, "chart_data": chart_data,
         "query_string": request.GET.urlencode(), "max_stale_minutes": PAGE_MAX_STALE_SECONDS // 60,

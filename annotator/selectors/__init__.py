@@ -2,10 +2,19 @@
 reader-blinding policy. This package re-exports their public functions."""
 
 from annotator.selectors.access import (  # noqa: F401
+    AdjudicationAccess,
+    adjudication_access,
     annotation_of_reader,
     annotation_visible_get,
     gold_feedback_for_reader,
+    reads_visible_to,
     report_for_reader,
+    report_identifiers_for,
+    report_ids_hidden_from,
+    report_involves_user,
+    report_metadata_visible,
+    reports_adjudicable_by,
+    reports_awaiting_adjudication,
 )
 from annotator.selectors.adjudication import (  # noqa: F401
     AdjudicationItem,
@@ -14,7 +23,6 @@ from annotator.selectors.adjudication import (  # noqa: F401
     adjudication_queue,
     adjudication_view_get,
     conflicting_observations,
-    user_may_adjudicate,
 )
 from annotator.selectors.assignment import (  # noqa: F401
     QueueSummary,

@@ -5,18 +5,23 @@ statistic that shows a report or a read to a user asks these functions."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth.models import User
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from accounts.roles import Role
-from annotator.models import Reservation
+from accounts.selectors import user_roles
+from annotator.models import Reread, Reservation
 from annotator.selectors.flags import report_is_flagged
 from annotator.selectors.reports import ReportWithStatus, reports_with_status
+from annotator.selectors.review_settings import review_settings_get
 from labeling.models import (
     Annotation,
     GoldLabel,
     Report,
 )
+from labeling.selectors import runtime_settings_get
 
 
 # --- blinding: what a reader may see ------------------------------------------
@@ -63,3 +68,105 @@ def reports_visible(*, user: User, roles: frozenset[Role]) -> QuerySet[ReportWit
         ) | Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=user))
         return qs.filter(mine).filter(is_flagged=False).order_by("id")
     return qs.none()
+
+
+# --- involvement and adjudication: who may see or resolve the reads of a report ----
+def _involved(user: User) -> Q:
+    """Reports (as an OuterRef("pk") filter) that `user` reads or holds: an
+    annotation of any status, an active reservation, or a pending re-read."""
+    return (
+        Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=user))
+        | Exists(Reservation.objects.filter(report_id=OuterRef("pk"), reader=user, state=Reservation.State.ACTIVE))
+        | Exists(Reread.objects.filter(report_id=OuterRef("pk"), reader=user, submitted_at__isnull=True))
+    )
+
+
+def report_involves_user(*, user: User, report_id: int) -> bool:
+    """Whether `user` reads or holds the report (draft, submitted read, reservation, pending re-read)."""
+    return Report.objects.filter(id=report_id).filter(_involved(user)).exists()
+
+
+def reports_awaiting_adjudication() -> QuerySet[Report]:
+    """THE predicate of the adjudication queue: unflagged reports with k submitted
+    reads and no current gold. Resolving is accepted only for these (and gold
+    reports, as a correction); one definition for the queue, the pages and the API."""
+    k = runtime_settings_get().reads_per_report
+    ready = (
+        Annotation.objects.filter(status=Annotation.Status.SUBMITTED)
+        .values("report_id")
+        .annotate(n=Count("id"))
+        .filter(n__gte=k)
+        .values("report_id")
+    )
+    return (
+        Report.objects.filter(id__in=ready, is_flagged=False)
+        .exclude(Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True)))
+    )
+
+
+def reports_adjudicable_by(*, user: User) -> QuerySet[Report]:
+    """Reports awaiting adjudication that `user` neither reads nor holds."""
+    return reports_awaiting_adjudication().exclude(_involved(user))
+
+
+@dataclass(frozen=True)
+class AdjudicationAccess:
+    allowed: bool
+    reason: str = ""
+    correction: bool = False  # the report is gold already: a resolution supersedes it
+
+
+def adjudication_access(*, user: User, report: Report) -> AdjudicationAccess:
+    """THE rule for seeing other readers' labels of a report and for writing its gold.
+
+    Allowed only to adjudicators who neither read nor hold the report (a user with
+    both roles never adjudicates, or sees the other reads of, a report they read),
+    for an unflagged report that awaits adjudication, or is gold already (then a
+    new resolution is an audited correction, a new gold version). Everything else
+    is refused, and callers answer as if the report did not exist (404)."""
+    if Role.ADJUDICATOR not in user_roles(user=user):
+        return AdjudicationAccess(False, "not an adjudicator")
+    if report.is_flagged:
+        return AdjudicationAccess(False, "the report is flagged")
+    if report_involves_user(user=user, report_id=report.id):
+        return AdjudicationAccess(False, "you read or hold this report")
+    if GoldLabel.objects.filter(report=report, is_current=True).exists():
+        return AdjudicationAccess(True, correction=True)
+    if reports_awaiting_adjudication().filter(id=report.id).exists():
+        return AdjudicationAccess(True)
+    return AdjudicationAccess(False, "the report is not awaiting adjudication")
+
+
+def reads_visible_to(*, user: User, report: Report) -> bool:
+    """Whether `user` may see other readers' labels of `report` (adjudication page and API)."""
+    return adjudication_access(user=user, report=report).allowed
+
+
+def report_ids_hidden_from(*, user: User) -> QuerySet[Report]:
+    """Reports whose reads `user` must not see in any list (audit history,
+    statistics): the ones they read or hold that are not gold yet."""
+    return (
+        Report.objects.filter(_involved(user))
+        .exclude(Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True)))
+        .values("id")
+    )
+
+
+# --- identifiers: what of a report besides its id and text a user may see --------
+def report_metadata_visible(*, user: User) -> bool:
+    """Study date and import metadata: admins always; readers and adjudicators only
+    when the admin setting `readers_see_study_metadata` is on."""
+    return Role.ADMIN in user_roles(user=user) or review_settings_get().readers_see_study_metadata
+
+
+def report_identifiers_for(*, user: User, report: Report) -> dict[str, object]:
+    """The identifying fields of `report` as `user` may see them: the patient id
+    only for admins, never for readers or adjudicators; study date and metadata
+    as `report_metadata_visible` says (None / {} when hidden)."""
+    admin = Role.ADMIN in user_roles(user=user)
+    shown = admin or review_settings_get().readers_see_study_metadata
+    return {
+        "patient_id": report.patient_id if admin else None,
+        "study_date": report.study_date if shown else None,
+        "metadata": report.metadata if shown else {},
+    }

@@ -6,11 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Exists, OuterRef
 
-from accounts.roles import Role
-from accounts.selectors import user_roles
-from annotator.selectors.flags import unflagged_reports
+from annotator.selectors.access import adjudication_access, reports_adjudicable_by
 from annotator.selectors.review_settings import review_settings_get
 from labeling.models import (
     Annotation,
@@ -18,7 +15,6 @@ from labeling.models import (
     Report,
 )
 from labeling.observations import OBSERVATION_NAMES, LabelDict
-from labeling.selectors import runtime_settings_get
 
 
 # --- adjudication ------------------------------------------------------------------
@@ -38,23 +34,9 @@ class AdjudicationItem:
 
 
 def adjudication_queue(*, adjudicator: User) -> list[AdjudicationItem]:
-    """Reports with k submitted reads, no gold, not flagged and not read by
-    `adjudicator`, most conflicting observations first."""
-    k = runtime_settings_get().reads_per_report
-    ready = (
-        Annotation.objects.filter(status=Annotation.Status.SUBMITTED)
-        .values("report_id")
-        .annotate(n=Count("id"))
-        .filter(n__gte=k)
-        .values("report_id")
-    )
-    reports = (
-        unflagged_reports(Report.objects.filter(id__in=ready))
-        .exclude(Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True)))
-        .exclude(Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=adjudicator)))
-        .values_list("id", "external_id")
-    )
-    ids = dict(reports)
+    """Reports awaiting adjudication (`access.reports_awaiting_adjudication`) that
+    `adjudicator` neither reads nor holds, most conflicting observations first."""
+    ids = dict(reports_adjudicable_by(user=adjudicator).values_list("id", "external_id"))
     labels_by_report: dict[int, list[LabelDict]] = {}
     for report_id, labels in Annotation.objects.filter(report_id__in=list(ids), status=Annotation.Status.SUBMITTED).values_list("report_id", "labels"):
         labels_by_report.setdefault(report_id, []).append(labels)
@@ -80,16 +62,11 @@ class AdjudicationView:
     current_gold: GoldLabel | None
 
 
-def user_may_adjudicate(*, user: User, report: Report) -> bool:
-    if Role.ADJUDICATOR not in user_roles(user=user):
-        return False
-    return not Annotation.objects.filter(report=report, reader=user).exists()
-
-
 def adjudication_view_get(*, adjudicator: User, report_id: int) -> AdjudicationView | None:
-    """Submitted reads of a report for an adjudicator who did not read it; None otherwise."""
-    report = unflagged_reports().filter(id=report_id).first()
-    if report is None or not user_may_adjudicate(user=adjudicator, report=report):
+    """Submitted reads of a report for an adjudicator allowed to see them
+    (`access.adjudication_access`); None otherwise (callers answer 404)."""
+    report = Report.objects.filter(id=report_id).first()
+    if report is None or not adjudication_access(user=adjudicator, report=report).allowed:
         return None
     annotations = list(
         Annotation.objects.filter(report=report, status=Annotation.Status.SUBMITTED).select_related("reader").order_by("submitted_at", "id")

@@ -21,7 +21,7 @@ def flagged_report_ids() -> set[int]:
     return set(Report.objects.filter(is_flagged=True).values_list("id", flat=True))
 
 
-def flagged_report_ids_subquery() -> QuerySet[Report]:
+def flagged_report_ids_subquery() -> QuerySet[Report, object]:  # rows are {"id": ...}
     """The same set as a subquery: ``Report.objects.exclude(id__in=flagged_report_ids_subquery())``."""
     return Report.objects.filter(is_flagged=True).values("id")
 

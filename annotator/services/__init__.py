@@ -3,6 +3,7 @@ re-reads, gold, flags, guidelines, review settings). This package re-exports
 their public functions so callers write `services.annotation_submit(...)`."""
 
 from annotator.errors import (  # noqa: F401
+    AdjudicationRefused,
     GoldConflict,
     NoCapacity,
     NotAllowed,

@@ -10,8 +10,8 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from annotator import selectors
-from annotator.errors import GoldConflict, NotAllowed, ReviewError
-from annotator.models import ReportPriority
+from annotator.errors import AdjudicationRefused, GoldConflict, ReviewError
+from annotator.models import RefusedGoldWrite, ReportPriority
 from annotator.services.base import full_labels, report_lock
 from labeling.models import Annotation, GoldLabel, GoldSetMembership, GoldSetVersion, Report
 from labeling.observations import labels_from_mapping
@@ -53,28 +53,36 @@ def gold_adjudicate(
     rationale: str = "",
     expected_current_gold_id: int | None,
 ) -> GoldLabel:
-    """Write the adjudicated gold labels of a report (or a correction that
-    supersedes the current gold row). Raises GoldConflict when the current gold
-    row is not `expected_current_gold_id` (someone resolved it meanwhile)."""
+    """Write the adjudicated gold labels of a report awaiting adjudication, or a
+    correction that supersedes the current gold row (a new gold version, kept in
+    the history). Allowed as `selectors.adjudication_access` says; otherwise the
+    attempt is recorded and AdjudicationRefused (404) raised, nothing written.
+    Raises GoldConflict when the current gold row is not `expected_current_gold_id`
+    (someone resolved it meanwhile)."""
     values = full_labels(labels)
+    refusal = ""
     with transaction.atomic():
         report = report_lock(report.id)
-        if not selectors.user_may_adjudicate(user=adjudicator, report=report):
-            raise NotAllowed("You read this report (or are not an adjudicator), so you cannot adjudicate it.")
-        if selectors.report_is_flagged(report_id=report.id):
-            raise ReviewError("This report is flagged; an admin must resolve the flag first.")
-        current = GoldLabel.objects.select_for_update().filter(report=report, is_current=True).first()
-        if (current.id if current else None) != expected_current_gold_id:
-            raise GoldConflict("Someone else resolved this report while you were working. Reload to see the current gold labels.")
-        if current is not None:
-            current.is_current = False
-            current.save(update_fields=["is_current"])
-        gold = GoldLabel.objects.create(
-            report=report, labels=values, method=GoldLabel.Method.ADJUDICATED, adjudicator=adjudicator,
-            rationale=rationale.strip(), supersedes=current,
-        )
-        gold.annotations.set(Annotation.objects.filter(report=report, status=Annotation.Status.SUBMITTED))
-        _gold_split_assign(report)
+        access = selectors.adjudication_access(user=adjudicator, report=report)
+        if not access.allowed:
+            refusal = access.reason
+        else:
+            current = GoldLabel.objects.select_for_update().filter(report=report, is_current=True).first()
+            if (current.id if current else None) != expected_current_gold_id:
+                raise GoldConflict("Someone else resolved this report while you were working. Reload to see the current gold labels.")
+            if current is not None:
+                current.is_current = False
+                current.save(update_fields=["is_current"])
+            gold = GoldLabel.objects.create(
+                report=report, labels=values, method=GoldLabel.Method.ADJUDICATED, adjudicator=adjudicator,
+                rationale=rationale.strip(), supersedes=current,
+            )
+            gold.annotations.set(Annotation.objects.filter(report=report, status=Annotation.Status.SUBMITTED))
+            _gold_split_assign(report)
+    if refusal:
+        # Recorded after the transaction, which wrote nothing.
+        RefusedGoldWrite.objects.create(user=adjudicator, username=adjudicator.get_username(), report_id=report.id, reason=refusal)
+        raise AdjudicationRefused(f"No report {report.id} awaits your adjudication ({refusal}).")
     return gold
 
 

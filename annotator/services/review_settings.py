@@ -22,6 +22,7 @@ def review_settings_update(
     allow_rereads: bool,
     anonymise_readers: bool,
     reread_percent: int | None = None,
+    readers_see_study_metadata: bool | None = None,
 ) -> tuple[RuntimeSettings, ReviewSettings]:
     if reads_per_report < 1:
         raise ReviewError("Each report needs at least one read.")
@@ -43,6 +44,8 @@ def review_settings_update(
             raise ReviewError("The re-read share is a percentage between 0 and 100.")
         review.reread_percent = reread_percent
     review.anonymise_readers = anonymise_readers
+    if readers_see_study_metadata is not None:
+        review.readers_see_study_metadata = readers_see_study_metadata
     review.save()
     return runtime, review
 

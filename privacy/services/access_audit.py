@@ -8,13 +8,12 @@ response shows report text without a new audit row.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpRequest
 
+from accounts.client_address import client_address
 from privacy.models import ReportAccess
 
 
@@ -52,24 +51,6 @@ def report_ids_contain(compact: str, report_id: int) -> bool:
     return False
 
 
-def client_ip(request: HttpRequest) -> str | None:
-    """REMOTE_ADDR, or, behind CHEXGOLD_TRUSTED_PROXY_COUNT trusted proxies, the
-    address the outermost trusted proxy saw (X-Forwarded-For counted from the
-    right: entries further left are supplied by the client and can be forged)."""
-    meta = request.META
-    candidate = meta.get("REMOTE_ADDR", "")
-    proxies = getattr(settings, "CHEXGOLD_TRUSTED_PROXY_COUNT", 0)
-    forwarded = meta.get("HTTP_X_FORWARDED_FOR", "")
-    if proxies > 0 and forwarded:
-        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
-        if hops:
-            candidate = hops[-min(proxies, len(hops))]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return None
-
-
 def report_access_record(
     *,
     user: AbstractBaseUser | AnonymousUser | None,
@@ -93,7 +74,7 @@ def report_access_record(
         channel=channel[:100],
         method=(django_request.method or "")[:8] if django_request is not None else "",
         path=django_request.get_full_path()[:500] if django_request is not None else "",
-        ip=client_ip(django_request) if django_request is not None else None,
+        ip=client_address(django_request) if django_request is not None else None,
         report_id=ids[0] if len(ids) == 1 else None,
         report_count=len(ids),
         report_ids=report_ids_compact(ids),

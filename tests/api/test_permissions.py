@@ -113,7 +113,7 @@ def test_adjudicator_cannot_adjudicate_a_report_they_read(users, client_for, mak
     read_and_submit(client_for("reader1"), labels(pleural_effusion="positive"))
     assert c.get("/api/adjudication/").json()["results"] == []
     assert c.get(f"/api/adjudication/{report.id}/").status_code == 404
-    assert c.post(f"/api/adjudication/{report.id}/", {"labels": NORMAL, "version": 0}, format="json").status_code == 403
+    assert c.post(f"/api/adjudication/{report.id}/", {"labels": NORMAL, "version": 0}, format="json").status_code == 404
     assert client_for("adjudicator").get("/api/adjudication/").json()["count"] == 1
 
 

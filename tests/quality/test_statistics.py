@@ -144,8 +144,9 @@ def test_visibility_by_role(session) -> None:  # type: ignore[no-untyped-def]
     text = json.dumps(ann)
     assert "bob" not in text  # never another reader's name or figures
     assert statistics_for_user(user=session["cat"])["readers"] == []
-    # Aggregates stay visible to readers.
-    assert ann["agreement"] == statistics_for_user(user=session["adj"])["agreement"]
+    # Agreement between readers is for adjudicators and admins (a reader could
+    # otherwise diff it around their own submit and infer the other read).
+    assert ann["agreement"] is None and statistics_for_user(user=session["adj"])["agreement"] is not None
 
 
 def test_cache_hit_and_invalidation_when_a_label_changes(session) -> None:  # type: ignore[no-untyped-def]
