@@ -12,10 +12,10 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONDONTWRITEBYTECODE=1
 export CHEXGOLD_VAR_DIR="${CHEXGOLD_TEST_VAR_DIR:-$PWD/var/test}"
 mkdir -p "$CHEXGOLD_VAR_DIR"
 status=0
-echo "== lint: ruff (everything), mypy (the Django-free cores)"
+echo "== lint: ruff, import-linter (layers, docs/ARCHITECTURE.md), mypy (whole project, django-stubs)"
 .venv/bin/ruff check . || status=1
-.venv/bin/mypy labeling/rules labeling/metrics.py labeling/agreement.py labeling/observations.py labeling/sections.py \
-  labeling/report_files.py labeling/chexpert_csv.py labeling/splits.py labeling/deid.py ml_worker/ml || status=1
+.venv/bin/lint-imports --no-cache || status=1
+.venv/bin/mypy || status=1
 echo "== pass 1: embedded defaults (SQLite + SQLite-file broker)"
 pass1=0
 env -u DATABASE_URL -u CELERY_BROKER_URL -u CELERY_RESULT_BACKEND \

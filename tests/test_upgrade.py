@@ -2,10 +2,15 @@
 
 `tests/fixtures/pre_layout.sqlite3` was written by the code before the layout
 move (commit f0c5212: RoleChange in `api`, ReportAccess and SessionEpoch in
-`labeling`) with `tests/fixtures/make_pre_layout_db.py`. This test follows the
-README steps literally on a copy of it and checks that every table keeps its
-rows byte for byte (`pre_layout_expected.json`); the moved models keep their
-tables (the move is state-only) and only their content types change app label.
+`labeling`) with `tests/fixtures/make_pre_layout_db.py`. This test follows the README steps
+literally on a copy of it and checks that every table keeps its rows byte for
+byte (`pre_layout_expected.json`); the moved models keep their tables (the move
+is state-only) and only their content types change app label.
+
+Later releases may add tables, columns and models: digests after the upgrade
+cover the columns the fixture had, and for content types and permissions only
+the rows it had (see `table_digests`). A later data migration that rewrites or
+adds rows of an existing table fails this test on purpose: say so here.
 """
 
 from __future__ import annotations
@@ -75,6 +80,14 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
     return done
 
 
+def _tables(db: Path) -> set[str]:
+    con = sqlite3.connect(db)
+    try:
+        return {name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        con.close()
+
+
 def _content_types(db: Path) -> dict[int, tuple[str, str]]:
     con = sqlite3.connect(db)
     try:
@@ -128,31 +141,30 @@ def test_upgrade_keeps_every_row(tmp_path: Path) -> None:
     _run([python, "manage.py", "check"], env)
 
     # Every table is still there with the same rows, byte for byte.
-    after = table_digests(db)
+    after = table_digests(db, like=EXPECTED["tables"])
     missing = sorted(set(EXPECTED["tables"]) - set(after))
     assert not missing, f"tables gone after the upgrade: {missing}"
-    assert not [t for t in NOT_CREATED if t in after], "the model move created new tables instead of keeping the old ones"
+    created = [t for t in NOT_CREATED if t in _tables(db)]
+    assert not created, f"the model move created new tables instead of keeping the old ones: {created}"
     changed = {
         table: (want, after[table])
         for table, want in EXPECTED["tables"].items()
         if table != CONTENT_TYPES and after[table] != want
     }
     assert not changed, f"rows changed by the upgrade (expected, got): {changed}"
-    assert after[CONTENT_TYPES]["rows"] == EXPECTED["tables"][CONTENT_TYPES]["rows"]
+    assert after[CONTENT_TYPES]["rows"] == EXPECTED["tables"][CONTENT_TYPES]["rows"]  # none of the old ids gone
 
     # The code under test reads the moved rows from the old tables, through
     # whichever app owns each model now, and their content types followed.
     probe = _run([python, "manage.py", "shell", "-c", ORM_PROBE], env).stdout
     seen = json.loads(next(line for line in probe.splitlines() if line.startswith("PROBE "))[len("PROBE "):])
     after_types = _content_types(db)
-    assert set(after_types) == set(before_types)
     for model, table in MOVED.items():
         assert seen[model]["table"] == table
         assert seen[model]["rows"] == EXPECTED["tables"][table]["rows"]
         ct = seen[model]["content_type"]
-        assert before_types[ct][1] == model, "the content type kept its id"
-        assert after_types[ct] == (seen[model]["app"], model)
-    for ct, (app, model) in after_types.items():
-        if model not in MOVED:
-            assert (app, model) == before_types[ct], f"content type {ct} changed: {before_types[ct]} -> {(app, model)}"
+        assert ct in before_types and before_types[ct][1] == model, f"{model}: a new content type {ct} instead of the old one"
+    for ct, (app, model) in before_types.items():
+        want = (seen[model]["app"], model) if model in MOVED else (app, model)
+        assert after_types[ct] == want, f"content type {ct}: {(app, model)} became {after_types[ct]}, expected {want}"
     assert seen["log_entry"]["model"] == "rolechange"  # an admin log entry still finds its object
