@@ -1,6 +1,7 @@
-"""The `user_deactivated` signal, and the audit of role changes: every change to a user's groups (through the API, the
-admin pages, the site admin or `create_user`) is recorded as a RoleChange, with
-the acting user taken from the request that simple-history's middleware keeps."""
+"""The `user_deactivated` signal, and the audit of role changes: every change
+to a user's groups (through the API, the admin pages, the site admin or
+`create_user`) is recorded as a RoleChange, with the acting user taken from
+the request that simple-history's middleware keeps."""
 
 from __future__ import annotations
 

@@ -1,11 +1,16 @@
 """REST API of the review workflow: reports, reads, re-reads, adjudication,
-gold-set versions. What a user may see is decided by `annotator.selectors.access`."""
+gold-set versions, the audit history. What a user may see is decided by
+`annotator.selectors.access`."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+from collections.abc import Iterator
 from typing import Any
 
-from django.http import Http404
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -22,9 +27,11 @@ from annotator import services as review_services
 from annotator.selectors.access import reports_visible
 from annotator.selectors.reports import REPORT_STATUSES, annotations_of_reader, report_status, reports_filter
 from api.concurrency import call_with_version, expected_version, stale_as_http, with_etag
-from api.http import bad_request
+from api.http import bad_request, stream_download
 from api.pagination import Pagination
+from api.problems import PROBLEM_CONTENT_TYPE, problem_body
 from labeling.apis import LabelsField
+from labeling.audit import AUDIT_KINDS, AuditEntry, AuditLog
 from labeling.models import Annotation, GoldSetVersion, Report
 from labeling.observations import OBSERVATIONS, LabelValue
 from labeling.selectors import gold_set_version_get
@@ -165,6 +172,9 @@ class ReportDetailView(APIView):
             data["machine_labels"] = {
                 "rules": m.rules, "rules_version": m.rules_version, "model": m.model, "model_version": m.model_version,
                 "probabilities": m.probabilities, "evidence": m.evidence,
+                # The routed pre-fill with its provenance; value null = not pre-filled (contested rows: choose).
+                "prefill": {name: cell.as_dict() for name, cell in m.cells.items()},
+                "routing": m.routing, "prefill_mode": m.mode,
             }
         if Role.READER in roles:
             data["my_annotation"] = AnnotationSerializer(annotation).data if annotation else None
@@ -300,10 +310,10 @@ class AnnotationSubmitView(GenericAPIView):
             override_warnings=body.validated_data["override_warnings"],
         ))
         if not result.submitted:
-            return Response({
-                "detail": "The labels look inconsistent; check them or resend with override_warnings=true.",
-                "code": "consistency_warnings", "warnings": [str(w) for w in result.warnings],
-            }, status=status.HTTP_400_BAD_REQUEST)
+            return Response(problem_body(
+                400, "The labels look inconsistent; check them or resend with override_warnings=true.",
+                "consistency_warnings", warnings=[str(w) for w in result.warnings],
+            ), status=status.HTTP_400_BAD_REQUEST, content_type=PROBLEM_CONTENT_TYPE)
         data = AnnotationSerializer(result.annotation).data
         data["became_gold"] = result.gold is not None
         return with_etag(Response(data), result.annotation.version)  # type: ignore[union-attr]
@@ -406,3 +416,63 @@ class GoldVersionCompareView(APIView):
             "changed": [{"report_id": ch.report_id, "external_id": ch.external_id,
                          "changes": [{"observation": o, "a": va, "b": vb} for o, va, vb in ch.changes]} for ch in c.changed],
         })
+
+
+# --- audit history (review tables, models, settings, roles) ---------------------------------
+class AuditEntrySerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    kind = serializers.CharField()
+    object_id = serializers.IntegerField()
+    action = serializers.CharField()
+    by = serializers.CharField(allow_null=True)
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)
+
+
+AUDIT_PARAMS = [OpenApiParameter("kind", str, enum=list(AUDIT_KINDS), description="only this kind of change")]
+
+
+def _audit_log(request: Request) -> AuditLog:
+    kind = request.query_params.get("kind")
+    if kind and kind not in AUDIT_KINDS:
+        raise bad_request(f"kind must be one of {', '.join(AUDIT_KINDS)}")
+    # Annotation and gold entries of reports the viewer reads or holds (not gold
+    # yet) are left out: an admin who also reads must not see the other reads.
+    return AuditLog((kind,) if kind else AUDIT_KINDS, hidden_report_ids=review.report_ids_hidden_from(user=request.user))
+
+
+class AuditListView(GenericAPIView):
+    """Admins: who changed annotations, gold labels, model promotion, settings and roles, when, before and after."""
+
+    permission_classes = [IsAdmin]
+    serializer_class = AuditEntrySerializer
+
+    @extend_schema(parameters=AUDIT_PARAMS, responses=AuditEntrySerializer(many=True))
+    def get(self, request: Request) -> Response:
+        page: list[AuditEntry] | None = self.paginate_queryset(_audit_log(request))  # type: ignore[arg-type]
+        return self.get_paginated_response(AuditEntrySerializer([e.as_dict() for e in page or []], many=True).data)
+
+
+class AuditExportView(APIView):
+    """Admins: the whole audit history as a streamed CSV."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(parameters=AUDIT_PARAMS, responses={(200, "text/csv"): OpenApiTypes.STR})
+    def get(self, request: Request) -> StreamingHttpResponse:
+        log = _audit_log(request)
+
+        def rows() -> Iterator[str]:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow(["at", "kind", "object_id", "action", "by", "before", "after"])
+            for e in log:
+                writer.writerow([e.at.isoformat(), e.kind, e.object_id, e.action, e.by or "",
+                                 json.dumps(e.before, sort_keys=True, default=str) if e.before is not None else "",
+                                 json.dumps(e.after, sort_keys=True, default=str) if e.after is not None else ""])
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+            yield buffer.getvalue()
+
+        return stream_download(rows(), content_type="text/csv; charset=utf-8", filename="audit.csv")

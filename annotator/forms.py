@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from accounts.roles import Role
-from annotator.models import Flag
+from annotator.models import Flag, ReviewSettings
 from labeling.models import RuntimeSettings
 
 
@@ -24,7 +24,7 @@ class SettingsForm(forms.Form):
     reservation_minutes = forms.IntegerField(min_value=1, max_value=24 * 60, label="Reservation (minutes)")
     queue_order = forms.ChoiceField(choices=RuntimeSettings.QueueOrder.choices, label="Queue order")
     auto_gold = forms.BooleanField(required=False, label="Auto-gold when all reads agree")
-    independent_first_read = forms.BooleanField(required=False, label="Independent first read (hide machine labels until a first read)")
+    prefill = forms.ChoiceField(choices=ReviewSettings.Prefill.choices, label="Pre-fill")
     allow_rereads = forms.BooleanField(required=False, label="Deliberate re-reads (intra-reader reliability)")
     reread_percent = forms.IntegerField(min_value=0, max_value=100, required=False, label="Re-read share (% of next-report requests)")
     anonymise_readers = forms.BooleanField(required=False, label="Anonymise readers for adjudicators")
@@ -35,13 +35,19 @@ class SettingsForm(forms.Form):
 
 class UserCreateForm(forms.Form):
     username = forms.CharField(max_length=150)
-    password = forms.CharField(widget=forms.PasswordInput, min_length=8)
+    password = forms.CharField(widget=forms.PasswordInput, strip=False)  # the password validators run in the service
     role = forms.ChoiceField(choices=[(r.value, r.value.title()) for r in Role])
 
 
 class RoleAddForm(forms.Form):
     user_id = forms.IntegerField(widget=forms.HiddenInput)
     role = forms.ChoiceField(choices=[(r.value, r.value.title()) for r in Role])
+    confirm = forms.BooleanField(required=False)  # removing one's own admin role
+
+
+class PasswordSetForm(forms.Form):
+    user_id = forms.IntegerField(widget=forms.HiddenInput)
+    password = forms.CharField(widget=forms.PasswordInput, strip=False, max_length=128)
 
 
 class GoldFreezeForm(forms.Form):

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -19,15 +19,17 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import AuthenticatedHttpRequest, role_required
+from accounts.errors import ConfirmationRequired, LastAdmin, WeakPassword
 from accounts.roles import Role
 from accounts.selectors import user_roles, users_with_roles
-from accounts.services import user_create_or_update, user_role_add, user_role_remove
+from accounts.services import user_create_or_update, user_deactivate, user_password_set, user_role_add, user_role_remove
 from annotator import selectors, services
 from annotator.forms import (
     FlagForm,
     FlagResolveForm,
     GoldFreezeForm,
     GuidelineForm,
+    PasswordSetForm,
     RoleAddForm,
     SettingsForm,
     UserCreateForm,
@@ -106,6 +108,7 @@ def _row_context(*, values: dict[str, str], machine: selectors.MachineLabels | N
         name = obs.value
         rule = machine.rules.get(name) if machine and machine.rules else None
         model = machine.model.get(name) if machine and machine.model else None
+        cell = machine.cells.get(name) if machine else None
         prob = None
         if machine and machine.probabilities and machine.probabilities.get(name):
             prob = max(machine.probabilities[name].values())
@@ -114,12 +117,15 @@ def _row_context(*, values: dict[str, str], machine: selectors.MachineLabels | N
                 "name": name, "slug": obs.slug, "value": values.get(name, ""), "rule": rule, "model": model, "prob": prob,
                 "differs": rule is not None and model is not None and rule != model,
                 "guideline": guidelines[name],
+                # Provenance of the pre-filled value (labeling.routing): its source, or contested.
+                "contested": bool(cell and cell.contested), "source": cell.source if cell else None,
+                "source_version": cell.source_version if cell else None,
             }
         )
     return rows
 
 
-def _render_review(request: HttpRequest, report: Report, *, values: dict[str, str], machine: selectors.MachineLabels | None,
+def _render_review(request: AuthenticatedHttpRequest, report: Report, *, values: dict[str, str], machine: selectors.MachineLabels | None,
                    status: int, error: str = "", **context: Any) -> HttpResponse:
     """The one builder of the review page (first reads, drafts, submitted reads,
     deliberate re-reads): the label rows, the page's JavaScript data, the access
@@ -160,10 +166,10 @@ def _review_page(request: AuthenticatedHttpRequest, report: Report, *, warnings:
         values = posted
     elif annotation is not None:
         values = annotation.labels
-    elif machine is not None and machine.prefill:
-        values = machine.prefill
+    elif machine is not None:
+        values = machine.prefill  # "" where nothing is pre-filled: the reader must choose
     else:
-        values = {o.value: "blank" for o in OBSERVATIONS}
+        values = {o.value: "" for o in OBSERVATIONS}
     gold = selectors.gold_feedback_for_reader(reader=reader, report=report) if submitted else None
     return _render_review(
         request, report, values=values, machine=machine, status=status, error=error,
@@ -297,7 +303,7 @@ def annotation_detail(request: AuthenticatedHttpRequest, annotation_id: int) -> 
 
 
 # --- adjudicator ----------------------------------------------------------------------------
-def _reread_page(request: HttpRequest, report: Report, *, posted: dict[str, str] | None = None, error: str = "",
+def _reread_page(request: AuthenticatedHttpRequest, report: Report, *, posted: dict[str, str] | None = None, error: str = "",
                  status: int = 200) -> HttpResponse:
     """A deliberate re-read: blank rows, no machine labels, no evidence and not the
     reader's first read, so the second read is independent of the first."""
@@ -407,9 +413,13 @@ def manage_users(request: AuthenticatedHttpRequest) -> HttpResponse:
                 if get_user_model().objects.filter(username=data["username"]).exists():
                     create_form.add_error("username", "A user with that name exists; add a role below instead.")
                 else:
-                    user_create_or_update(username=data["username"], password=data["password"], roles=[Role(data["role"])])
-                    messages.success(request, f"Created {data['username']}.")
-                    return redirect("annotator:manage_users")
+                    try:
+                        user_create_or_update(username=data["username"], password=data["password"], roles=[Role(data["role"])])
+                    except WeakPassword as exc:
+                        create_form.add_error("password", str(exc))
+                    else:
+                        messages.success(request, f"Created {data['username']}.")
+                        return redirect("annotator:manage_users")
         elif request.POST.get("action") == "end_sessions":
             user = get_object_or_404(get_user_model(), id=_int_or_zero(request.POST.get("user_id")))
             user_sessions_end(user=user, by=request.user)
@@ -420,12 +430,40 @@ def manage_users(request: AuthenticatedHttpRequest) -> HttpResponse:
             if role_form.is_valid():
                 user = get_object_or_404(get_user_model(), id=role_form.cleaned_data["user_id"])
                 role = Role(role_form.cleaned_data["role"])
-                if request.POST["action"] == "add_role":
-                    user_role_add(user=user, role=role)
+                try:
+                    if request.POST["action"] == "add_role":
+                        user_role_add(user=user, role=role)
+                    else:
+                        user_role_remove(user=user, role=role, by=request.user, confirmed=role_form.cleaned_data["confirm"])
+                except (LastAdmin, ConfirmationRequired) as exc:
+                    messages.error(request, str(exc))
                 else:
-                    user_role_remove(user=user, role=role)
-                messages.success(request, f"Updated roles of {user.get_username()}.")
+                    messages.success(request, f"Updated roles of {user.get_username()}.")
                 return redirect("annotator:manage_users")
+        elif request.POST.get("action") == "deactivate":
+            user = get_object_or_404(get_user_model(), id=_int_or_zero(request.POST.get("user_id")))
+            try:
+                user_deactivate(user=user, by=request.user)
+            except LastAdmin as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, f"Deactivated {user.get_username()}: signed out everywhere, reservations released.")
+            return redirect("annotator:manage_users")
+        elif request.POST.get("action") == "set_password":
+            password_form = PasswordSetForm(request.POST)
+            if password_form.is_valid():
+                user = get_object_or_404(get_user_model(), id=password_form.cleaned_data["user_id"])
+                try:
+                    user_password_set(user=user, password=password_form.cleaned_data["password"], by=request.user)
+                except WeakPassword as exc:
+                    messages.error(request, f"Password of {user.get_username()} not changed: {exc}")
+                else:
+                    if user.pk == request.user.pk:
+                        update_session_auth_hash(request, user)  # keep this session; the others end
+                    messages.success(request, f"Set a new password for {user.get_username()}.")
+            else:
+                messages.error(request, "Type a new password.")
+            return redirect("annotator:manage_users")
     return render(
         request, "annotator/manage_users.html",
         {"users": users_with_roles(), "create_form": create_form, "role_form": role_form, "roles": [r.value for r in Role],
@@ -439,7 +477,7 @@ def manage_settings(request: HttpRequest) -> HttpResponse:
     initial = {
         "reads_per_report": runtime.reads_per_report, "reservation_minutes": runtime.reservation_minutes,
         "queue_order": runtime.queue_order, "auto_gold": runtime.auto_gold,
-        "independent_first_read": review_row.independent_first_read, "allow_rereads": review_row.allow_rereads,
+        "prefill": review_row.prefill, "allow_rereads": review_row.allow_rereads,
         "reread_percent": review_row.reread_percent, "anonymise_readers": review_row.anonymise_readers,
         "readers_see_study_metadata": review_row.readers_see_study_metadata,
     }

@@ -7,3 +7,6 @@ class ApiConfig(AppConfig):
     name = "api"
     verbose_name = "REST API plumbing"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from api import schema  # noqa: F401 - registers the OpenAPI extension for our SessionAuthentication

@@ -1,8 +1,9 @@
 """Routes of the REST API (/api/), namespace "api". Each concept's views live in
 its app's `apis.py`; the URL names are stable (the access audit records them).
 """
+from csp.decorators import csp_update
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from accounts import apis as accounts_apis
 from annotator import apis as annotator_apis
@@ -13,10 +14,18 @@ from quality import apis as quality_apis
 
 app_name = "api"
 
+# The docs pages run third-party UIs (drf-spectacular-sidecar's Swagger UI and
+# Redoc, served from static/): they need inline styles, Redoc an inline start-up
+# script and a blob: worker. Only these two pages get that looser policy; the
+# schema and the docs are for signed-in users only (SPECTACULAR_SETTINGS).
+docs_csp = csp_update({"script-src": ["'unsafe-inline'"], "style-src": ["'unsafe-inline'"], "worker-src": ["'self'", "blob:"]})
+
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    # The split view serves Swagger UI's start-up script from its own URL (?script=), not inline.
+    path("docs/", docs_csp(SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),
+    path("redoc/", docs_csp(SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html")),
+         name="redoc"),
     path("auth/token/", accounts_apis.TokenView.as_view(), name="token"),
     path("imports/", labeling_apis.ImportListView.as_view(), name="imports"),
     path("imports/<int:batch_id>/", labeling_apis.ImportDetailView.as_view(), name="import_detail"),
@@ -42,8 +51,10 @@ urlpatterns = [
     path("tasks/<str:task_id>/", ml_worker_apis.TaskStatusView.as_view(), name="task_status"),
     path("users/", accounts_apis.UserListView.as_view(), name="users"),
     path("users/<int:user_id>/roles/", accounts_apis.UserRolesView.as_view(), name="user_roles"),
+    path("users/<int:user_id>/deactivate/", accounts_apis.UserDeactivateView.as_view(), name="user_deactivate"),
+    path("users/<int:user_id>/password/", accounts_apis.UserPasswordView.as_view(), name="user_password"),
     path("users/<int:user_id>/sessions/end/", privacy_apis.UserSessionsEndView.as_view(), name="user_sessions_end"),
     path("statistics/", quality_apis.StatisticsView.as_view(), name="statistics"),
-    path("audit/", labeling_apis.AuditListView.as_view(), name="audit"),
-    path("audit/export/", labeling_apis.AuditExportView.as_view(), name="audit_export"),
+    path("audit/", annotator_apis.AuditListView.as_view(), name="audit"),
+    path("audit/export/", annotator_apis.AuditExportView.as_view(), name="audit_export"),
 ]

@@ -9,6 +9,7 @@ policy) live in the database (labeling.RuntimeSettings), seeded from here.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -51,8 +52,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served locally (no CDN)
     "simple_history",
+    "csp",  # Content-Security-Policy header (django-csp; its system checks)
+    "axes",  # sign-in lockout: failed attempts per account and per address, in the database (accounts.lockout)
     # One app per concept; docs/ARCHITECTURE.md has the map and the layers.
-    "accounts",  # roles, users, role-change audit, login throttling
+    "accounts",  # roles, users, role and account audit, sign-in lockout
     "privacy",  # access audit, sessions, de-identification
     "labeling",  # reports, imports, machine predictions, the shared label tables
     "quality",  # metrics, agreement, statistics
@@ -64,7 +67,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # serves static/ before anything below runs
+    "chexgold.middleware.NoStoreMiddleware",  # Cache-Control: no-store (report text is PHI)
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy (CONTENT_SECURITY_POLICY below)
+    "chexgold.middleware.RequestInputMiddleware",  # NUL / invalid UTF-8 -> 400, oversized bodies -> 413, before any view
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -72,8 +78,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
-    "accounts.throttling.LoginThrottleMiddleware",  # throttles POSTs to the login page
     "privacy.session_hygiene.SessionHygieneMiddleware",  # idle timeout, "log out everywhere"
+    "axes.middleware.AxesMiddleware",  # last (axes' advice): answers locked-out sign-ins (accounts.lockout)
 ]
 
 ROOT_URLCONF = "chexgold.urls"
@@ -117,11 +123,14 @@ else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
-# Throttle counters and sessions-adjacent state need one cache shared by all web
-# processes in production (redis://host:6379/2); a local install uses memory.
-# Statistics are cached on disk by default (large, and shared by web processes).
+# Django's default cache, one for all processes of an install, never per-process
+# memory (each web process would keep its own counts and values): a file cache
+# under var/ for a local install; redis://host:6379/2 in production, or
+# dbcache://chexgold_cache after `manage.py createcachetable` (sign-in lockout keeps
+# its counts in the database, not here). Statistics are cached on disk by default
+# (large, and shared by web processes).
 CACHES = {
-    "default": env.cache("CHEXGOLD_CACHE_URL", default="locmemcache://"),
+    "default": env.cache("CHEXGOLD_CACHE_URL", default=f"filecache://{VAR_DIR / 'cache' / 'default'}"),
     "statistics": env.cache(
         "CHEXGOLD_STATISTICS_CACHE_URL", default=f"filecache://{VAR_DIR / 'cache' / 'statistics'}"
     ),
@@ -136,6 +145,32 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- sign-in lockout (django-axes; accounts.lockout, README "Privacy") ---------------
+# Failed sign-ins (login page, admin login, POST /api/auth/token/) are counted in the
+# database per account and per client address; CHEXGOLD_LOGIN_FAILURE_LIMIT failures
+# either way lock that account or address for CHEXGOLD_LOGIN_LOCKOUT_MINUTES after the
+# last attempt. CHEXGOLD_LOGIN_RATE / CHEXGOLD_TOKEN_RATE (the earlier "N/period"
+# throttle rates) still set the limit to the smaller N when the new variable is unset.
+_old_rates = [env.str(name, default="") for name in ("CHEXGOLD_LOGIN_RATE", "CHEXGOLD_TOKEN_RATE")]
+CHEXGOLD_LOGIN_FAILURE_LIMIT = env.int(
+    "CHEXGOLD_LOGIN_FAILURE_LIMIT", default=min((int(r.split("/")[0]) for r in _old_rates if r), default=10)
+)
+CHEXGOLD_LOGIN_LOCKOUT_MINUTES = env.float("CHEXGOLD_LOGIN_LOCKOUT_MINUTES", default=15)
+AUTHENTICATION_BACKENDS = [
+    "accounts.lockout.LockoutBackend",  # first: refuses locked-out sign-ins before any password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"  # shared by every web process
+AXES_FAILURE_LIMIT = CHEXGOLD_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=CHEXGOLD_LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # per account (any address) and per address (any account)
+AXES_CLIENT_IP_CALLABLE = "accounts.client_address.client_address"  # the one client-address rule
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"  # 429: JSON for the API, a page for HTML sign-ins
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure, and whether it was locked out (site admin)
+AXES_ENABLE_ADMIN = False  # accounts.admin registers the axes tables for the admin role
+AXES_RESET_ON_SUCCESS = False  # a sign-in to one's own account must not clear the address's failures for others
+AXES_VERBOSE = False  # no start-up banner in every command's output; failures and lockouts are still logged
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("CHEXGOLD_TIME_ZONE", default="UTC")
@@ -157,7 +192,10 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Largest JSON or form body (413 above it, chexgold.middleware.RequestInputMiddleware);
+# multipart file parts are not counted: uploads have CHEXGOLD_MAX_UPLOAD_MB.
+CHEXGOLD_MAX_BODY_MB = env.int("CHEXGOLD_MAX_BODY_MB", default=10)
+DATA_UPLOAD_MAX_MEMORY_SIZE = CHEXGOLD_MAX_BODY_MB * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 LOGGING = {
@@ -172,17 +210,21 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate header makes anonymous requests 401, not 403.
         "rest_framework.authentication.TokenAuthentication",  # scripts
-        "rest_framework.authentication.SessionAuthentication",  # browser (CSRF enforced)
+        "api.authentication.SessionAuthentication",  # browser (CSRF enforced, without parsing the body: 403 before 415)
+    ],
+    # DRF's three, with NUL, lone-surrogate and depth (> 64) checks (api.parsers); bodies
+    # over CHEXGOLD_MAX_BODY_MB are refused before parsing (chexgold.middleware).
+    "DEFAULT_PARSER_CLASSES": [
+        "api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "api.parsers.MultiPartParser",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {
-        "login": env.str("CHEXGOLD_LOGIN_RATE", default="10/min"),
-        "token": env.str("CHEXGOLD_TOKEN_RATE", default="10/min"),
-    },
+    # "NUM_PROXIES" is set from CHEXGOLD_TRUSTED_PROXY_COUNT below (accounts.client_address's rule).
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "chexgold API",
@@ -194,6 +236,31 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"RoleEnum": "accounts.apis.ROLE_CHOICES"},
+    # The schema and the docs pages only for signed-in users (anonymous: 401).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Every operation documents the shared error answers (RFC 9457 problems, api.schema).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_problem_responses"],
+}
+
+# --- Content-Security-Policy (django-csp) ---------------------------------------
+# Pages load only this site's own scripts, styles, images and fonts: no inline
+# <script>, no inline event handlers, no style="" attributes (templates use
+# static/js and static/css); charts and JSON data (json_script) need nothing more.
+# The API docs pages (Swagger UI, Redoc) get a looser policy of their own in
+# chexgold/api_urls.py.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
 }
 
 # --- production security (DJANGO_DEBUG=false and CHEXGOLD_HTTPS=true) ---------
@@ -242,6 +309,14 @@ CHEXGOLD_RESERVATION_MINUTES = env.int("CHEXGOLD_RESERVATION_MINUTES", default=3
 CHEXGOLD_QUEUE_ORDER = env.str("CHEXGOLD_QUEUE_ORDER", default="disagreement")
 CHEXGOLD_AUTO_GOLD = env.bool("CHEXGOLD_AUTO_GOLD", default=True)
 CHEXGOLD_PROMOTION_POLICY = env.str("CHEXGOLD_PROMOTION_POLICY", default="auto")
+# The promotion gate (quality.gate): per observation, a model pre-fills only where it
+# beats the rules on at least this much validation gold; without gold it must agree
+# with held-back rule labels at this mean weighted F1 to confirm the rules' values.
+CHEXGOLD_GATE_MIN_GOLD_REPORTS = env.int("CHEXGOLD_GATE_MIN_GOLD_REPORTS", default=30)
+CHEXGOLD_GATE_MIN_POSITIVES = env.int("CHEXGOLD_GATE_MIN_POSITIVES", default=5)
+CHEXGOLD_GATE_MIN_RULES_AGREEMENT = env.float("CHEXGOLD_GATE_MIN_RULES_AGREEMENT", default=0.90)
+# A routed model value below this probability is contested, not pre-filled.
+CHEXGOLD_PREFILL_MIN_PROBABILITY = env.float("CHEXGOLD_PREFILL_MIN_PROBABILITY", default=0.7)
 CHEXGOLD_MAX_REPORT_CHARS = env.int("CHEXGOLD_MAX_REPORT_CHARS", default=100_000)
 CHEXGOLD_MAX_UPLOAD_MB = env.int("CHEXGOLD_MAX_UPLOAD_MB", default=512)
 # Imports of at most this many new reports get their rule labels in the same
@@ -274,8 +349,10 @@ CHEXGOLD_STALLED_IMPORT_MINUTES = env.int("CHEXGOLD_STALLED_IMPORT_MINUTES", def
 # are not activity); the page warns CHEXGOLD_SESSION_WARN_MINUTES before. 0: never.
 CHEXGOLD_SESSION_IDLE_MINUTES = env.float("CHEXGOLD_SESSION_IDLE_MINUTES", default=30)
 CHEXGOLD_SESSION_WARN_MINUTES = env.float("CHEXGOLD_SESSION_WARN_MINUTES", default=2)
-# Proxies in front of the app that append to X-Forwarded-For; 0: audit REMOTE_ADDR.
+# Proxies in front of the app that append to X-Forwarded-For; 0: REMOTE_ADDR. One rule
+# (accounts.client_address) for the access audit, sign-in lockout and DRF.
 CHEXGOLD_TRUSTED_PROXY_COUNT = env.int("CHEXGOLD_TRUSTED_PROXY_COUNT", default=0)
+REST_FRAMEWORK["NUM_PROXIES"] = CHEXGOLD_TRUSTED_PROXY_COUNT
 # What an import does with likely identifiers (privacy.deid): warn | block | redact.
 CHEXGOLD_DEID_POLICY = env.str("CHEXGOLD_DEID_POLICY", default="warn")
 if CHEXGOLD_DEID_POLICY not in ("warn", "block", "redact"):

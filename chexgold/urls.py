@@ -2,12 +2,15 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from accounts.forms import OwnPasswordChangeForm
 from annotator import views as annotator_views
 
 urlpatterns = [
     path("", annotator_views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password/", auth_views.PasswordChangeView.as_view(form_class=OwnPasswordChangeForm), name="password_change"),
+    path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("manage/", include("labeling.urls")),
     path("manage/", include("ml_worker.urls")),
     path("", include("annotator.urls")),
@@ -17,3 +20,9 @@ urlpatterns = [
     path("api/", include("chexgold.api_urls")),
     path("privacy/", include("privacy.urls")),  # access audit, session keep-alive
 ]
+
+# Under /api/ these answer problem details (JSON), elsewhere the templates/4xx/500 pages.
+handler400 = "chexgold.error_views.bad_request"
+handler403 = "chexgold.error_views.permission_denied"
+handler404 = "chexgold.error_views.page_not_found"
+handler500 = "chexgold.error_views.server_error"

@@ -3,10 +3,6 @@ history. Thin adapters over `labeling.services` and `labeling.selectors`."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Iterator
 from typing import Any
 
 from django.http import Http404, StreamingHttpResponse
@@ -15,7 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView, ListAPIView
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,7 +19,7 @@ from rest_framework.views import APIView
 from accounts.permissions import IsAdmin, user_of
 from api.exceptions import UploadInvalid
 from api.http import FormatIsOurs, bad_request, stream_download
-from labeling.audit import AUDIT_KINDS, AuditEntry, AuditLog
+from api.parsers import MultiPartParser
 from labeling.models import ImportBatch, ModelVersion
 from labeling.observations import OBSERVATION_NAMES, LabelValue
 from labeling.selectors import latest_rules_version, predictions_for_export
@@ -62,16 +58,6 @@ class ImportBatchSerializer(serializers.ModelSerializer):
 
 class UploadSerializer(serializers.Serializer):
     file = serializers.FileField()
-
-
-class AuditEntrySerializer(serializers.Serializer):
-    at = serializers.DateTimeField()
-    kind = serializers.CharField()
-    object_id = serializers.IntegerField()
-    action = serializers.CharField()
-    by = serializers.CharField(allow_null=True)
-    before = serializers.JSONField(allow_null=True)
-    after = serializers.JSONField(allow_null=True)
 
 
 class ImportListView(ListAPIView):
@@ -150,50 +136,3 @@ class PredictionExportView(APIView):
                              report_ids=predictions_for_export(source=source, source_version=version).values_list("report_id", flat=True))
         return stream_download(machine_predictions_export(source=source, source_version=version, column_order=order),
                        content_type="text/csv; charset=utf-8", filename=f"predictions-{source}-{version}.csv")
-
-
-AUDIT_PARAMS = [OpenApiParameter("kind", str, enum=list(AUDIT_KINDS), description="only this kind of change")]
-
-
-def _audit_log(request: Request) -> AuditLog:
-    kind = request.query_params.get("kind")
-    if kind and kind not in AUDIT_KINDS:
-        raise bad_request(f"kind must be one of {', '.join(AUDIT_KINDS)}")
-    return AuditLog((kind,) if kind else AUDIT_KINDS)
-
-
-class AuditListView(GenericAPIView):
-    """Admins: who changed annotations, gold labels, model promotion, settings and roles, when, before and after."""
-
-    permission_classes = [IsAdmin]
-    serializer_class = AuditEntrySerializer
-
-    @extend_schema(parameters=AUDIT_PARAMS, responses=AuditEntrySerializer(many=True))
-    def get(self, request: Request) -> Response:
-        page: list[AuditEntry] | None = self.paginate_queryset(_audit_log(request))  # type: ignore[arg-type]
-        return self.get_paginated_response(AuditEntrySerializer([e.as_dict() for e in page or []], many=True).data)
-
-
-class AuditExportView(APIView):
-    """Admins: the whole audit history as a streamed CSV."""
-
-    permission_classes = [IsAdmin]
-
-    @extend_schema(parameters=AUDIT_PARAMS, responses={(200, "text/csv"): OpenApiTypes.STR})
-    def get(self, request: Request) -> StreamingHttpResponse:
-        log = _audit_log(request)
-
-        def rows() -> Iterator[str]:
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            writer.writerow(["at", "kind", "object_id", "action", "by", "before", "after"])
-            for e in log:
-                writer.writerow([e.at.isoformat(), e.kind, e.object_id, e.action, e.by or "",
-                                 json.dumps(e.before, sort_keys=True, default=str) if e.before is not None else "",
-                                 json.dumps(e.after, sort_keys=True, default=str) if e.after is not None else ""])
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-            yield buffer.getvalue()
-
-        return stream_download(rows(), content_type="text/csv; charset=utf-8", filename="audit.csv")

@@ -1,6 +1,7 @@
 """The change history of the label tables (annotations, gold labels, model
 versions, runtime settings: django-simple-history) merged with role changes
-(`accounts.RoleChange`), newest first, for the audit API and its CSV."""
+(`accounts.RoleChange`) and account changes (`accounts.AccountChange`:
+deactivations, passwords set), newest first, for the audit API and its CSV."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from accounts.models import RoleChange
+from accounts.models import AccountChange, RoleChange
 from labeling.models import Annotation, GoldLabel, ModelVersion, RuntimeSettings
 
 AUDIT_FIELDS: dict[str, tuple[Any, tuple[str, ...]]] = {
@@ -21,7 +22,7 @@ AUDIT_FIELDS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "model_version": (ModelVersion, ("name", "is_active", "promoted_at", "stage")),
     "runtime_settings": (RuntimeSettings, ("reads_per_report", "reservation_minutes", "queue_order", "auto_gold", "promotion_policy")),
 }
-AUDIT_KINDS = (*AUDIT_FIELDS, "role")
+AUDIT_KINDS = (*AUDIT_FIELDS, "role", "account")
 _ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
 
 
@@ -78,21 +79,45 @@ def _role_entry(row: RoleChange) -> AuditEntry:
     )
 
 
-def _source(kind: str) -> tuple[QuerySet, Any]:
+# Kinds whose entries carry a report's labels (withheld from readers of that report).
+LABEL_KINDS = ("annotation", "gold_label")
+
+
+def _account_qs() -> QuerySet[AccountChange]:
+    return AccountChange.objects.select_related("user", "changed_by").order_by("-at", "-id")
+
+
+def _account_entry(row: AccountChange) -> AuditEntry:
+    name = row.user.get_username()
+    before, after = (({"user": name, "is_active": True}, {"user": name, "is_active": False})
+                     if row.action == AccountChange.Action.DEACTIVATED else (None, {"user": name}))  # never a password
+    return AuditEntry(row.at, "account", row.user_id, f"account {row.action}",
+                      row.changed_by.get_username() if row.changed_by else None, before, after)
+
+
+def _source(kind: str, hidden_report_ids: Any = None) -> tuple[QuerySet, Any]:
     if kind == "role":
         return _role_qs(), _role_entry
-    return _history_qs(kind), lambda r, k=kind: _history_entry(k, r)
+    if kind == "account":
+        return _account_qs(), _account_entry
+    qs = _history_qs(kind)
+    if hidden_report_ids is not None and kind in LABEL_KINDS:
+        qs = qs.exclude(report_id__in=hidden_report_ids)
+    return qs, lambda r, k=kind: _history_entry(k, r)
 
 
 class AuditLog:
     """All audit entries, newest first, as a sliceable sequence (for pagination)
-    or a stream (for CSV export). Merges the per-table histories by time."""
+    or a stream (for CSV export). Merges the per-table histories by time.
+    `hidden_report_ids` (ids or a subquery): reports whose annotation and gold
+    entries are left out (the reader-blinding policy decides which)."""
 
-    def __init__(self, kinds: tuple[str, ...] = AUDIT_KINDS) -> None:
+    def __init__(self, kinds: tuple[str, ...] = AUDIT_KINDS, *, hidden_report_ids: Any = None) -> None:
         self.kinds = kinds
+        self.hidden_report_ids = hidden_report_ids
 
     def count(self) -> int:
-        return sum(_source(k)[0].count() for k in self.kinds)
+        return sum(_source(k, self.hidden_report_ids)[0].count() for k in self.kinds)
 
     def __len__(self) -> int:
         return self.count()
@@ -100,7 +125,7 @@ class AuditLog:
     def _merged(self, limit: int | None) -> Iterator[AuditEntry]:
         streams = []
         for kind in self.kinds:
-            qs, to_entry = _source(kind)
+            qs, to_entry = _source(kind, self.hidden_report_ids)
             rows = qs[:limit] if limit is not None else qs.iterator(chunk_size=2000)
             streams.append(map(to_entry, rows))
         return heapq.merge(*streams, key=lambda e: e.at, reverse=True)

@@ -102,6 +102,11 @@ class ModelVersion(models.Model):
     is_active = models.BooleanField(default=False)
     metrics = models.JSONField(default=dict, blank=True)
     model_card = models.JSONField(default=dict, blank=True)
+    # The promotion gate's decision and figures (quality.gate): status, reason and,
+    # per observation, whether it may pre-fill it. Set once, at registration; an
+    # admin's promote or rollback changes `is_active`, never this. Empty: never
+    # judged (versions from before the gate), which pre-fills nothing.
+    gate = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     promoted_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
@@ -155,6 +160,14 @@ class Annotation(models.Model):
     # The values committed before machine labels were revealed ("independent
     # first read"), kept to measure anchoring; null when not used.
     first_read_labels = models.JSONField(null=True, blank=True)
+    # What the review page pre-filled when this read began, per observation
+    # (`labeling.routing.PrefillCell`: value or none, source and its version, the
+    # model's probability, contested): the provenance of every pre-filled value.
+    prefill = models.JSONField(null=True, blank=True)
+    # Per observation at submit: "kept" (the pre-filled value), "changed" (another
+    # value), "chosen" (nothing was pre-filled, e.g. a contested row). Acceptance
+    # and correction rates per source come from here.
+    prefill_outcome = models.JSONField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     version = models.PositiveIntegerField(default=1)  # optimistic concurrency
     time_spent_seconds = models.FloatField(default=0.0)

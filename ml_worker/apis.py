@@ -31,8 +31,8 @@ class TrainingRunCreateSerializer(serializers.Serializer):
 
 
 class TrainingRunSerializer(serializers.ModelSerializer):
-    produced_version = serializers.CharField(source="produced_version.name", default=None, read_only=True)
-    started_by = serializers.CharField(source="started_by.username", default=None, read_only=True)
+    produced_version = serializers.CharField(source="produced_version.name", default=None, read_only=True, allow_null=True)
+    started_by = serializers.CharField(source="started_by.username", default=None, read_only=True, allow_null=True)
     task = serializers.SerializerMethodField()
 
     class Meta:
@@ -47,7 +47,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
 
 class ModelVersionSerializer(serializers.ModelSerializer):
     # Declared fields leave the class (SerializerMetaclass), so this does not shadow Field.parent at run time.
-    parent = serializers.CharField(source="parent.name", default=None, read_only=True)  # type: ignore[assignment]
+    parent = serializers.CharField(source="parent.name", default=None, read_only=True, allow_null=True)  # type: ignore[assignment]
 
     class Meta:
         model = ModelVersion
@@ -70,6 +70,8 @@ class TrainingRunListView(ListAPIView):
         body.is_valid(raise_exception=True)
         try:
             run = ml_services.training_run_create(user=user_of(request), **body.validated_data)
+        except ml_services.TrainingConfigInvalid:
+            raise  # 400 naming the option, as a problem (api.exceptions)
         except ValueError as exc:
             raise bad_request(str(exc)) from None
         return Response(TrainingRunSerializer(run).data, status=status.HTTP_201_CREATED)

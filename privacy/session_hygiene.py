@@ -20,8 +20,9 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 
+from api.problems import problem_response
 from privacy.services.sessions import LAST_ACTIVITY_KEY, SESSION_EPOCH_KEY, user_session_epoch
 
 BACKGROUND_HEADER = "X-Chexgold-Background"
@@ -72,5 +73,5 @@ class SessionHygieneMiddleware:
     def _signed_out(request: HttpRequest) -> HttpResponse:
         wants_json = is_background(request) or request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
         if wants_json:
-            return JsonResponse({"detail": "Your session ended; sign in again.", "code": "session_expired"}, status=401)
+            return problem_response(401, "Your session ended; sign in again.", "session_expired")
         return redirect_to_login(request.get_full_path())

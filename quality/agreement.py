@@ -192,6 +192,10 @@ def reader_agreement(
     for a, b in itertools.combinations(range(n_readers), 2):
         both = np.nonzero(((r[:, a, :] != MISSING) & (r[:, b, :] != MISSING)).any(axis=1))[0]
         if both.size == 0:
+            # A pair with no shared report is listed as such (n 0, nothing to compare), not left out.
+            nothing = {"value": None, "low": None, "high": None}
+            pairs.append({"reader_a": names[a], "reader_b": names[b], "n": 0, "kappa": nothing,
+                          "observations": [{"observation": obs, "n": 0, "kappa": nothing} for obs in OBSERVATION_NAMES[:n_obs]]})
             continue
         onehot = confusion_counts(r[both, a, :], r[both, b, :], k)  # (n_ab, 14, K, K)
         cm = onehot.sum(axis=0, dtype=np.float64)

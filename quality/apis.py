@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsAnyRole
 from api.http import bad_request
-from quality.statistics import CURRENT_GOLD, statistics_for_user
+from quality.statistics import CURRENT_GOLD, StatisticsQueryInvalid, statistics_for_user
 
 
 class StatisticsView(APIView):
@@ -26,6 +26,6 @@ class StatisticsView(APIView):
         try:
             stats = statistics_for_user(user=request.user, mapping=q.get("mapping", "full"), gold_version=q.get("gold", CURRENT_GOLD),
                                         split=q.get("split", "all"), max_stale_seconds=120)
-        except ValueError as exc:
+        except StatisticsQueryInvalid as exc:
             raise bad_request(str(exc)) from None
         return Response(stats)

@@ -37,6 +37,7 @@ LABEL_ORDER: tuple[str, ...] = (
     LabelValue.BLANK.value,
 )
 SCORED_CLASSES: tuple[str, ...] = LABEL_ORDER[:3]  # blank is "not mentioned", never a scored class
+NO_FINDING = Observation.NO_FINDING.value
 _VALID = frozenset(LABEL_ORDER)
 
 LabelSeq = Sequence[Mapping[str, Any]]
@@ -132,7 +133,9 @@ def per_class_prf(gold: LabelSeq, pred: LabelSeq, observation: Observation | str
 
 
 def weighted_f1(gold: LabelSeq, pred: LabelSeq, observation: Observation | str) -> float | None:
-    """CheXbert's weighted F1: F1 of positive, negative, uncertain weighted by gold support.
+    """CheXbert's weighted F1: F1 of positive, negative, uncertain weighted by gold support;
+    for No Finding only the positive class counts, as in CheXbert's evaluation code
+    (its negative/uncertain values mean "something else is present", not a finding).
 
     Returns None when the gold labels have no positive, negative or uncertain
     value for this observation (all blank, or no reports): there is nothing to
@@ -141,6 +144,9 @@ def weighted_f1(gold: LabelSeq, pred: LabelSeq, observation: Observation | str) 
     zero_division=0)``.
     """
     scores = per_class_prf(gold, pred, observation)
+    if _name(observation) == NO_FINDING:
+        positive = scores[SCORED_CLASSES[0]]
+        return positive.f1 if positive.support else None
     total = sum(s.support for s in scores.values())
     if total == 0:
         return None
@@ -407,7 +413,7 @@ class Bootstrap:
         into the resampled items) when given: items left out contribute nothing.
         """
         feats = np.asarray(features, dtype=np.float32)
-        flat = feats.reshape(feats.shape[0], -1)
+        flat = feats.reshape(feats.shape[0], int(np.prod(feats.shape[1:], dtype=np.int64)))  # -1 fails with no rows
         out = np.zeros((self.n_resamples, flat.shape[1]), dtype=np.float64)
         if self.n_items == 0 or flat.shape[0] == 0:
             return out.reshape((self.n_resamples, *feats.shape[1:]))
@@ -488,6 +494,22 @@ def weighted_f1_from_confusion(cm: np.ndarray, scored: Sequence[int]) -> np.ndar
     return _div((f1[..., list(scored)] * support).sum(axis=-1), support.sum(axis=-1))
 
 
+def weighted_f1_per_observation(cm: np.ndarray, mapping: LabelMapping) -> np.ndarray:
+    """Weighted F1 of each observation from confusion matrices (..., 14, K, K):
+    ``weighted_f1_from_confusion`` over the mapping's scored categories, except No
+    Finding, which scores its positive class only (CheXbert's evaluation, as `weighted_f1`)."""
+    out = np.array(weighted_f1_from_confusion(cm, mapping.scored), dtype=np.float64)
+    nf = OBSERVATION_NAMES.index(NO_FINDING)
+    out[..., nf] = _positive_f1(cm[..., nf, :, :])
+    return out
+
+
+def _positive_f1(cm: np.ndarray) -> np.ndarray:
+    """F1 of category 0 ("positive"); NaN without reference positives."""
+    _, _, f1 = prf_from_confusion(cm)
+    return np.where(cm[..., 0, :].sum(axis=-1) > 0, f1[..., 0], np.nan)
+
+
 def sensitivity_specificity_from_confusion(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Category 0 ("positive") against all others: sensitivity and specificity (NaN without support)."""
     sens = _div(cm[..., 0, 0], cm[..., 0, :].sum(axis=-1))
@@ -527,7 +549,7 @@ def scores_against_reference(
     def both(fn: Any) -> tuple[np.ndarray, np.ndarray]:
         return fn(point), fn(boot)
 
-    wf1, wf1_b = both(lambda c: weighted_f1_from_confusion(c, m.scored))
+    wf1, wf1_b = both(lambda c: weighted_f1_per_observation(c, m))
     kappa, kappa_b = both(kappa_from_confusion)
     agree, agree_b = both(percent_agreement_from_confusion)
     (sens, spec), (sens_b, spec_b) = sensitivity_specificity_from_confusion(point), sensitivity_specificity_from_confusion(boot)

@@ -46,6 +46,7 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from accounts.selectors import user_roles
+from api.errors import DomainError
 from labeling.models import Annotation, GoldLabel, GoldSetMembership, GoldSetVersion, MachinePrediction, ModelVersion, Report
 from labeling.observations import OBSERVATION_NAMES
 from quality import agreement
@@ -58,6 +59,13 @@ DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 20240601  # fixed: the same data always gives the same intervals
 CONFIDENCE = 0.95
 READ_BASES = ("all", "settled")
+
+
+class StatisticsQueryInvalid(DomainError, ValueError):
+    """The user asked for an unknown mapping, split, gold-set version or read basis (400).
+    Only this is the user's bad request: any other error is a bug and surfaces as one."""
+
+    code = "invalid_query"
 
 
 @dataclass(frozen=True)
@@ -75,12 +83,15 @@ class StatisticsQuery:
 
     def __post_init__(self) -> None:
         if self.reads not in READ_BASES:
-            raise ValueError(f"unknown read basis: {self.reads!r}")
-        label_mapping_get(self.mapping)  # raises ValueError naming the choices
+            raise StatisticsQueryInvalid(f"unknown read basis: {self.reads!r}")
+        try:
+            label_mapping_get(self.mapping)
+        except ValueError as exc:
+            raise StatisticsQueryInvalid(str(exc)) from None
         if self.split not in SPLITS:
-            raise ValueError(f"unknown split: {self.split!r} (expected one of {', '.join(SPLITS)})")
+            raise StatisticsQueryInvalid(f"unknown split: {self.split!r} (expected one of {', '.join(SPLITS)})")
         if self.gold_version != CURRENT_GOLD and not GoldSetVersion.objects.filter(name=self.gold_version).exists():
-            raise ValueError(f"unknown gold-set version: {self.gold_version!r}")
+            raise StatisticsQueryInvalid(f"unknown gold-set version: {self.gold_version!r}")
 
 
 # --------------------------------------------------------------------------- cache
@@ -244,13 +255,24 @@ def statistics_compute(*, query: StatisticsQuery) -> dict[str, Any]:
             readers.append({"reader_id": ref["id"], "reader": ref["name"], **scores})
 
     labelers = []
-    for lab in _labelers(query):
-        items = np.array(sorted(gold_index[rid] for rid in lab.rows), dtype=np.int64)
+    found = _labelers(query)
+    # Side-by-side figures on the same reports: the rules and the active model are
+    # scored on the gold reports that both labelled (a model still re-labelling is
+    # not compared on a different subset); older versions on the gold reports they
+    # labelled. Each says how many gold reports it lacks.
+    compared = [lab for lab in found if lab.kind == "rules" or lab.is_active]
+    common = set(gold_index)
+    for lab in compared:
+        common &= set(lab.rows)
+    for lab in found:
+        on = common if lab in compared else set(gold_index) & set(lab.rows)
+        items = np.array(sorted(gold_index[rid] for rid in on), dtype=np.int64)
         pred = label_codes((lab.rows[int(gold_ids[i])] for i in items), mapping)
         scores = scores_against_reference(gold[items], pred, mapping=mapping, bootstrap=gold_boot, items=items, confidence=CONFIDENCE)
         labelers.append(
             {"key": lab.key, "kind": lab.kind, "name": lab.name, "version": lab.version, "created_at": lab.created_at,
-             "is_active": lab.is_active, **scores}
+             "is_active": lab.is_active, "common_set": lab in compared,
+             "missing": len(gold_index) - len(set(gold_index) & set(lab.rows)), **scores}
         )
     trend = [
         {"key": lab["key"], "name": lab["name"], "created_at": lab["created_at"], "mean_weighted_f1": lab["mean_weighted_f1"]}
@@ -287,7 +309,7 @@ def statistics_get(
     submitted read, and the dashboard should not recompute on every view. 0 (the
     default) always returns figures of the current data.
 
-    Raises ValueError for an unknown mapping, split or gold-set version.
+    Raises StatisticsQueryInvalid for an unknown mapping, split or gold-set version.
     Callers that show figures to a user must go through ``statistics_for_user``.
     """
     query = StatisticsQuery(mapping=mapping, gold_version=gold_version, split=split, n_resamples=n_resamples, seed=seed, reads=reads)
@@ -353,7 +375,7 @@ def statistics_for_user(
 ) -> dict[str, Any]:
     """The API-ready selector: cached figures for the query, filtered for `user` (plain dicts, JSON-ready).
 
-    Raises ValueError for an unknown mapping, split or gold-set version (the API answers 400).
+    Raises StatisticsQueryInvalid for an unknown mapping, split or gold-set version (the API answers 400).
     """
     basis = statistics_read_basis_for(user=user) or "settled"
     stats = statistics_get(mapping=mapping, gold_version=gold_version, split=split, max_stale_seconds=max_stale_seconds, reads=basis)
@@ -433,10 +455,13 @@ def statistics_tables(*, stats: dict[str, Any]) -> list[Table]:
     labelers = stats["labelers"]
     if labelers:
         cols = [Column("Labeler"), Column("Kind"), Column("Created"), Column("Active"), Column("Gold reports", "int"),
+                Column("Gold reports without its labels", "int"),
                 Column("Mean weighted F1", "interval"), Column("κ (all observations)", "interval")]
-        rows = [[lab["name"], lab["kind"], _when(lab["created_at"]), "yes" if lab["is_active"] else "", lab["n"],
+        rows = [[lab["name"], lab["kind"], _when(lab["created_at"]), "yes" if lab["is_active"] else "", lab["n"], lab.get("missing", 0),
                  _iv(lab["mean_weighted_f1"]), _iv(lab["overall"]["kappa"])] for lab in labelers]
-        tables.append(Table("labelers", "Labelers against gold", cols, rows, "Headline: mean weighted F1 over the 14 observations"))
+        tables.append(Table("labelers", "Labelers against gold", cols, rows,
+                            "Headline: mean weighted F1 over the 14 observations (No Finding: positive class only, as CheXbert). "
+                            "The rules and the active model are scored on the same gold reports (those both labelled)"))
 
         cols = [Column("Observation")] + [Column(lab["name"], "interval") for lab in labelers]
         rows = [[name, *(_iv(lab["observations"][j]["weighted_f1"]) for lab in labelers)]

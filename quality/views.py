@@ -10,6 +10,7 @@ from accounts.access import role_required
 from accounts.roles import Role
 from quality.statistics import (
     CURRENT_GOLD,
+    StatisticsQueryInvalid,
     statistics_choices,
     statistics_for_user,
     statistics_tables,
@@ -36,7 +37,7 @@ def statistics_dashboard(request: HttpRequest) -> HttpResponse:
     query = _query(request)
     try:
         stats = statistics_for_user(user=request.user, max_stale_seconds=PAGE_MAX_STALE_SECONDS, **query)
-    except ValueError as exc:
+    except StatisticsQueryInvalid as exc:
         return HttpResponseBadRequest(str(exc))
     tables = [{"table": t, "rows": table_display_rows(t)} for t in statistics_tables(stats=stats)]
     chart_data = {
@@ -64,7 +65,7 @@ def statistics_table_csv(request: HttpRequest, slug: str) -> HttpResponse:
     query = _query(request)
     try:
         stats = statistics_for_user(user=request.user, max_stale_seconds=PAGE_MAX_STALE_SECONDS, **query)
-    except ValueError as exc:
+    except StatisticsQueryInvalid as exc:
         return HttpResponseBadRequest(str(exc))
     table = next((t for t in statistics_tables(stats=stats) if t.slug == slug), None)
     if table is None:

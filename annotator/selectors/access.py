@@ -74,8 +74,9 @@ def reports_visible(*, user: User, roles: frozenset[Role]) -> QuerySet[ReportWit
 def _involved(user: User) -> Q:
     """Reports (as an OuterRef("pk") filter) that `user` reads or holds: an
     annotation of any status, an active reservation, or a pending re-read."""
+    # Q | Exists is a Q at run time (Django combines conditional expressions); the stubs' Q.__or__ takes only Q.
     return (
-        Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=user))
+        Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=user))  # type: ignore[return-value]
         | Exists(Reservation.objects.filter(report_id=OuterRef("pk"), reader=user, state=Reservation.State.ACTIVE))
         | Exists(Reread.objects.filter(report_id=OuterRef("pk"), reader=user, submitted_at__isnull=True))
     )
@@ -142,7 +143,7 @@ def reads_visible_to(*, user: User, report: Report) -> bool:
     return adjudication_access(user=user, report=report).allowed
 
 
-def report_ids_hidden_from(*, user: User) -> QuerySet[Report]:
+def report_ids_hidden_from(*, user: User) -> QuerySet[Report, object]:  # rows are {"id": ...}
     """Reports whose reads `user` must not see in any list (audit history,
     statistics): the ones they read or hold that are not gold yet."""
     return (

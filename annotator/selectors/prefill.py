@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from django.conf import settings
+
+from annotator.selectors.review_settings import review_settings_get
 from annotator.text_offsets import utf16_offset_converter
 from labeling.models import (
     MachinePrediction,
     Report,
 )
 from labeling.observations import LabelDict
+from labeling.routing import PrefillCell, model_is_usable, route, routing_table
 from labeling.selectors import active_model_version_get
 
 
-# --- machine labels, evidence, guidelines ---------------------------------------
 @dataclass(frozen=True)
 class MachineLabels:
     rules: LabelDict | None
@@ -22,15 +25,30 @@ class MachineLabels:
     model_version: str | None
     probabilities: dict[str, dict[str, float]] | None
     evidence: dict[str, list[dict[str, object]]]  # JS (UTF-16) offsets
+    cells: dict[str, PrefillCell] = field(default_factory=dict)  # the routed pre-fill, per observation
+    routing: dict[str, str] = field(default_factory=dict)  # observation -> "rules" | "model"
+    model_usable: bool = False  # the active version passed its promotion gate
+    mode: str = "uncontested"
 
     @property
-    def prefill(self) -> LabelDict | None:
-        return self.model or self.rules
+    def prefill(self) -> dict[str, str]:
+        """The values a new read starts from: "" where nothing is pre-filled (a contested row)."""
+        return {name: cell.value or "" for name, cell in self.cells.items()}
+
+    @property
+    def contested(self) -> list[str]:
+        return [name for name, cell in self.cells.items() if cell.contested]
+
+    def snapshot(self) -> dict[str, dict[str, object]]:
+        """What the pre-fill was, per observation, for the annotation's provenance."""
+        return {name: cell.as_dict() for name, cell in self.cells.items()}
 
 
 def machine_labels_for_report(*, report: Report) -> MachineLabels:
     """Rule labels (latest rule version for this report), the active model's
-    labels, and rule evidence with offsets converted for JavaScript."""
+    labels, rule evidence with offsets converted for JavaScript, and the routed
+    pre-fill (`labeling.routing`): per observation from the labeler the active
+    version's promotion gate chose, contested rows left without a value."""
     rules = (
         MachinePrediction.objects.filter(report=report, source=MachinePrediction.Source.RULES)
         .order_by("-id")
@@ -49,6 +67,15 @@ def machine_labels_for_report(*, report: Report) -> MachineLabels:
     model_evidence = model.get("evidence") if model else None
     if model_evidence:
         evidence_raw = {**evidence_raw, **{k: v for k, v in model_evidence.items() if v}}
+    gate = model_version.gate if model_version is not None else None
+    mode = review_settings_get().prefill
+    usable = model is not None and model_is_usable(gate)
+    cells = route(
+        rules=rules["labels"] if rules else None, rules_version=rules["source_version"] if rules else None,
+        model=model["labels"] if model else None, model_version=model_version.name if model_version else None,
+        probabilities=model.get("probabilities") if model else None, gate=gate, mode=mode,
+        min_probability=settings.CHEXGOLD_PREFILL_MIN_PROBABILITY,
+    )
     return MachineLabels(
         rules=rules["labels"] if rules else None,
         rules_version=rules["source_version"] if rules else None,
@@ -56,6 +83,10 @@ def machine_labels_for_report(*, report: Report) -> MachineLabels:
         model_version=model_version.name if model and model_version else None,
         probabilities=model.get("probabilities") if model else None,
         evidence=evidence_for_js(text=report.text, evidence=evidence_raw),
+        cells=cells,
+        routing=routing_table(gate) if usable else {name: "rules" for name in cells},
+        model_usable=usable,
+        mode=mode,
     )
 
 

@@ -17,6 +17,7 @@ from annotator.services.assignment import (  # noqa: F401
     priority_open_recompute,
     report_priorities_refresh,
     reservation_skip,
+    reservations_release_of_reader,
 )
 from annotator.services.base import (  # noqa: F401
     MAX_TIME_SPENT_SECONDS,

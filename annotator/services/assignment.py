@@ -86,6 +86,18 @@ def reservation_skip(*, reader: User, report: Report) -> None:
     )
 
 
+def reservations_release_of_reader(*, reader: User) -> int:
+    """Release every report `reader` holds at once (their reads in progress stop
+    counting toward k; drafts stay). Returns how many were released."""
+    released, _ = Reservation.objects.filter(reader=reader, state=Reservation.State.ACTIVE).delete()
+    return released
+
+
+def reservations_release_on_deactivation(sender: object, user: User, **kwargs: object) -> None:
+    """`accounts.signals.user_deactivated` receiver (connected in `AnnotatorConfig.ready`)."""
+    reservations_release_of_reader(reader=user)
+
+
 def report_priorities_refresh(*, batch_size: int = 2000) -> int:
     """Recompute queue-order keys of reports whose predictions changed basis
     (new rule version or a different active model). Returns rows written."""

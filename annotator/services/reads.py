@@ -22,6 +22,23 @@ from labeling.selectors import runtime_settings_get
 
 
 # --- reads ------------------------------------------------------------------------
+def _prefill_snapshot(report: Report) -> dict[str, dict[str, object]]:
+    """The pre-fill this read starts from (what the review page shows now)."""
+    return selectors.machine_labels_for_report(report=report).snapshot()
+
+
+def prefill_outcome(*, prefill: Mapping[str, Mapping[str, object]] | None, labels: Mapping[str, str]) -> dict[str, str] | None:
+    """Per observation: "kept" the pre-filled value, "changed" it, or "chosen" where nothing was pre-filled."""
+    if not prefill:
+        return None
+    outcome = {}
+    for name, value in labels.items():
+        cell = prefill.get(name) or {}
+        offered = cell.get("value")
+        outcome[name] = "chosen" if offered is None else ("kept" if offered == value else "changed")
+    return outcome
+
+
 def time_spent_clamp(seconds: float | None) -> float | None:
     if seconds is None:
         return None
@@ -29,7 +46,14 @@ def time_spent_clamp(seconds: float | None) -> float | None:
 
 
 def _annotation_for_write(*, reader: User, report: Report, expected_version: int) -> Annotation | None:
-    """The reader's annotation, locked, after checking the client's version (0 = none yet)."""
+    """The reader's annotation, locked, after checking the client's version (0 = none yet).
+
+    The report row is locked first: while there is no annotation there is no row
+    to lock, so two identical creates (a double click, a retried request) would
+    both pass the version check and one would fail on the unique (report, reader)
+    constraint. Behind the report lock the second sees the first's annotation and
+    gets StaleVersion (409) instead."""
+    report_lock(report.id)
     annotation = Annotation.objects.select_for_update().filter(report=report, reader=reader).first()
     current = annotation.version if annotation else 0
     if current != expected_version:
@@ -50,18 +74,23 @@ def _check_reader_may_write(*, reader: User, report: Report) -> None:
 def annotation_draft_save(
     *, reader: User, report: Report, labels: Mapping[str, str], expected_version: int, time_spent_seconds: float | None = None
 ) -> Annotation:
-    """Autosave a draft. Partial label sets are fine (missing -> blank).
+    """Autosave a draft. Partial label sets are fine: a row without a value stays
+    without one (it is not a chosen "blank"), so a contested row is still
+    unanswered when the draft is reopened.
 
     Raises StaleVersion when `expected_version` is not the stored version."""
     _check_reader_may_write(reader=reader, report=report)
+    given = {k: v for k, v in labels.items() if v}
     try:
-        values = labels_from_mapping({k: v for k, v in labels.items() if v})
+        normalised = labels_from_mapping(given)
     except ValueError as exc:
         raise ReviewError(str(exc)) from None
+    values = {name: value for name, value in normalised.items() if name in given}
     annotation = _annotation_for_write(reader=reader, report=report, expected_version=expected_version)
     spent = time_spent_clamp(time_spent_seconds)
     if annotation is None:
-        return Annotation.objects.create(report=report, reader=reader, labels=values, time_spent_seconds=spent or 0.0)
+        return Annotation.objects.create(report=report, reader=reader, labels=values, time_spent_seconds=spent or 0.0,
+                                         prefill=_prefill_snapshot(report))
     annotation.labels = values
     annotation.version += 1
     if spent is not None:
@@ -79,7 +108,7 @@ def annotation_first_read_commit(
     values = full_labels(labels)
     annotation = _annotation_for_write(reader=reader, report=report, expected_version=expected_version)
     if annotation is None:
-        annotation = Annotation(report=report, reader=reader, labels=values)
+        annotation = Annotation(report=report, reader=reader, labels=values, prefill=_prefill_snapshot(report))
     elif annotation.first_read_labels is not None:
         raise ReviewError("The first read is already committed.")
     else:
@@ -132,12 +161,13 @@ def annotation_submit(
             raise NoCapacity("Your reservation expired and this report now has enough reads. Take the next report.")
         annotation = _annotation_for_write(reader=reader, report=report, expected_version=expected_version)
         if annotation is None:
-            annotation = Annotation(report=report, reader=reader)
+            annotation = Annotation(report=report, reader=reader, prefill=_prefill_snapshot(report))
         else:
             annotation.version += 1
         if review_first_read_required(annotation=annotation):
             raise ReviewError("Commit your first read before submitting.")
         annotation.labels = values
+        annotation.prefill_outcome = prefill_outcome(prefill=annotation.prefill, labels=values)
         annotation.status = Annotation.Status.SUBMITTED
         annotation.submitted_at = now
         spent = time_spent_clamp(time_spent_seconds)
@@ -154,6 +184,6 @@ def annotation_submit(
 
 def review_first_read_required(*, annotation: Annotation | None) -> bool:
     """True while independent first read is on and this read has no first read yet."""
-    if not selectors.review_settings_get().independent_first_read:
+    if selectors.review_settings_get().prefill != "none":
         return False
     return annotation is None or annotation.first_read_labels is None

@@ -18,7 +18,7 @@ def review_settings_update(
     reservation_minutes: int,
     queue_order: str,
     auto_gold: bool,
-    independent_first_read: bool,
+    prefill: str,
     allow_rereads: bool,
     anonymise_readers: bool,
     reread_percent: int | None = None,
@@ -37,7 +37,9 @@ def review_settings_update(
     runtime.auto_gold = auto_gold
     runtime.save()
     review = selectors.review_settings_get()
-    review.independent_first_read = independent_first_read
+    if prefill not in ReviewSettings.Prefill.values:
+        raise ReviewError(f"Unknown pre-fill mode {prefill!r}.")
+    review.prefill = prefill
     review.allow_rereads = allow_rereads
     if reread_percent is not None:
         if not 0 <= reread_percent <= 100:

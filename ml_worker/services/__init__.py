@@ -20,6 +20,7 @@ from ml_worker.services.training import (  # noqa: F401
     STALLED_AFTER,
     WORKER_STOPPING,
     NoTrainingData,
+    TrainingConfigInvalid,
     TrainingData,
     TrainingRunConflict,
     demo_first_model_train,

@@ -3,15 +3,18 @@ stalled runs, the periodic and demo triggers. The model code is `ml_worker.ml`."
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
+import math
 import shutil
 import threading
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -54,6 +57,14 @@ class TrainingRunConflict(DomainError):
     code = "training_run_open"
 
 
+class TrainingConfigInvalid(DomainError, ValueError):
+    """A training option that is unknown, of the wrong type or out of range; the
+    message names it. (A ValueError too, for callers that catch those.)"""
+
+    http_status = 400
+    code = "invalid_training_option"
+
+
 class NoTrainingData(Exception):
     """There is nothing to train on (e.g. no gold labels in the train split yet)."""
 
@@ -82,11 +93,41 @@ def training_config_build(*, stage: str, overrides: dict[str, Any] | None = None
     for key, value in (overrides or {}).items():
         if value is None:
             continue
-        if not hasattr(config, key):
-            raise ValueError(f"unknown training option {key!r}")
-        setattr(config, key, value)
-    config.validate()
+        if key not in _CONFIG_FIELDS:
+            raise TrainingConfigInvalid(f"unknown training option {key!r}")
+        setattr(config, key, _option_value(key, value, _CONFIG_FIELDS[key]))
+    try:
+        config.validate()
+    except ValueError as exc:
+        raise TrainingConfigInvalid(str(exc)) from None
     return config.to_dict()
+
+
+# TrainingConfig's fields and their declared types: what an override must match.
+_CONFIG_FIELDS: dict[str, Any] = {f.name: get_type_hints(TrainingConfig)[f.name] for f in dataclasses.fields(TrainingConfig)}
+_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _option_value(name: str, value: Any, hint: Any) -> Any:
+    """`value` as the type TrainingConfig declares for `name` (ints are fine for
+    floats, lists for tuples); TrainingConfigInvalid naming the option otherwise."""
+    if get_origin(hint) in (Union, UnionType):  # only `X | None` occurs
+        (inner,) = [a for a in get_args(hint) if a is not type(None)]
+        return _option_value(name, value, inner)
+    if hint is bool and isinstance(value, bool):
+        return value
+    if hint is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    if hint is str and isinstance(value, str):
+        return value
+    if get_origin(hint) is tuple and isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    if get_origin(hint) is dict and isinstance(value, dict):
+        return value
+    wanted = _TYPE_WORDS.get(hint, "a list of strings" if get_origin(hint) is tuple else "an object")
+    raise TrainingConfigInvalid(f"training option {name} must be {wanted}, got {value!r}")
 
 
 def training_run_create(
@@ -100,8 +141,11 @@ def training_run_create(
 ) -> TrainingRun:
     """Queue a training run. Raises TrainingRunConflict if one is open.
 
-    `base`: "active" fine-tunes the active model version (falls back to the
-    encoder when there is none), "encoder" starts from the base encoder.
+    `base`: "active" continues from a registered version: for a gold run the
+    latest silver version (as CheXbert fine-tunes its silver model on gold, also
+    when that version did not pass the promotion gate), for a silver run the
+    active version; either falls back to the encoder when there is none.
+    "encoder" starts from the base encoder.
     Gold runs record exactly which gold rows they use (a frozen snapshot).
     With `enqueue`, the run is sent to the `gpu` queue after commit.
     """
@@ -115,7 +159,7 @@ def training_run_create(
         with transaction.atomic():
             if TrainingRun.objects.select_for_update().filter(status__in=OPEN_STATUSES).exists():
                 raise TrainingRunConflict("a training run is already queued or running")
-            base_version = active_model_version_get() if base == "active" else None
+            base_version = _base_version(stage=stage) if base == "active" else None
             run = TrainingRun.objects.create(
                 stage=stage, config=config, base_version=base_version, started_by=user, trigger=trigger,
             )
@@ -264,6 +308,14 @@ def training_run_execute(*, run_id: int) -> TrainingRun:
     else:
         _finish(run_id, TrainingRun.Status.SUCCEEDED)
     return TrainingRun.objects.get(id=run_id)
+
+
+def _base_version(*, stage: str) -> ModelVersion | None:
+    if stage == TrainingRun.Stage.GOLD:
+        silver = ModelVersion.objects.filter(stage=TrainingRun.Stage.SILVER).order_by("-created_at", "-id").first()
+        if silver is not None:
+            return silver
+    return active_model_version_get()
 
 
 def _init_from(run: TrainingRun) -> str | None:

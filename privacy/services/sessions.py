@@ -36,6 +36,12 @@ def user_sessions_end(*, user: User, by: User | None = None) -> int:
     return user_session_epoch(user_id=user.pk)
 
 
+def sessions_end_on_deactivation(sender: object, user: User, by: User | None = None, **kwargs: object) -> None:
+    """`accounts.signals.user_deactivated` receiver (connected in `PrivacyConfig.ready`):
+    a deactivated user's sessions end and their API token is revoked at once."""
+    user_sessions_end(user=user, by=by)
+
+
 def session_stamp_on_login(sender: object, request: object, user: User, **kwargs: object) -> None:
     """`user_logged_in` receiver: the new session belongs to the current epoch."""
     session = getattr(request, "session", None)

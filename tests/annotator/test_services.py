@@ -144,7 +144,7 @@ def test_draft_version_check_rejects_stale_write(settings_row, readers, make_rep
     (report,) = make_reports(1)
     services.next_report_assign(reader=readers[0])
     a = services.annotation_draft_save(reader=readers[0], report=report, labels={"Edema": "positive"}, expected_version=0)
-    assert a.version == 1 and a.labels["Edema"] == "positive" and a.labels["Fracture"] == "blank"
+    assert a.version == 1 and a.labels["Edema"] == "positive" and "Fracture" not in a.labels  # no value, not a chosen blank
     services.annotation_draft_save(reader=readers[0], report=report, labels={"Edema": "negative"}, expected_version=1)
     with pytest.raises(services.StaleVersion):
         services.annotation_draft_save(reader=readers[0], report=report, labels={"Edema": "uncertain"}, expected_version=1)
@@ -183,7 +183,7 @@ def test_reader_cannot_write_unassigned_report(settings_row, readers, make_repor
 
 def test_independent_first_read_keeps_first_values(settings_row, readers, make_reports):
     (report,) = make_reports(1)
-    ReviewSettings.objects.update_or_create(singleton=1, defaults={"independent_first_read": True})
+    ReviewSettings.objects.update_or_create(singleton=1, defaults={"prefill": "none"})
     services.next_report_assign(reader=readers[0])
     with pytest.raises(services.ReviewError, match="first read"):
         services.annotation_submit(reader=readers[0], report=report, labels=NORMAL, expected_version=0)

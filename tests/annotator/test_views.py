@@ -133,12 +133,12 @@ def test_admin_pages_need_admin(clients):
 def test_admin_settings_users_guidelines_gold_versions(clients, readers):
     boss = clients["boss"]
     resp = boss.post("/manage/settings/", {"reads_per_report": 3, "reservation_minutes": 15, "queue_order": "random",
-                                           "auto_gold": "on", "independent_first_read": "on", "anonymise_readers": "on"})
+                                           "auto_gold": "on", "prefill": "none", "anonymise_readers": "on"})
     assert resp.status_code == 302
     from annotator.selectors import review_settings_get
     from labeling.selectors import runtime_settings_get
 
-    assert runtime_settings_get().reads_per_report == 3 and review_settings_get().independent_first_read
+    assert runtime_settings_get().reads_per_report == 3 and review_settings_get().prefill == "none"
     boss.post("/manage/users/", {"action": "create", "username": "newbie", "password": "long-enough-pw", "role": "reader"})
     from django.contrib.auth import get_user_model
 
@@ -155,7 +155,7 @@ def test_admin_settings_users_guidelines_gold_versions(clients, readers):
 def test_independent_first_read_hides_machine_labels(clients, readers, make_reports):
     from annotator.models import ReviewSettings
 
-    ReviewSettings.objects.update_or_create(singleton=1, defaults={"independent_first_read": True})
+    ReviewSettings.objects.update_or_create(singleton=1, defaults={"prefill": "none"})
     (report,) = make_reports(1)
     c1 = clients["reader1"]
     c1.post("/queue/next")

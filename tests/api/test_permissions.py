@@ -45,6 +45,8 @@ ENDPOINTS = [
     ("get", "/api/users/", {"admin"}),
     ("post", "/api/users/", {"admin"}),
     ("post", "/api/users/1/roles/", {"admin"}),
+    ("post", "/api/users/1/deactivate/", {"admin"}),
+    ("post", "/api/users/1/password/", {"admin"}),
     ("get", "/api/statistics/", {"reader", "adjudicator", "admin"}),
     ("get", "/api/audit/", {"admin"}),
     ("get", "/api/audit/export/", {"admin"}),

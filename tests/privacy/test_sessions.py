@@ -131,7 +131,9 @@ def test_password_validators_are_on() -> None:
 
 
 def test_login_throttle_has_one_home(settings) -> None:  # type: ignore[no-untyped-def]
-    assert [m for m in settings.MIDDLEWARE if "Throttle" in m] == ["accounts.throttling.LoginThrottleMiddleware"]
+    # One home: django-axes' lockout (accounts.lockout), its backend first and its middleware the only sign-in limiter.
+    assert [m for m in settings.MIDDLEWARE if "Throttle" in m or "axes" in m] == ["axes.middleware.AxesMiddleware"]
+    assert settings.AUTHENTICATION_BACKENDS[0] == "accounts.lockout.LockoutBackend"
     client = Client()
     codes = [client.post("/accounts/login/", {"username": "nobody", "password": "wrong"}).status_code for _ in range(11)]
     assert codes[:10] == [200] * 10 and codes[10] == 429

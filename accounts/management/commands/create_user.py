@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from typing import cast
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts.errors import WeakPassword
 from accounts.roles import Role
 from accounts.services import user_create_or_update
 
@@ -19,8 +20,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         roles = [Role(r) for r in cast(list[str], options["role"])]  # action="append", required
-        user, created = user_create_or_update(
-            username=str(options["username"]), password=str(options["password"]), roles=roles, email=str(options["email"])
-        )
+        try:
+            user, created = user_create_or_update(
+                username=str(options["username"]), password=str(options["password"]), roles=roles, email=str(options["email"])
+            )
+        except WeakPassword as exc:  # Django's password validators (AUTH_PASSWORD_VALIDATORS)
+            raise CommandError(f"Password refused: {exc}") from exc
         verb = "created" if created else "updated"
         self.stdout.write(f"{verb} user {user.username} with role(s) {', '.join(r.value for r in roles)}")

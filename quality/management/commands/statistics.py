@@ -5,7 +5,16 @@ import json
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from quality.metrics import MAPPINGS
-from quality.statistics import CURRENT_GOLD, DEFAULT_RESAMPLES, DEFAULT_SEED, SPLITS, Table, statistics_get, statistics_tables
+from quality.statistics import (
+    CURRENT_GOLD,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    SPLITS,
+    StatisticsQueryInvalid,
+    Table,
+    statistics_get,
+    statistics_tables,
+)
 
 
 def _cell(kind: str, value: object) -> str:
@@ -51,7 +60,7 @@ class Command(BaseCommand):
                 mapping=str(options["mapping"]), gold_version=str(options["gold_version"]), split=str(options["split"]),
                 n_resamples=int(options["resamples"]), seed=int(options["seed"]),  # type: ignore[call-overload]
             )
-        except ValueError as exc:
+        except StatisticsQueryInvalid as exc:
             raise CommandError(str(exc)) from None
         if options["json"]:
             self.stdout.write(json.dumps(stats, indent=2))

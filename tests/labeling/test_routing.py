@@ -1,0 +1,82 @@
+"""Per-observation routing of the pre-fill (labeling.routing) and what the review page shows of it."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from annotator import services
+from labeling.models import Annotation, MachinePrediction, ModelVersion
+from labeling.routing import route
+from tests.factories import labels
+
+GATE_EDEMA = {"status": "gold", "reason": "test", "observations": [{"observation": "Edema", "serves": True}]}
+RULES = labels(edema="positive", pleural_effusion="negative")
+MODEL = labels(edema="positive", pleural_effusion="positive")
+PROBS = {"Edema": {"positive": 0.95}, "Pleural Effusion": {"positive": 0.9}}
+
+
+def _route(**kw):  # type: ignore[no-untyped-def]
+    args = {"rules": RULES, "rules_version": "1.3", "model": MODEL, "model_version": "v2-gold", "probabilities": PROBS,
+            "gate": GATE_EDEMA, "mode": "uncontested", "min_probability": 0.7}
+    args.update(kw)
+    return route(**args)
+
+
+def test_disagreement_is_contested_and_not_prefilled() -> None:
+    cells = _route()
+    assert cells["Pleural Effusion"].contested and cells["Pleural Effusion"].value is None
+    assert cells["Pleural Effusion"].rule == "negative" and cells["Pleural Effusion"].model == "positive"
+    assert cells["Edema"].value == "positive" and cells["Edema"].source == "model" and cells["Edema"].probability == 0.95
+    assert cells["Cardiomegaly"].source == "rules" and cells["Cardiomegaly"].source_version == "1.3"
+
+
+def test_an_unsure_routed_model_value_is_contested() -> None:
+    cells = _route(probabilities={"Edema": {"positive": 0.55}})
+    assert cells["Edema"].contested and cells["Edema"].value is None
+
+
+def test_routed_mode_fills_every_row_and_none_mode_fills_nothing() -> None:
+    routed = _route(mode="routed")
+    assert routed["Pleural Effusion"].value == "negative" and routed["Pleural Effusion"].contested  # the rules route it
+    assert all(c.value is None for c in _route(mode="none").values())
+
+
+def test_a_model_that_failed_its_gate_takes_no_part() -> None:
+    cells = _route(gate={"status": "failed", "observations": []})
+    assert all(c.source == "rules" and not c.contested and c.model is None for c in cells.values())
+    assert cells["Pleural Effusion"].value == "negative"
+
+
+@pytest.mark.django_db
+def test_review_page_leaves_contested_rows_unanswered_names_sources_and_refuses_a_submit_without_them(make_user, make_reports, settings_row):  # type: ignore[no-untyped-def]
+    reader = make_user("reader1", "reader")
+    (report,) = make_reports(1)
+    MachinePrediction.objects.filter(report=report).update(labels=RULES)
+    version = ModelVersion.objects.create(name="v2-gold", checkpoint_path="/x", is_active=True, gate=GATE_EDEMA)
+    MachinePrediction.objects.create(report=report, source="model", source_version=version.name, model_version=version,
+                                     labels=MODEL, probabilities=PROBS)
+    services.next_report_assign(reader=reader)
+    client = Client()
+    client.force_login(reader)
+    page = client.get(f"/review/{report.id}/").content.decode()
+    assert "Contested: choose" in page and "Model v2-gold (0.95)" in page and "Rules test" in page
+    effusion = page.split('data-obs="Pleural Effusion"')[1].split('class="obs-row')[0]
+    assert "checked" not in effusion  # no value, not a pre-filled blank
+    # Submitting the pre-fill as it is (one key) leaves the contested row out: refused, naming it.
+    form = {f"obs-{name.lower().replace(' ', '_')}": value for name, value in labels(edema="positive").items() if name != "Pleural Effusion"}
+    response = client.post(f"/review/{report.id}/submit", {**form, "version": "0"})
+    assert response.status_code == 400 and "Pleural Effusion" in response.content.decode()
+    api = client.post("/api/annotations/", {"report": report.id, "labels": {"Edema": "positive"}}, content_type="application/json")
+    assert api.status_code == 201
+    body = {"labels": {k: v for k, v in labels(edema="positive").items() if k != "Pleural Effusion"}, "version": 1}
+    refused = client.post(f"/api/annotations/{api.json()['id']}/submit/", body, content_type="application/json")
+    assert refused.status_code == 400 and "Pleural Effusion" in refused.content.decode()
+    # The reader chooses; the annotation records what was pre-filled and what became of it.
+    body["labels"]["Pleural Effusion"] = "negative"
+    body["labels"]["Cardiomegaly"] = "positive"
+    assert client.post(f"/api/annotations/{api.json()['id']}/submit/", body, content_type="application/json").status_code == 200
+    annotation = Annotation.objects.get(report=report, reader=reader)
+    assert annotation.prefill["Edema"]["source"] == "model" and annotation.prefill["Pleural Effusion"]["contested"]
+    assert annotation.prefill_outcome["Edema"] == "kept" and annotation.prefill_outcome["Pleural Effusion"] == "chosen"
+    assert annotation.prefill_outcome["Cardiomegaly"] == "changed"
