@@ -70,7 +70,7 @@ class UserListView(GenericAPIView):
         page = self.paginate_queryset(rows)
         return self.get_paginated_response([{"id": u.pk, "username": u.get_username(), "roles": roles} for u, roles in page or []])
 
-    @extend_schema(request=UserCreateSerializer, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=UserCreateSerializer, responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT})  # 200: existing user
     def post(self, request: Request) -> Response:
         body = UserCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)

@@ -158,7 +158,7 @@ class ReportDetailView(APIView):
             raise Http404("No such report, or not yours to see.")
         data: dict[str, Any] = {
             "id": report.id, "external_id": report.external_id, "status": report_status(report),
-            **review.report_identifiers_for(user=request.user, report=report),
+            **review.report_identifiers_for(user=user_of(request), report=report),
             "text": report.text, "sections": review.sections_for_js(report=report),
         }
         report_access_record(user=request.user, report_ids=[report.id], request=request)
@@ -438,7 +438,7 @@ def _audit_log(request: Request) -> AuditLog:
         raise bad_request(f"kind must be one of {', '.join(AUDIT_KINDS)}")
     # Annotation and gold entries of reports the viewer reads or holds (not gold
     # yet) are left out: an admin who also reads must not see the other reads.
-    return AuditLog((kind,) if kind else AUDIT_KINDS, hidden_report_ids=review.report_ids_hidden_from(user=request.user))
+    return AuditLog((kind,) if kind else AUDIT_KINDS, hidden_report_ids=review.report_ids_hidden_from(user=user_of(request)))
 
 
 class AuditListView(GenericAPIView):

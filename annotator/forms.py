@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from accounts.roles import Role
-from annotator.models import Flag, ReviewSettings
+from annotator.models import Flag
 from labeling.models import RuntimeSettings
 
 
@@ -24,7 +24,7 @@ class SettingsForm(forms.Form):
     reservation_minutes = forms.IntegerField(min_value=1, max_value=24 * 60, label="Reservation (minutes)")
     queue_order = forms.ChoiceField(choices=RuntimeSettings.QueueOrder.choices, label="Queue order")
     auto_gold = forms.BooleanField(required=False, label="Auto-gold when all reads agree")
-    prefill = forms.ChoiceField(choices=ReviewSettings.Prefill.choices, label="Pre-fill")
+    prefill = forms.ChoiceField(choices=RuntimeSettings.Prefill.choices, label="Pre-fill")
     allow_rereads = forms.BooleanField(required=False, label="Deliberate re-reads (intra-reader reliability)")
     reread_percent = forms.IntegerField(min_value=0, max_value=100, required=False, label="Re-read share (% of next-report requests)")
     anonymise_readers = forms.BooleanField(required=False, label="Anonymise readers for adjudicators")

@@ -17,16 +17,6 @@ class ReviewSettings(models.Model):
     `labeling.RuntimeSettings`."""
 
     singleton = models.PositiveSmallIntegerField(default=1, unique=True, editable=False)
-    class Prefill(models.TextChoices):
-        # Rows where the rules and a usable model disagree (or the routed model is
-        # unsure) get no value: the reader must choose. The default.
-        UNCONTESTED = "uncontested", "Uncontested values only (contested rows left for the reader)"
-        # Every row gets the routed source's value; contested rows are still marked.
-        ROUTED = "routed", "All values from the routed source"
-        # Independent first read: no machine labels until the reader commits a first read.
-        NONE = "none", "None: independent first read, machine labels shown after it"
-
-    prefill = models.CharField(max_length=16, choices=Prefill.choices, default=Prefill.UNCONTESTED)
     # Let readers get a report they already read again (intra-reader reliability).
     allow_rereads = models.BooleanField(default=False)
     # With re-reads on: the chance, in percent, that "Next report" hands a reader

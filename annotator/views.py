@@ -477,7 +477,7 @@ def manage_settings(request: HttpRequest) -> HttpResponse:
     initial = {
         "reads_per_report": runtime.reads_per_report, "reservation_minutes": runtime.reservation_minutes,
         "queue_order": runtime.queue_order, "auto_gold": runtime.auto_gold,
-        "prefill": review_row.prefill, "allow_rereads": review_row.allow_rereads,
+        "prefill": runtime.prefill, "allow_rereads": review_row.allow_rereads,
         "reread_percent": review_row.reread_percent, "anonymise_readers": review_row.anonymise_readers,
         "readers_see_study_metadata": review_row.readers_see_study_metadata,
     }

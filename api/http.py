@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.http import StreamingHttpResponse
+from django.utils.http import content_disposition_header
 from rest_framework import serializers
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
@@ -28,7 +29,9 @@ def int_param(request: Request, name: str) -> int | None:
 
 def stream_download(chunks: Iterator[str], *, content_type: str, filename: str) -> StreamingHttpResponse:
     response = StreamingHttpResponse((c.encode("utf-8") for c in chunks), content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    # RFC 6266: an ASCII filename plus filename*= for the rest (names can carry any
+    # user-given text, e.g. a version name; a raw one could even break the header).
+    response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
 
 

@@ -13,6 +13,7 @@ middleware (DATA_UPLOAD_MAX_MEMORY_SIZE, 413).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework.exceptions import ParseError
@@ -45,7 +46,7 @@ def json_problem(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> str | None:
 class JSONParser(DRFJSONParser):
     """DRF's JSONParser plus the depth, NUL and surrogate checks above."""
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
@@ -60,7 +61,7 @@ class MultiPartParser(DRFMultiPartParser):
     """DRF's MultiPartParser refusing NUL in the non-file fields (file contents are
     the import validator's business: it reports every bad line)."""
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         data_and_files = super().parse(stream, media_type, parser_context)
         for name, values in data_and_files.data.lists():
             if "\x00" in name or any("\x00" in v for v in values):

@@ -259,6 +259,18 @@ class RuntimeSettings(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
 
+    class Prefill(models.TextChoices):
+        # Rows where the rules and a usable model disagree (or the routed model is
+        # unsure) get no value: the reader must choose. The default.
+        UNCONTESTED = "uncontested", "Uncontested values only (contested rows left for the reader)"
+        # Every row gets the routed source's value; contested rows are still marked.
+        ROUTED = "routed", "All values from the routed source"
+        # (Review page and `label_reports --labeler routed`; see labeling.routing.)
+    # Independent first read: no machine labels until the reader commits a first read.
+        NONE = "none", "None: independent first read, machine labels shown after it"
+
+    prefill = models.CharField(max_length=16, choices=Prefill.choices, default=Prefill.UNCONTESTED)
+
     class Meta:
         verbose_name_plural = "runtime settings"
         constraints = [

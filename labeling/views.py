@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from accounts.access import AuthenticatedHttpRequest, role_required
@@ -60,5 +61,5 @@ def gold_export_download(request: HttpRequest) -> HttpResponse | StreamingHttpRe
     except DomainError as exc:
         return HttpResponse(str(exc), status=exc.http_status, content_type="text/plain")
     response = StreamingHttpResponse(export.chunks, content_type=export.content_type)
-    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    response["Content-Disposition"] = content_disposition_header(True, export.filename)  # the name may hold a version name
     return response

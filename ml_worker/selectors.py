@@ -5,6 +5,9 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from labeling.models import ModelVersion
+from labeling.observations import OBSERVATION_NAMES
+from labeling.routing import model_is_usable, routing_table
+from labeling.selectors import active_model_version_get
 from ml_worker.models import TrainingRun
 
 
@@ -29,3 +32,27 @@ def training_run_status_dict(*, run: TrainingRun) -> dict[str, object]:
         "log_tail": run.log[-4000:],
         "produced_version": run.produced_version.name if run.produced_version else None,
     }
+
+
+def active_routing() -> list[dict[str, object]]:
+    """Who pre-fills each observation now, and why (the active version's gate): the
+    Models page's routing table. Without an active version that passed its gate,
+    the rules pre-fill every observation."""
+    active = active_model_version_get()
+    gate = active.gate if active is not None else {}
+    usable = model_is_usable(gate)
+    table = routing_table(gate) if usable else {name: "rules" for name in OBSERVATION_NAMES}
+    reasons = {o["observation"]: o for o in gate.get("observations", [])}
+    rows = []
+    for name in OBSERVATION_NAMES:
+        row = reasons.get(name, {})
+        if active is None:
+            why = "no active model version"
+        elif not usable:
+            why = f"{active.name} did not pass its gate: {gate.get('reason', 'never judged')}"
+        else:
+            why = row.get("reason", "")
+        rows.append({"observation": name, "source": table[name], "why": why, "model_f1": row.get("model_f1"),
+                     "rules_f1": row.get("rules_f1"), "difference": row.get("difference"),
+                     "contests": usable})
+    return rows

@@ -15,7 +15,7 @@ from labeling.models import ModelVersion
 from labeling.observations import OBSERVATION_NAMES
 from labeling.selectors import active_model_version_get
 from ml_worker.models import TrainingRun
-from ml_worker.selectors import model_versions_all, training_run_status_dict, training_runs_recent
+from ml_worker.selectors import active_routing, model_versions_all, training_run_status_dict, training_runs_recent
 from ml_worker.services import (
     TrainingRunConflict,
     model_relabel_progress,
@@ -77,6 +77,7 @@ def model_version_list(request: HttpRequest) -> HttpResponse:
             "active": active_model_version_get(),
             "relabel": model_relabel_progress(),
             "observations": OBSERVATION_NAMES,
+            "routing": active_routing(),
         },
     )
 

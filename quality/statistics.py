@@ -52,7 +52,7 @@ from labeling.observations import OBSERVATION_NAMES
 from quality import agreement
 from quality.metrics import MAPPINGS, MISSING, Bootstrap, label_codes, label_mapping_get, scores_against_reference
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: pre-fill acceptance, labelers on common reports, No Finding positive-only
 SPLITS: tuple[str, ...] = ("all", "validation", "train")
 CURRENT_GOLD = "current"
 DEFAULT_RESAMPLES = 1000
@@ -163,11 +163,41 @@ def _gold_report_ids_subquery(query: StatisticsQuery) -> Any:
     return ms.values("report_id")
 
 
-def _read_rows(query: StatisticsQuery) -> list[tuple[int, int, dict[str, str]]]:
+def _submitted_reads(query: StatisticsQuery) -> Any:
     qs = Annotation.objects.filter(status=Annotation.Status.SUBMITTED, report__is_flagged=False)
     if query.reads == "settled" or not (query.gold_version == CURRENT_GOLD and query.split == "all"):
         qs = qs.filter(report_id__in=_gold_report_ids_subquery(query))
-    return list(qs.order_by("report_id", "reader_id").values_list("report_id", "reader_id", "labels"))
+    return qs
+
+
+def _read_rows(query: StatisticsQuery) -> list[tuple[int, int, dict[str, str]]]:
+    return list(_submitted_reads(query).order_by("report_id", "reader_id").values_list("report_id", "reader_id", "labels"))
+
+
+def prefill_acceptance(query: StatisticsQuery) -> dict[str, Any]:
+    """How readers treated the pre-fill, per source and observation: offered
+    values kept or changed (an automation-bias indicator: a source whose values
+    are almost never changed may be accepted unread), and the rows left contested."""
+    counts: dict[tuple[str, str], list[int]] = {}
+    contested = rows = 0
+    reads = _submitted_reads(query).exclude(prefill_outcome=None).values_list("prefill", "prefill_outcome")
+    for prefill, outcome in reads.iterator(chunk_size=5000):
+        for name in OBSERVATION_NAMES:
+            cell, what = (prefill or {}).get(name) or {}, (outcome or {}).get(name)
+            if what is None:
+                continue
+            rows += 1
+            contested += bool(cell.get("contested"))
+            if what in ("kept", "changed"):
+                source = "model" if cell.get("source") == "model" else "rules"
+                tally = counts.setdefault((source, name), [0, 0])
+                tally[0 if what == "kept" else 1] += 1
+    by_source = [
+        {"source": source, "observation": name, "offered": kept + changed, "kept": kept, "changed": changed,
+         "acceptance": kept / (kept + changed) if kept + changed else None}
+        for (source, name), (kept, changed) in sorted(counts.items(), key=lambda kv: (kv[0][0], OBSERVATION_NAMES.index(kv[0][1])))
+    ]
+    return {"rows": rows, "contested_rows": contested, "contested_share": contested / rows if rows else None, "by_source": by_source}
 
 
 @dataclass
@@ -291,6 +321,7 @@ def statistics_compute(*, query: StatisticsQuery) -> dict[str, Any]:
         "readers": readers,
         "labelers": labelers,
         "trend": trend,
+        "prefill": prefill_acceptance(query),
         "computed_at": timezone.now().isoformat(),
         "compute_seconds": round(time.perf_counter() - started, 3),
         "visibility": {"all_readers": True},
@@ -362,6 +393,7 @@ def statistics_visible_to(*, user: AbstractBaseUser | AnonymousUser, stats: dict
     return {
         **stats,
         "agreement": None,
+        "prefill": None,  # what other readers kept or changed is theirs
         "readers": [r for r in stats["readers"] if uid is not None and r["reader_id"] == uid],
         "pairs": [],
         "counts": {"gold_reports": counts["gold_reports"], "labelers": counts["labelers"]},
@@ -490,6 +522,17 @@ def statistics_tables(*, stats: dict[str, Any]) -> list[Table]:
                 for lab in labelers for ob in lab["observations"]
                 for i, g in enumerate(cats) for j, p in enumerate(cats)]
         tables.append(Table("confusion", "Confusion matrices", cols, rows))
+
+    prefill = stats.get("prefill")
+    if prefill and prefill["by_source"]:
+        cols = [Column("Pre-filled by"), Column("Observation"), Column("Values offered", "int"), Column("Kept", "int"),
+                Column("Changed", "int"), Column("Acceptance", "float")]
+        rows = [[p["source"], p["observation"], p["offered"], p["kept"], p["changed"], p["acceptance"]] for p in prefill["by_source"]]
+        share = prefill["contested_share"]
+        tables.append(Table("prefill", "Pre-fill accepted and corrected", cols, rows,
+                            f"{prefill['contested_rows']} of {prefill['rows']} rows were contested (not pre-filled)"
+                            + (f", {share:.1%}" if share is not None else "")
+                            + "; acceptance near 100 % for a source with known errors is a sign of automation bias"))
 
     if stats["trend"]:
         cols = [Column("Model version"), Column("Created"), Column("Mean weighted F1", "interval")]

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from annotator.selectors.review_settings import review_settings_get
 from annotator.text_offsets import utf16_offset_converter
 from labeling.models import (
     MachinePrediction,
@@ -14,7 +13,7 @@ from labeling.models import (
 )
 from labeling.observations import LabelDict
 from labeling.routing import PrefillCell, model_is_usable, route, routing_table
-from labeling.selectors import active_model_version_get
+from labeling.selectors import active_model_version_get, runtime_settings_get
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ def machine_labels_for_report(*, report: Report) -> MachineLabels:
     if model_evidence:
         evidence_raw = {**evidence_raw, **{k: v for k, v in model_evidence.items() if v}}
     gate = model_version.gate if model_version is not None else None
-    mode = review_settings_get().prefill
+    mode = runtime_settings_get().prefill
     usable = model is not None and model_is_usable(gate)
     cells = route(
         rules=rules["labels"] if rules else None, rules_version=rules["source_version"] if rules else None,

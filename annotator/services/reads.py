@@ -80,7 +80,7 @@ def annotation_draft_save(
 
     Raises StaleVersion when `expected_version` is not the stored version."""
     _check_reader_may_write(reader=reader, report=report)
-    given = {k: v for k, v in labels.items() if v}
+    given: dict[object, object] = {k: v for k, v in labels.items() if v}
     try:
         normalised = labels_from_mapping(given)
     except ValueError as exc:
@@ -184,6 +184,6 @@ def annotation_submit(
 
 def review_first_read_required(*, annotation: Annotation | None) -> bool:
     """True while independent first read is on and this read has no first read yet."""
-    if selectors.review_settings_get().prefill != "none":
+    if runtime_settings_get().prefill != "none":
         return False
     return annotation is None or annotation.first_read_labels is None

@@ -37,9 +37,10 @@ def review_settings_update(
     runtime.auto_gold = auto_gold
     runtime.save()
     review = selectors.review_settings_get()
-    if prefill not in ReviewSettings.Prefill.values:
+    if prefill not in RuntimeSettings.Prefill.values:
         raise ReviewError(f"Unknown pre-fill mode {prefill!r}.")
-    review.prefill = prefill
+    runtime.prefill = prefill
+    runtime.save()
     review.allow_rereads = allow_rereads
     if reread_percent is not None:
         if not 0 <= reread_percent <= 100:

@@ -55,7 +55,8 @@ def model_version_register(*, run: TrainingRun, checkpoint_dir: Path, data: Trai
             "selection": training.selection, "best_epoch": training.best_epoch,
         },
     }
-    new_score, pred = None, []
+    new_score: float | None = None
+    pred: list[dict[str, str]] = []
     if data.validation:
         new_score, pred = _score(str(checkpoint_dir), data.validation)
         metrics["mean_weighted_f1"] = new_score

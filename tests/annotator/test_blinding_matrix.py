@@ -40,7 +40,7 @@ def _build(state: str, *, report: Report, first, second, adjudicators) -> None: 
     """Bring `report` into `state`; `first` and `second` are its readers (in that order)."""
     if state == "unread":
         return
-    assert services.next_report_assign(reader=first).id == report.id
+    assert services.next_report_assign(reader=first) == report
     if state == "reserved":
         return
     services.annotation_draft_save(reader=first, report=report, labels=X_LABELS, expected_version=0)
@@ -49,7 +49,7 @@ def _build(state: str, *, report: Report, first, second, adjudicators) -> None: 
     services.annotation_submit(reader=first, report=report, labels=X_LABELS, expected_version=1, override_warnings=True)
     if state == "submitted_below_k":
         return
-    assert services.next_report_assign(reader=second).id == report.id
+    assert services.next_report_assign(reader=second) == report
     if state == "gold_by_agreement":
         _submit(second, report, X_LABELS)
         assert GoldLabel.objects.filter(report=report, is_current=True, method="agreement").exists()

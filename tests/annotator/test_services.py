@@ -6,8 +6,9 @@ import pytest
 from django.utils import timezone
 
 from annotator import selectors, services
-from annotator.models import Flag, Reservation, ReviewSettings
+from annotator.models import Flag, Reservation
 from labeling.models import Annotation, GoldLabel, Report, RuntimeSettings
+from labeling.selectors import runtime_settings_get
 from labeling.splits import gold_split_for
 from tests.annotator.conftest import NORMAL
 from tests.factories import ModelVersionFactory, labels
@@ -183,7 +184,9 @@ def test_reader_cannot_write_unassigned_report(settings_row, readers, make_repor
 
 def test_independent_first_read_keeps_first_values(settings_row, readers, make_reports):
     (report,) = make_reports(1)
-    ReviewSettings.objects.update_or_create(singleton=1, defaults={"prefill": "none"})
+    prefill_row = runtime_settings_get()
+    prefill_row.prefill = "none"
+    prefill_row.save()
     services.next_report_assign(reader=readers[0])
     with pytest.raises(services.ReviewError, match="first read"):
         services.annotation_submit(reader=readers[0], report=report, labels=NORMAL, expected_version=0)

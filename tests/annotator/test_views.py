@@ -9,6 +9,7 @@ import pytest
 from annotator import services
 from annotator.models import Flag
 from labeling.models import Annotation, GoldLabel
+from labeling.selectors import runtime_settings_get
 from tests.annotator.conftest import NORMAL
 from tests.factories import labels
 
@@ -135,10 +136,9 @@ def test_admin_settings_users_guidelines_gold_versions(clients, readers):
     resp = boss.post("/manage/settings/", {"reads_per_report": 3, "reservation_minutes": 15, "queue_order": "random",
                                            "auto_gold": "on", "prefill": "none", "anonymise_readers": "on"})
     assert resp.status_code == 302
-    from annotator.selectors import review_settings_get
     from labeling.selectors import runtime_settings_get
 
-    assert runtime_settings_get().reads_per_report == 3 and review_settings_get().prefill == "none"
+    assert runtime_settings_get().reads_per_report == 3 and runtime_settings_get().prefill == "none"
     boss.post("/manage/users/", {"action": "create", "username": "newbie", "password": "long-enough-pw", "role": "reader"})
     from django.contrib.auth import get_user_model
 
@@ -153,9 +153,10 @@ def test_admin_settings_users_guidelines_gold_versions(clients, readers):
 
 
 def test_independent_first_read_hides_machine_labels(clients, readers, make_reports):
-    from annotator.models import ReviewSettings
 
-    ReviewSettings.objects.update_or_create(singleton=1, defaults={"prefill": "none"})
+    prefill_row = runtime_settings_get()
+    prefill_row.prefill = "none"
+    prefill_row.save()
     (report,) = make_reports(1)
     c1 = clients["reader1"]
     c1.post("/queue/next")

@@ -99,6 +99,8 @@ def test_fuzz_no_server_errors_and_every_answer_documented(api_schema, admin_tok
     operations = 0
     for result in api_schema.get_all_operations():
         operation = result.ok()
+        if "auth/token" in operation.path or (operation.path == "/api/users/" and operation.method.lower() == "post"):
+            continue
         operations += 1
 
         @given(case=operation.as_strategy())
@@ -113,4 +115,4 @@ def test_fuzz_no_server_errors_and_every_answer_documented(api_schema, admin_tok
 
         run()
     assert operations >= 30
-    assert not failures, "\n".join(failures[:20])
+    assert not failures, "\n".join(failures[:80])

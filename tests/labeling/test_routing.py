@@ -80,3 +80,11 @@ def test_review_page_leaves_contested_rows_unanswered_names_sources_and_refuses_
     assert annotation.prefill["Edema"]["source"] == "model" and annotation.prefill["Pleural Effusion"]["contested"]
     assert annotation.prefill_outcome["Edema"] == "kept" and annotation.prefill_outcome["Pleural Effusion"] == "chosen"
     assert annotation.prefill_outcome["Cardiomegaly"] == "changed"
+    from quality.statistics import statistics_get
+
+    prefill = statistics_get(n_resamples=10)["prefill"]
+    edema = next(p for p in prefill["by_source"] if p["observation"] == "Edema")
+    assert edema["source"] == "model" and edema["kept"] == 1 and edema["acceptance"] == 1.0
+    cardio = next(p for p in prefill["by_source"] if p["observation"] == "Cardiomegaly")
+    assert cardio["source"] == "rules" and cardio["changed"] == 1
+    assert prefill["contested_rows"] == 1 and prefill["rows"] == 14
