@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from accounts.permissions import IsAdmin, user_of
 from api.http import bad_request
 from labeling.models import ImportBatch, ModelVersion
+from labeling.routing import PREFILL_MODES
 from ml_worker import selectors as ml_selectors
 from ml_worker import services as ml_services
 from ml_worker.models import TrainingRun
@@ -166,3 +167,30 @@ class TaskStatusView(APIView):
         info = ml_selectors.training_run_status_dict(run=run)
         return Response({"id": task_id, "kind": kind, "state": run.status, "celery_state": celery_state,
                          "done": run.status not in ("queued", "running"), "progress": info["fraction"], "detail": info})
+
+
+class RoutedLabelsRequestSerializer(serializers.Serializer):
+    texts = serializers.ListField(child=serializers.CharField(max_length=100_000, allow_blank=False), min_length=1,
+                                  max_length=ml_services.ROUTED_API_MAX_TEXTS)
+    mode = serializers.ChoiceField(choices=list(PREFILL_MODES), required=False)
+
+
+class RoutedLabelsView(GenericAPIView):
+    """Admins (scripts): label new report text exactly as the review page would
+    pre-fill it: per observation the routed source's value with its provenance;
+    `value` null = not pre-filled (a contested row in `uncontested` mode)."""
+
+    permission_classes = [IsAdmin]
+    serializer_class = RoutedLabelsRequestSerializer
+
+    @extend_schema(request=RoutedLabelsRequestSerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        body = RoutedLabelsRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        results = ml_services.routed_labels_for_texts(texts=body.validated_data["texts"], mode=body.validated_data.get("mode"))
+        return Response({"results": [
+            {"labels": {name: cell.value for name, cell in cells.items()},
+             "contested": [name for name, cell in cells.items() if cell.contested],
+             "cells": {name: cell.as_dict() for name, cell in cells.items()}}
+            for cells in results
+        ]})

@@ -4,8 +4,10 @@
 
 from ml_worker.services.inference import (  # noqa: F401
     INFERENCE_CHUNK,
+    ROUTED_API_MAX_TEXTS,
     model_predictions_missing_create,
     model_relabel_progress,
+    routed_labels_for_texts,
 )
 from ml_worker.services.registry import (  # noqa: F401
     NothingToRollBack,

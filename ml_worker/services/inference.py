@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from labeling.models import MachinePrediction, ModelVersion, Report
+from labeling.routing import PrefillCell, model_is_usable, route
+from labeling.rules import RULES_VERSION, label_reports
 from labeling.selectors import (
     active_model_version_get,
+    runtime_settings_get,
 )
 from labeling.services.predictions import model_predictions_store
 
@@ -50,3 +55,31 @@ def model_relabel_progress() -> dict[str, int | str | None]:
         return {"version": None, "labelled": 0, "total": total}
     labelled = MachinePrediction.objects.filter(source=MachinePrediction.Source.MODEL, model_version=version).count()
     return {"version": version.name, "labelled": labelled, "total": total}
+
+
+ROUTED_API_MAX_TEXTS = 100
+
+
+def routed_labels_for_texts(*, texts: list[str], mode: str | None = None) -> list[dict[str, PrefillCell]]:
+    """Label new report text the way the review page pre-fills it: rule labels,
+    the active version's labels where its gate lets it take part, routed per
+    observation (`labeling.routing.route`) in the site's pre-fill mode (or `mode`)."""
+    rules = label_reports(texts, section=settings.CHEXGOLD_LABEL_SECTION)
+    version = active_model_version_get()
+    predictions = None
+    if version is not None and model_is_usable(version.gate):
+        from ml_worker.predictors import predictor_for_version  # here: loading a model imports torch
+
+        predictions = predictor_for_version(version).predict(texts)
+    mode = mode or runtime_settings_get().prefill
+    return [
+        route(
+            rules=r.labels, rules_version=RULES_VERSION,
+            model=predictions[i].labels if predictions else None,
+            model_version=version.name if predictions and version else None,
+            probabilities=predictions[i].probabilities if predictions else None,
+            gate=version.gate if version is not None else None, mode=mode,
+            min_probability=settings.CHEXGOLD_PREFILL_MIN_PROBABILITY,
+        )
+        for i, r in enumerate(rules)
+    ]

@@ -88,3 +88,31 @@ def test_review_page_leaves_contested_rows_unanswered_names_sources_and_refuses_
     cardio = next(p for p in prefill["by_source"] if p["observation"] == "Cardiomegaly")
     assert cardio["source"] == "rules" and cardio["changed"] == 1
     assert prefill["contested_rows"] == 1 and prefill["rows"] == 14
+
+
+@pytest.mark.django_db
+def test_scripts_get_the_same_routed_labels_from_the_api_and_the_command(make_user, tmp_path, settings_row):  # type: ignore[no-untyped-def]
+    import csv
+
+    from django.core.management import call_command
+
+    admin = make_user("boss", "admin")
+    client = Client()
+    client.force_login(admin)
+    texts = ["Small left pleural effusion. No pneumothorax.", "Heart size normal. Lungs clear."]
+    data = client.post("/api/labels/routed/", {"texts": texts}, content_type="application/json").json()
+    # No model has passed a gate here: the rules pre-fill every observation, nothing is contested.
+    first = data["results"][0]
+    assert first["labels"]["Pleural Effusion"] == "positive" and first["labels"]["Pneumothorax"] == "negative"
+    assert first["contested"] == [] and first["cells"]["Pleural Effusion"]["source"] == "rules"
+    src = tmp_path / "in.csv"
+    src.write_text("id,Reports\n" + "".join(f'r{i},"{t}"\n' for i, t in enumerate(texts)))
+    out, prov = tmp_path / "out.csv", tmp_path / "prov.jsonl"
+    call_command("label_reports", "--labeler", "routed", "--input", str(src), "--output", str(out), "--provenance", str(prov))
+    with open(out, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows[0]["Pleural Effusion"] == "1.0" and rows[0]["Pneumothorax"] == "0.0"
+    assert '"source": "rules"' in prov.read_text()
+    reader = make_user("r", "reader")
+    client.force_login(reader)
+    assert client.post("/api/labels/routed/", {"texts": texts}, content_type="application/json").status_code == 403

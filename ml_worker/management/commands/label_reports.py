@@ -16,6 +16,7 @@ from labeling.rules import label_reports
 from labeling.sections import SectionMode
 from labeling.selectors import active_model_version_get
 from labeling.services.files import atomic_text_writer
+from ml_worker.services import routed_labels_for_texts
 
 
 class Command(BaseCommand):
@@ -25,7 +26,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--labeler", choices=("rules", "model"), default="rules")
+        parser.add_argument("--labeler", choices=("rules", "model", "routed"), default="rules",
+                            help="routed: as the review page pre-fills (labeling.routing): per observation the rules or the "
+                                 "active model as its promotion gate decided; contested values are left empty "
+                                 "(listed with their provenance by --provenance)")
+        parser.add_argument("--prefill-mode", choices=("uncontested", "routed"), default=None,
+                            help="routed: the site's pre-fill mode by default")
+        parser.add_argument("--provenance", default=None, help="routed: also write each value's source, probability and contest as JSONL")
         parser.add_argument("--input", required=True)
         parser.add_argument("--output", required=True)
         parser.add_argument("--section", choices=[m.value for m in SectionMode], default=None,
@@ -48,6 +55,17 @@ class Command(BaseCommand):
             results = label_reports(texts, section=str(options["section"] or SectionMode.AUTO.value))
             labels = [r.labels for r in results]
             evidence = [r.evidence_as_json() for r in results]
+        elif options["labeler"] == "routed":
+            if options["evidence"]:
+                raise CommandError("--evidence is only produced by the rule labeler")
+            cells = routed_labels_for_texts(texts=texts, mode=str(options["prefill_mode"]) if options["prefill_mode"] else None)
+            # CheXpert CSV has no "no value": a contested value is written empty (as blank) and listed in --provenance.
+            labels = [{name: cell.value or "blank" for name, cell in row.items()} for row in cells]
+            if options["provenance"]:
+                with atomic_text_writer(str(options["provenance"])) as fh:
+                    for row, row_cells in zip(rows, cells, strict=True):
+                        fh.write(json.dumps({"id": row.external_id, "line": row.line,
+                                             "cells": {n: c.as_dict() for n, c in row_cells.items()}}) + "\n")
         else:
             if options["evidence"]:
                 raise CommandError("--evidence is only produced by the rule labeler")
