@@ -25,3 +25,17 @@ class ConfirmationRequired(DomainError):
 
     http_status = 400
     code = "confirmation_required"
+
+
+class AccountNameInvalid(DomainError):
+    """A username that Django would not accept (letters, digits and @.+-_ only, at most 150)."""
+
+    http_status = 400
+    code = "invalid_username"
+
+
+class AccountNotReader(DomainError):
+    """An existing account was named as a reader but does not hold the reader role."""
+
+    http_status = 409
+    code = "not_a_reader"

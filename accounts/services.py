@@ -15,9 +15,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
-from accounts.errors import ConfirmationRequired, LastAdmin, WeakPassword
+from accounts.errors import AccountNameInvalid, AccountNotReader, ConfirmationRequired, LastAdmin, WeakPassword
 from accounts.models import AccountChange
 from accounts.roles import Role
+from accounts.selectors import user_roles
 from accounts.signals import user_deactivated
 
 
@@ -54,6 +55,42 @@ def user_create_or_update(
         group, _ = Group.objects.get_or_create(name=role.group_name)
         user.groups.add(group)
     return user, created
+
+
+def reader_account_check(*, username: str) -> User | None:
+    """The existing account named `username`, or None when there is none yet.
+    Raises AccountNameInvalid for a name Django would refuse, and AccountNotReader
+    for an existing account without the reader role (an import must not grant a
+    role by a typo in a name: give the role on the Users page first)."""
+    User = get_user_model()
+    name = (username or "").strip()
+    try:
+        if not name or len(name) > 150:
+            raise ValidationError("Give a username of 1 to 150 characters.")
+        User.username_validator(name)
+    except ValidationError as exc:
+        raise AccountNameInvalid(f"{name!r} is not a valid username: {' '.join(exc.messages)}") from exc
+    user = User.objects.filter(username=name).first()
+    if user is not None and Role.READER not in user_roles(user=user):
+        raise AccountNotReader(f"The account {name!r} exists but is not a reader; give it the reader role first.")
+    return user
+
+
+@transaction.atomic
+def reader_account_get_or_create(*, username: str) -> tuple[User, bool]:
+    """The reader account named `username`, created when missing: reader role,
+    no usable password (nobody signs in as it until an admin sets one), so reads
+    imported from a file (`annotator.services.label_import`) have an owner.
+    Returns (user, created); raises as `reader_account_check`."""
+    user = reader_account_check(username=username)
+    if user is not None:
+        return user, False
+    user = get_user_model()(username=username.strip())
+    user.set_unusable_password()
+    user.save()
+    group, _ = Group.objects.get_or_create(name=Role.READER.group_name)
+    user.groups.add(group)
+    return user, True
 
 
 @transaction.atomic

@@ -16,6 +16,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.parsers import FormParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,13 +27,18 @@ from annotator import selectors as review
 from annotator import services as review_services
 from annotator.selectors.access import reports_visible
 from annotator.selectors.reports import REPORT_STATUSES, annotations_of_reader, report_status, reports_filter
+from annotator.services.label_import import KINDS as LABEL_IMPORT_KINDS
+from annotator.services.label_import import LabelImportResult
 from api.concurrency import call_with_version, expected_version, stale_as_http, with_etag
+from api.exceptions import UploadInvalid
 from api.http import bad_request, stream_download
 from api.pagination import Pagination
+from api.parsers import MultiPartParser
 from api.problems import PROBLEM_CONTENT_TYPE, problem_body
 from labeling.apis import LabelsField
 from labeling.audit import AUDIT_KINDS, AuditEntry, AuditLog
-from labeling.models import Annotation, GoldSetVersion, Report
+from labeling.label_files import ZERO_MEANS
+from labeling.models import Annotation, GoldSetVersion, LabelImport, Report
 from labeling.observations import OBSERVATIONS, LabelValue
 from labeling.selectors import gold_set_version_get
 from privacy.services.access_audit import report_access_record
@@ -416,6 +422,74 @@ class GoldVersionCompareView(APIView):
             "changed": [{"report_id": ch.report_id, "external_id": ch.external_id,
                          "changes": [{"observation": o, "a": va, "b": vb} for o, va, vb in ch.changes]} for ch in c.changed],
         })
+
+
+# --- prior labels imported from a file ---------------------------------------------------
+# "as" is a Python keyword, so the request serializer is built with type().
+LabelImportRequestSerializer = type("LabelImportRequestSerializer", (serializers.Serializer,), {
+    "file": serializers.FileField(help_text="CheXpert-convention CSV (id or report text column + the 14 observations) or JSONL"),
+    "as": serializers.ChoiceField(choices=LABEL_IMPORT_KINDS, help_text="gold, reads (of `reader`) or predictions (of `labeler`)"),
+    "reader": serializers.CharField(required=False, allow_blank=True, max_length=150,
+                                    help_text="reads: the reader's username (created with the reader role and no password if missing)"),
+    "labeler": serializers.CharField(required=False, allow_blank=True, max_length=200, help_text="predictions: the labeler's name"),
+    "zero_means": serializers.ChoiceField(choices=ZERO_MEANS, default="negative",
+                                          help_text="how a 0 cell is read: negative (CheXpert) or blank (positive-only references)"),
+    "replace": serializers.BooleanField(default=False, help_text="gold: supersede differing current gold"),
+})
+
+
+class LabelImportSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+    gold_set_version = serializers.CharField(source="gold_set_version.name", default=None, read_only=True)
+
+    class Meta:
+        model = LabelImport
+        fields = ["id", "filename", "kind", "name", "zero_means", "replace", "created_by", "created_at", "rows_read",
+                  "rows_created", "rows_replaced", "rows_unchanged", "gold_set_version", "message"]
+        read_only_fields = fields
+
+
+def _label_import_result_dict(result: LabelImportResult) -> dict[str, Any]:
+    return {
+        "import_id": result.label_import.id if result.label_import else None, "kind": result.kind, "filename": result.filename,
+        "changed": result.changed, "rows_read": result.rows_read, "created": result.created, "replaced": result.replaced,
+        "unchanged": result.unchanged, "gold_version": result.gold_version, "reader": result.reader,
+        "reader_created": result.reader_created, "labeler": result.labeler, "became_gold": result.became_gold,
+        "awaiting_adjudication": result.awaiting_adjudication, "notes": result.notes, "message": result.message,
+    }
+
+
+class LabelImportView(ListAPIView):
+    """Admins: recent label imports; POST a label file (multipart `file`, `as`,
+    `reader` / `labeler`, `zero_means`, `replace`) to import it as gold, as a
+    reader's reads or as an external labeler's predictions. The file is checked
+    whole first: any bad row answers 400 listing every one, nothing written.
+    201 when something was written, 200 when every row was unchanged."""
+
+    permission_classes = [IsAdmin]
+    serializer_class = LabelImportSerializer
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self) -> Any:
+        return LabelImport.objects.select_related("created_by", "gold_set_version").order_by("-created_at", "-id")
+
+    @extend_schema(request={"multipart/form-data": LabelImportRequestSerializer},
+                   responses={200: OpenApiTypes.OBJECT, 201: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        body = LabelImportRequestSerializer(data=request.data)
+        if not body.is_valid():
+            problems = [{"line": 0, "column": None, "message": f"{field}: {' '.join(str(m) for m in messages)}"}
+                        for field, messages in body.errors.items()]
+            raise UploadInvalid("Send multipart/form-data with `file` and `as` (gold, reads or predictions).", problems)
+        data = body.validated_data
+        result = review_services.label_upload_import(
+            upload=data["file"], kind=data["as"], user=user_of(request), reader=data.get("reader") or None,
+            labeler=data.get("labeler") or None, zero_means=data["zero_means"], replace=data["replace"],
+        )
+        if not result.ok:
+            listed = [{"line": e.line, "column": e.column, "message": e.message} for e in result.errors]
+            raise UploadInvalid(f"{len(listed)} problem(s) in {result.filename}; nothing was imported.", listed)
+        return Response(_label_import_result_dict(result), status=status.HTTP_201_CREATED if result.changed else status.HTTP_200_OK)
 
 
 # --- audit history (review tables, models, settings, roles) ---------------------------------

@@ -48,3 +48,12 @@ class AdjudicationRefused(NotAllowed):
 
     http_status = 404
     code = "not_found"
+
+
+class LabelImportInvalid(ReviewError):
+    """A label import asked for something impossible (a kind without its reader or
+    labeler name, `replace` outside gold, an unknown `zero_means`); bad rows of
+    the file are not this: they come back with the result, by line."""
+
+    http_status = 400
+    code = "invalid_label_import"

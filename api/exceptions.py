@@ -5,7 +5,8 @@ status and code, and are mapped here, once: e.g. NotAllowed -> 403,
 StaleVersion/GoldConflict -> 409 (or 412 when the client sent If-Match, see
 `api.concurrency`), NoCapacity -> 409, other ReviewError -> 400. A database
 IntegrityError (a unique constraint caught a concurrent duplicate) -> 409
-`conflict`; a body over DATA_UPLOAD_MAX_MEMORY_SIZE -> 413. Anything
+`conflict`; a body over DATA_UPLOAD_MAX_MEMORY_SIZE -> 413; Django's other
+SuspiciousOperation (too many fields) -> 400, as Django answers pages. Anything
 unexpected is logged with an error id and answered with a plain 500 that
 carries only that id.
 
@@ -19,7 +20,7 @@ import logging
 import uuid
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import Http404
@@ -126,6 +127,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return _problem(request, 400, "; ".join(exc.messages), "invalid")
     if isinstance(exc, RequestDataTooBig):
         return _problem(request, 413, TOO_LARGE_DETAIL, "request_too_large")
+    if isinstance(exc, SuspiciousOperation):
+        # e.g. more than DATA_UPLOAD_MAX_NUMBER_FIELDS query or form fields: Django
+        # answers pages 400, and DRF leaves these to us.
+        logger.warning("suspicious request refused: %s", exc)
+        return _problem(request, 400, "The request could not be read (too many fields, or malformed).", "invalid_input")
     if isinstance(exc, IntegrityError):
         # A constraint refused a write that raced another (e.g. two identical
         # creates): nothing was written, and retrying after a reload is right.

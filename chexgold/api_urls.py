@@ -49,6 +49,7 @@ urlpatterns = [
     path("model-versions/<int:version_id>/promote/", ml_worker_apis.ModelVersionPromoteView.as_view(), name="model_version_promote"),
     path("predictions/export/", labeling_apis.PredictionExportView.as_view(), name="predictions_export"),
     path("labels/routed/", ml_worker_apis.RoutedLabelsView.as_view(), name="labels_routed"),
+    path("labels/imports/", annotator_apis.LabelImportView.as_view(), name="label_imports"),
     path("tasks/<str:task_id>/", ml_worker_apis.TaskStatusView.as_view(), name="task_status"),
     path("users/", accounts_apis.UserListView.as_view(), name="users"),
     path("users/<int:user_id>/roles/", accounts_apis.UserRolesView.as_view(), name="user_roles"),

@@ -48,6 +48,41 @@ class ImportBatch(models.Model):
         return f"{self.filename} ({self.status})"
 
 
+class LabelImport(models.Model):
+    """A file of prior labels imported as gold, as one reader's reads, or as an
+    external labeler's predictions (`annotator.services.label_import`): who
+    imported which file when, and how it was read. Created only when the import
+    wrote something; every row it wrote points here (provenance)."""
+
+    class Kind(models.TextChoices):
+        GOLD = "gold", "Gold labels"
+        READS = "reads", "A reader's reads"
+        PREDICTIONS = "predictions", "An external labeler's predictions"
+
+    filename = models.CharField(max_length=255)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # The reader's username (reads) or the external labeler's name (predictions).
+    name = models.CharField(max_length=150, blank=True)
+    # How a 0 cell was read: "negative" (CheXpert) or "blank" (positive-only references).
+    zero_means = models.CharField(max_length=8, default="negative")
+    replace = models.BooleanField(default=False)  # gold: differing current gold was superseded
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    rows_read = models.PositiveIntegerField(default=0)
+    rows_created = models.PositiveIntegerField(default=0)
+    rows_replaced = models.PositiveIntegerField(default=0)
+    rows_unchanged = models.PositiveIntegerField(default=0)
+    # Gold imports: the gold-set version frozen right after the import.
+    gold_set_version = models.ForeignKey("GoldSetVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.kind})"
+
+
 class Report(models.Model):
     class GoldSplit(models.TextChoices):
         UNASSIGNED = "", "Not gold yet"
@@ -125,6 +160,9 @@ class MachinePrediction(models.Model):
     class Source(models.TextChoices):
         RULES = "rules", "Rule labeler"
         MODEL = "model", "Model"
+        # Another labeler's output, imported from a file (`import_labels --as predictions`);
+        # `source_version` is the labeler's name.
+        EXTERNAL = "external", "External labeler"
 
     report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="predictions")
     source = models.CharField(max_length=8, choices=Source.choices)
@@ -134,13 +172,15 @@ class MachinePrediction(models.Model):
     labels = models.JSONField()  # observation name -> LabelValue value
     probabilities = models.JSONField(null=True, blank=True)  # models: observation -> class -> p
     evidence = models.JSONField(null=True, blank=True)  # rules: observation -> [span dicts]
+    # External predictions: the file they came from.
+    label_import = models.ForeignKey(LabelImport, null=True, blank=True, on_delete=models.PROTECT, related_name="predictions")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["report", "source", "source_version"], name="one_prediction_per_source_version"),
             models.CheckConstraint(
-                condition=(Q(source="model", model_version__isnull=False) | Q(source="rules", model_version__isnull=True)),
+                condition=(Q(source="model", model_version__isnull=False) | Q(source__in=["rules", "external"], model_version__isnull=True)),
                 name="model_predictions_name_their_version",
             ),
         ]
@@ -174,6 +214,8 @@ class Annotation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    # Reads imported from a file (`import_labels --as reads`): the file they came from.
+    label_import = models.ForeignKey(LabelImport, null=True, blank=True, on_delete=models.PROTECT, related_name="annotations")
     history = HistoricalRecords()
 
     class Meta:
@@ -200,6 +242,8 @@ class GoldLabel(models.Model):
     rationale = models.TextField(blank=True)
     supersedes = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by")
     is_current = models.BooleanField(default=True)
+    # Method "imported": the file it came from (file name, who, when).
+    label_import = models.ForeignKey(LabelImport, null=True, blank=True, on_delete=models.PROTECT, related_name="gold_labels")
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from django.conf import settings
 from django.db.models import QuerySet
 
@@ -10,10 +12,14 @@ from labeling.models import (
     GoldSetMembership,
     GoldSetVersion,
     ImportBatch,
+    LabelImport,
     MachinePrediction,
     ModelVersion,
+    Report,
     RuntimeSettings,
 )
+
+_IN_CHUNK = 900  # ids per IN (...) query: under SQLite's older limit of 999 parameters
 
 
 def runtime_settings_get() -> RuntimeSettings:
@@ -80,6 +86,51 @@ def latest_rules_version() -> str | None:
 
 def import_batches_recent(*, limit: int = 20) -> QuerySet:
     return ImportBatch.objects.select_related("created_by").order_by("-created_at")[:limit]
+
+
+def label_imports_recent(*, limit: int = 20) -> QuerySet[LabelImport]:
+    return LabelImport.objects.select_related("created_by", "gold_set_version").order_by("-created_at", "-id")[:limit]
+
+
+def report_ids_by_external_id(*, external_ids: Collection[str]) -> dict[str, int]:
+    """Stored reports among `external_ids`: external id -> report id."""
+    wanted = sorted(set(external_ids))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        found.update(Report.objects.filter(external_id__in=wanted[start : start + _IN_CHUNK]).values_list("external_id", "id"))
+    return found
+
+
+def report_ids_by_text_sha256(*, digests: Collection[str]) -> dict[str, list[int]]:
+    """Stored reports whose ORIGINAL text (`Report.text_sha256`, as imported,
+    before any redaction) has one of `digests`: digest -> report ids (several
+    reports may share a text)."""
+    wanted = sorted(set(digests))
+    found: dict[str, list[int]] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        rows = Report.objects.filter(text_sha256__in=wanted[start : start + _IN_CHUNK]).order_by("id").values_list("text_sha256", "id")
+        for digest, report_id in rows:
+            found.setdefault(digest, []).append(report_id)
+    return found
+
+
+def current_gold_labels_of_reports(*, report_ids: Collection[int]) -> dict[int, dict[str, str]]:
+    """Report id -> labels of its current gold row, for the reports that have one."""
+    wanted = sorted(set(report_ids))
+    found: dict[int, dict[str, str]] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        found.update(GoldLabel.objects.filter(is_current=True, report_id__in=wanted[start : start + _IN_CHUNK]).values_list("report_id", "labels"))
+    return found
+
+
+def external_predictions_of_reports(*, labeler: str, report_ids: Collection[int]) -> dict[int, dict[str, str]]:
+    """Report id -> labels of the external labeler `labeler`, for the reports it labelled."""
+    wanted = sorted(set(report_ids))
+    found: dict[int, dict[str, str]] = {}
+    qs = MachinePrediction.objects.filter(source=MachinePrediction.Source.EXTERNAL, source_version=labeler)
+    for start in range(0, len(wanted), _IN_CHUNK):
+        found.update(qs.filter(report_id__in=wanted[start : start + _IN_CHUNK]).values_list("report_id", "labels"))
+    return found
 
 
 def current_gold_for_training() -> QuerySet[GoldLabel]:

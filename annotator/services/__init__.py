@@ -29,12 +29,19 @@ from annotator.services.flags import (  # noqa: F401
     report_flag,
 )
 from annotator.services.gold import (  # noqa: F401
+    GoldImportCounts,
     gold_adjudicate,
+    gold_import,
     gold_set_version_freeze,
     report_gold_by_agreement_try,
 )
 from annotator.services.guidelines import (  # noqa: F401
     guideline_update,
+)
+from annotator.services.label_import import (  # noqa: F401
+    LabelImportResult,
+    label_file_import,
+    label_upload_import,
 )
 from annotator.services.reads import (  # noqa: F401
     SubmitResult,

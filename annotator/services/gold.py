@@ -4,7 +4,8 @@ Gold is written only here (one home); `labeling` owns the tables."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -13,7 +14,7 @@ from annotator import selectors
 from annotator.errors import AdjudicationRefused, GoldConflict, ReviewError
 from annotator.models import RefusedGoldWrite, ReportPriority
 from annotator.services.base import full_labels, report_lock
-from labeling.models import Annotation, GoldLabel, GoldSetMembership, GoldSetVersion, Report
+from labeling.models import Annotation, GoldLabel, GoldSetMembership, GoldSetVersion, LabelImport, Report
 from labeling.observations import labels_from_mapping
 from labeling.selectors import runtime_settings_get
 from labeling.splits import gold_split_for
@@ -84,6 +85,46 @@ def gold_adjudicate(
         RefusedGoldWrite.objects.create(user=adjudicator, username=adjudicator.get_username(), report_id=report.id, reason=refusal)
         raise AdjudicationRefused(f"No report {report.id} awaits your adjudication ({refusal}).")
     return gold
+
+
+@dataclass(frozen=True)
+class GoldImportCounts:
+    created: int = 0  # reports that had no current gold
+    replaced: int = 0  # current gold with other values, superseded (replace=True)
+    unchanged: int = 0  # current gold with the same values: nothing written
+
+
+@transaction.atomic
+def gold_import(*, rows: Sequence[tuple[int, Mapping[str, str]]], label_import: LabelImport, replace: bool = False) -> GoldImportCounts:
+    """Write gold labels imported from a file (`annotator.services.label_import`
+    validates the file first): for each (report id, 14 labels) a gold row with
+    method "imported" pointing to `label_import` (file, who, when).
+
+    Imported gold supersedes nothing silently: a report whose current gold has
+    the same values is left alone (unchanged); one whose current gold differs is
+    superseded, like an adjudicator's correction, only with `replace`, and
+    otherwise raises GoldConflict and nothing is written (someone wrote gold
+    between the validation and this write)."""
+    created = replaced = unchanged = 0
+    for report_id, labels in rows:
+        values = full_labels(labels)
+        report = report_lock(report_id)
+        current = GoldLabel.objects.select_for_update().filter(report=report, is_current=True).first()
+        if current is not None and labels_from_mapping(current.labels) == values:
+            unchanged += 1
+            continue
+        if current is not None:
+            if not replace:
+                raise GoldConflict(f"Report {report.external_id} got other gold labels meanwhile; nothing was imported.")
+            current.is_current = False
+            current.save(update_fields=["is_current"])
+            replaced += 1
+        else:
+            created += 1
+        GoldLabel.objects.create(report=report, labels=values, method=GoldLabel.Method.IMPORTED, supersedes=current,
+                                 label_import=label_import)
+        _gold_split_assign(report)
+    return GoldImportCounts(created=created, replaced=replaced, unchanged=unchanged)
 
 
 @transaction.atomic

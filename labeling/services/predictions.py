@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from django.conf import settings
 from django.db import transaction
 
-from labeling.models import MachinePrediction, ModelVersion, Report
+from labeling.models import LabelImport, MachinePrediction, ModelVersion, Report
 from labeling.rules import RULES_VERSION, label_report
 
 CHUNK = 500
@@ -77,3 +77,19 @@ def model_predictions_store(
     with transaction.atomic():
         MachinePrediction.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
+
+
+def external_predictions_store(*, label_import: LabelImport, labeler: str, rows: Sequence[tuple[int, dict[str, str]]]) -> int:
+    """Store another labeler's labels imported from a file (source "external",
+    `source_version` = the labeler's name, pointing to `label_import`). Reports
+    that already have a prediction of this labeler are left as they are (the
+    import's validation refuses a file that would change one). Returns the
+    number of rows given."""
+    objs = [
+        MachinePrediction(report_id=report_id, source=MachinePrediction.Source.EXTERNAL, source_version=labeler,
+                          labels=labels, label_import=label_import)
+        for report_id, labels in rows
+    ]
+    with transaction.atomic():
+        created = MachinePrediction.objects.bulk_create(objs, batch_size=CHUNK, ignore_conflicts=True)
+    return len(created)

@@ -81,7 +81,8 @@ def report_file_problems(*, path: str, name: str | None = None, content_type: st
 
 
 @contextmanager
-def _as_path(upload: UploadedFile) -> Iterator[str]:
+def upload_as_path(upload: UploadedFile) -> Iterator[str]:
+    """A path on disk holding the upload (its temporary file, or a copy removed afterwards)."""
     if hasattr(upload, "temporary_file_path"):
         yield upload.temporary_file_path()
         return
@@ -101,7 +102,7 @@ def upload_validate(*, upload: UploadedFile) -> list[RowError]:
     read_rows = (upload.size or 0) <= settings.CHEXGOLD_SYNC_VALIDATE_MB * 1024 * 1024
     if not read_rows:
         return []
-    with _as_path(upload) as path:
+    with upload_as_path(upload) as path:
         errors = report_file_problems(path=path, name=upload.name, content_type=upload.content_type or "")
     upload.seek(0)
     return errors

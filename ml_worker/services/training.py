@@ -81,8 +81,8 @@ class TrainingData:
 def training_config_build(*, stage: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """A validated TrainingConfig (as a dict) for `stage` with `overrides` applied."""
     silver = stage == TrainingRun.Stage.SILVER
-    config = TrainingConfig(
-        stage=stage,
+    config = TrainingConfig.for_stage(
+        stage,
         section_mode=settings.CHEXGOLD_LABEL_SECTION,
         # Silver labels are the rule labeler's, so it can label augmented text too.
         teacher="rules" if silver else None,

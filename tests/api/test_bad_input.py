@@ -84,6 +84,15 @@ def test_nul_in_form_fields_is_a_400(users, client_for) -> None:  # type: ignore
     _assert_problem(admin.post("/api/gold/versions/", {"name": "v\x00"}, format="multipart"), 400, "parse_error")
 
 
+def test_too_many_query_or_form_fields_are_a_400(client_for) -> None:  # type: ignore[no-untyped-def]
+    # More than DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000): Django raises TooManyFieldsSent.
+    many = "&".join(f"f{i}=1" for i in range(1200))
+    admin = client_for("admin")
+    _assert_problem(admin.get("/api/reports/?" + many), 400, "invalid_input")
+    _assert_problem(admin.post("/api/gold/versions/", many, content_type="application/x-www-form-urlencoded"),
+                    400, "invalid_input")
+
+
 @pytest.mark.parametrize("body", [{"name": "gold\x00v1"}, {"name": "ok", "note": "a\x00b"}, {"name": "\ud800"}])
 def test_nul_or_lone_surrogate_in_json_is_a_400(client_for, body) -> None:  # type: ignore[no-untyped-def]
     res = client_for("admin").post("/api/gold/versions/", json.dumps(body), content_type="application/json")

@@ -15,7 +15,11 @@ def test_defaults_are_valid_and_round_trip_through_json() -> None:
     data = json.loads(json.dumps(config.to_dict()))
     assert data["augmentations"] == ["synonym_swap", "sentence_shuffle"]
     assert TrainingConfig.from_dict(data) == config
-    assert TrainingConfig().max_length == 512 and TrainingConfig().section_mode == "auto"
+    # The measured recipe is the default (bench/bench_gold_campaign.py).
+    default = TrainingConfig()
+    assert (default.max_length, default.learning_rate, default.head_learning_rate_multiplier) == (256, 1e-4, 20.0)
+    assert default.section_mode == "auto" and default.early_stopping_patience == 3
+    assert TrainingConfig.for_stage("gold").epochs < TrainingConfig.for_stage("silver").epochs
 
 
 def test_unknown_keys_from_newer_versions_are_ignored() -> None:
