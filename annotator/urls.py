@@ -21,6 +21,7 @@ urlpatterns = [
     path("manage/settings/", views.manage_settings, name="manage_settings"),
     path("manage/gold-versions/", views.manage_gold_versions, name="manage_gold_versions"),
     path("manage/gold-versions/compare", views.manage_gold_compare, name="manage_gold_compare"),
+    path("manage/imports/labels", views.label_import, name="label_import"),
     path("manage/flags/", views.manage_flags, name="manage_flags"),
     path("manage/guidelines/", views.manage_guidelines, name="manage_guidelines"),
 ]

@@ -35,9 +35,12 @@ from annotator.forms import (
     UserCreateForm,
 )
 from annotator.models import Flag
+from api.errors import DomainError
+from labeling.forms import LabelImportForm
 from labeling.models import Annotation, GoldSetVersion, Report
 from labeling.observations import LABEL_VALUES, OBSERVATIONS
 from labeling.selectors import runtime_settings_get
+from labeling.views import imports_page_context
 from privacy.services.access_audit import report_access_record
 from privacy.services.sessions import user_sessions_end
 
@@ -508,6 +511,34 @@ def manage_gold_versions(request: AuthenticatedHttpRequest) -> HttpResponse:
         request, "annotator/manage_gold_versions.html",
         {"form": form, "versions": selectors.gold_set_versions(), "current_count": selectors.gold_current_count()},
     )
+
+
+@require_POST
+@role_required(Role.ADMIN)
+def label_import(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The Imports page's second form: prior labels as gold, reads or predictions
+    (`annotator.services.label_import`). Errors re-render the Imports page."""
+    form = LabelImportForm(request.POST, request.FILES)
+    if form.is_valid():
+        data = form.cleaned_data
+        kind = data["kind"]
+        try:
+            result = services.label_upload_import(
+                upload=data["file"], kind=kind, user=request.user, zero_means=data["zero_means"], replace=data["replace"],
+                reader=data["reader"] if kind == "reads" else None, labeler=data["labeler"] if kind == "predictions" else None,
+            )
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+        else:
+            if result.ok:
+                messages.success(request, result.message)
+                for note in result.notes:
+                    messages.info(request, note)
+                return redirect("labeling:import_list")
+            for problem in result.errors[:200]:
+                form.add_error("file", str(problem))
+            form.add_error(None, f"Nothing was imported: {result.filename} failed validation ({len(result.errors)} problem(s)), see below.")
+    return render(request, "labeling/imports.html", imports_page_context(label_form=form))
 
 
 @require_GET

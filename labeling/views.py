@@ -11,8 +11,9 @@ from django.views.decorators.http import require_GET
 from accounts.access import AuthenticatedHttpRequest, role_required
 from accounts.roles import Role
 from api.errors import DomainError
+from labeling.forms import LabelImportForm
 from labeling.models import ImportBatch
-from labeling.selectors import import_batches_recent
+from labeling.selectors import import_batches_recent, label_imports_recent
 from labeling.services.exports import gold_export_open
 from labeling.services.upload_validation import upload_validate
 from labeling.services.uploads import report_upload_accept
@@ -38,7 +39,15 @@ def import_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             form.add_error(None, f"0 reports imported: {upload.name} failed validation ({len(problems)} problem(s)), see the errors below.")
     else:
         form = ReportUploadForm()
-    return render(request, "labeling/imports.html", {"form": form, "batches": import_batches_recent()})
+    return render(request, "labeling/imports.html", imports_page_context(form=form))
+
+
+def imports_page_context(*, form: forms.Form | None = None, label_form: forms.Form | None = None) -> dict[str, object]:
+    """What the Imports page shows: both upload forms (the label form posts to
+    `annotator:label_import`, which renders this page again with its errors)
+    and the recent report and label imports."""
+    return {"form": form or ReportUploadForm(), "label_form": label_form or LabelImportForm(),
+            "batches": import_batches_recent(), "label_imports": label_imports_recent()}
 
 
 @require_GET

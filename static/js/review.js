@@ -51,8 +51,25 @@ function scheduleSave() {
   timer = setTimeout(() => { timer = null; save(helpers.values()); }, 600);
 }
 
+// A contested row (the rules and the model disagree) has no pre-filled value:
+// the read cannot be submitted until the reader chooses one there.
+function firstUnansweredContested() {
+  for (const row of form.querySelectorAll(".obs-row[data-contested]")) {
+    if (!row.querySelector("input[type=radio]:checked")) return row;
+  }
+  return null;
+}
+
 async function submit() {
   if (data.readOnly || stale) return;
+  const open = firstUnansweredContested();
+  if (open) {
+    status.textContent = `Choose a value for ${open.dataset.obs}: the rules and the model disagree there.`;
+    status.classList.add("error");
+    const first = open.querySelector("input[type=radio]");
+    if (first) first.focus();
+    return;
+  }
   if (timer) { clearTimeout(timer); timer = null; await save(helpers.values()); }
   await inFlight;
   timeInput.value = elapsed().toFixed(1);
