@@ -28,8 +28,10 @@ from typing import Any
 from axes.backends import AxesStandaloneBackend
 from axes.exceptions import AxesBackendPermissionDenied
 from axes.helpers import get_cool_off
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+
+from api.problems import problem_response
 
 # Set on a request whose sign-in was refused because of a lockout (password not checked).
 REFUSED_ATTRIBUTE = "chexgold_lockout_refused"
@@ -71,7 +73,7 @@ def lockout_response(request: HttpRequest, original_response: HttpResponse | Non
     message = f"Too many failed sign-ins; try again in {minutes} minute{'s' if minutes != 1 else ''}."
     response: HttpResponse
     if _wants_json(request):
-        response = JsonResponse({"detail": message, "code": "throttled"}, status=429)
+        response = problem_response(429, message, "throttled")  # the API's one error format (RFC 9457)
     else:
         response = render(request, "registration/locked_out.html", {"message": message}, status=429)
     if seconds:

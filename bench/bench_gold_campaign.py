@@ -38,6 +38,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -93,7 +94,8 @@ def old_prefill(rules: list[LabelDict], model: list[LabelDict] | None) -> list[d
         def __init__(self, value: str) -> None:
             self.value, self.contested = value, False
 
-    return [{n: Cell((m or r)[n]) for n in OBSERVATION_NAMES} for r, m in zip(rules, model or [None] * len(rules), strict=True)]
+    models: list[LabelDict | None] = list(model) if model else [None] * len(rules)
+    return [{n: Cell((m or r)[n]) for n in OBSERVATION_NAMES} for r, m in zip(rules, models, strict=True)]
 
 
 def main() -> None:
@@ -135,7 +137,7 @@ def main() -> None:
     select_texts = [t for _, t, _ in splits["select"]]
     select_rules = [rl for _, _, rl in splits["select"]]
     tmp = Path(tempfile.mkdtemp(prefix="gold-campaign-"))
-    device_info = {"python": platform.python_version()}
+    device_info: dict[str, object] = {"python": platform.python_version()}
     try:
         import torch
 
@@ -192,7 +194,7 @@ def main() -> None:
         final = (out, model, probs)
     figures["learning_curve"] = curve
     if args.grid:
-        grid = []
+        grid: list[dict[str, Any]] = []
         silvers: dict[int, tuple[Path, dict]] = {}
         for pair in args.grid.split(","):
             s_epochs, g_epochs = (int(x) for x in pair.split("x"))

@@ -319,9 +319,6 @@ CHEXGOLD_GATE_MIN_RULES_AGREEMENT = env.float("CHEXGOLD_GATE_MIN_RULES_AGREEMENT
 CHEXGOLD_PREFILL_MIN_PROBABILITY = env.float("CHEXGOLD_PREFILL_MIN_PROBABILITY", default=0.7)
 CHEXGOLD_MAX_REPORT_CHARS = env.int("CHEXGOLD_MAX_REPORT_CHARS", default=100_000)
 CHEXGOLD_MAX_UPLOAD_MB = env.int("CHEXGOLD_MAX_UPLOAD_MB", default=512)
-# Imports of at most this many new reports get their rule labels in the same
-# process; larger ones queue a labelling task so the import returns quickly.
-CHEXGOLD_INLINE_LABEL_LIMIT = env.int("CHEXGOLD_INLINE_LABEL_LIMIT", default=2000)
 CHEXGOLD_LABEL_SECTION = env.str("CHEXGOLD_LABEL_SECTION", default="auto")
 CHEXGOLD_TRAIN_CHECK_MINUTES = env.int("CHEXGOLD_TRAIN_CHECK_MINUTES", default=30)
 CHEXGOLD_TRAIN_MIN_NEW_GOLD = env.int("CHEXGOLD_TRAIN_MIN_NEW_GOLD", default=50)

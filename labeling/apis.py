@@ -23,7 +23,7 @@ from api.parsers import MultiPartParser
 from labeling.models import ImportBatch, ModelVersion
 from labeling.observations import OBSERVATION_NAMES, LabelValue
 from labeling.selectors import latest_rules_version, predictions_for_export
-from labeling.services.exports import gold_export_open, machine_predictions_export
+from labeling.services.exports import gold_export_open, machine_predictions_export, uncertainty_policy_get
 from labeling.services.upload_validation import upload_validate
 from labeling.services.uploads import report_upload_accept
 from privacy.services.access_audit import report_access_record
@@ -94,17 +94,23 @@ class ImportDetailView(GenericAPIView):
         return Response(ImportBatchSerializer(get_object_or_404(ImportBatch, id=batch_id)).data)
 
 
+UNCERTAIN_HELP = ("uncertainty policy, changing uncertain values only: as-is (default), positive (U-Ones), negative (U-Zeros), "
+                  "blank, hedged-absent (uncertain -> blank), or per observation, e.g. 'Atelectasis=positive,Edema=negative'")
+
+
 class GoldExportView(APIView):
     """Admins: the gold set (current, or a frozen `version`) as a streamed CSV or JSONL."""
 
     permission_classes = [IsAdmin]
     content_negotiation_class = FormatIsOurs
 
-    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["csv", "jsonl"]), OpenApiParameter("version", str)],
+    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["csv", "jsonl"]), OpenApiParameter("version", str),
+                               OpenApiParameter("uncertain", str, description=UNCERTAIN_HELP)],
                    responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/x-ndjson"): OpenApiTypes.STR})
     def get(self, request: Request) -> StreamingHttpResponse:
         export = gold_export_open(user=request.user, fmt=request.query_params.get("format", "csv"),
-                                  version_name=request.query_params.get("version"), request=request)
+                                  version_name=request.query_params.get("version"), request=request,
+                                  uncertain=request.query_params.get("uncertain"))
         return stream_download(export.chunks, content_type=export.content_type, filename=export.filename)
 
 
@@ -114,17 +120,22 @@ class PredictionExportView(APIView):
     permission_classes = [IsAdmin]
 
     @extend_schema(parameters=[
-        OpenApiParameter("source", str, enum=["rules", "model"]),
-        OpenApiParameter("version", str, description="rules version or model version name (default: latest / active)"),
+        OpenApiParameter("source", str, enum=["rules", "model", "external"]),
+        OpenApiParameter("version", str, description="rules version or model version name (default: latest / active); "
+                                                     "external: the labeler's name (required)"),
         OpenApiParameter("column_order", str, enum=["chexpert", "chexbert"]),
+        OpenApiParameter("uncertain", str, description=UNCERTAIN_HELP),
     ], responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request: Request) -> StreamingHttpResponse:
         source = request.query_params.get("source", "rules")
         order = request.query_params.get("column_order", "chexpert")
-        if source not in ("rules", "model") or order not in ("chexpert", "chexbert"):
-            raise bad_request("source must be rules or model; column_order chexpert or chexbert")
+        if source not in ("rules", "model", "external") or order not in ("chexpert", "chexbert"):
+            raise bad_request("source must be rules, model or external; column_order chexpert or chexbert")
+        policy = uncertainty_policy_get(spec=request.query_params.get("uncertain"))
         version = request.query_params.get("version") or None
         if version is None:
+            if source == "external":
+                raise bad_request("source external needs the labeler's name as version")
             if source == "rules":
                 version = latest_rules_version()
             else:
@@ -134,5 +145,5 @@ class PredictionExportView(APIView):
             raise Http404("No predictions from that source yet.")
         report_access_record(user=request.user, request=request,
                              report_ids=predictions_for_export(source=source, source_version=version).values_list("report_id", flat=True))
-        return stream_download(machine_predictions_export(source=source, source_version=version, column_order=order),
+        return stream_download(machine_predictions_export(source=source, source_version=version, column_order=order, policy=policy),
                        content_type="text/csv; charset=utf-8", filename=f"predictions-{source}-{version}.csv")

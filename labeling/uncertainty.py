@@ -44,6 +44,12 @@ ALIASES = {"u-ones": "positive", "u-zeros": "negative", "asis": AS_IS, "": AS_IS
 NAMED_POLICIES = {"hedged-absent": "blank"}
 POLICY_NAMES = (AS_IS, "positive", "negative", "blank", "hedged-absent")
 
+POLICY_HELP = (
+    "what uncertain (-1.0) values become; other values never change: as-is (default), positive (U-Ones), negative "
+    "(U-Zeros), blank, hedged-absent (this site's held-out convention: hedged findings uncoded, i.e. uncertain -> blank), "
+    "or per observation, e.g. 'Atelectasis=positive,Edema=negative' (a bare value sets the rest: 'negative,Atelectasis=positive')"
+)
+
 _OBSERVATIONS_BY_LOWER = {name.lower(): name for name in OBSERVATION_NAMES}
 
 

@@ -66,7 +66,7 @@ def import_status(request: HttpRequest, batch_id: int) -> JsonResponse:
 def gold_export_download(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     try:
         export = gold_export_open(user=request.user, fmt=request.GET.get("format", "csv"),
-                                  version_name=request.GET.get("version"), request=request)
+                                  version_name=request.GET.get("version"), request=request, uncertain=request.GET.get("uncertain"))
     except DomainError as exc:
         return HttpResponse(str(exc), status=exc.http_status, content_type="text/plain")
     response = StreamingHttpResponse(export.chunks, content_type=export.content_type)

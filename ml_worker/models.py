@@ -35,6 +35,9 @@ class TrainingRun(models.Model):
     metrics = models.JSONField(default=dict, blank=True)
     log = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
+    # Times the stalled-run sweeper queued this run again after its worker was lost
+    # (it resumes from its last completed epoch); at MAX_RESUMES the next stall fails it.
+    resume_count = models.PositiveSmallIntegerField(default=0)
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     trigger = models.CharField(max_length=16, default="manual")  # manual | periodic | demo
     celery_task_id = models.CharField(max_length=100, blank=True)

@@ -203,7 +203,7 @@ def prefill_acceptance(query: StatisticsQuery) -> dict[str, Any]:
 @dataclass
 class _Labeler:
     key: str
-    kind: str  # "rules" | "model"
+    kind: str  # "rules" | "model" | "external"
     name: str
     version: str
     created_at: str | None = None
@@ -222,6 +222,10 @@ def _labelers(query: StatisticsQuery) -> list[_Labeler]:
         if lab is None:
             if source == MachinePrediction.Source.RULES:
                 lab = _Labeler(key=f"rules-{version}", kind="rules", name=f"Rule labeler {version}", version=version)
+            elif source == MachinePrediction.Source.EXTERNAL:
+                # Another labeler's output imported from a file (import_labels --as predictions): scored
+                # beside ours on the gold reports it labelled, under its own name.
+                lab = _Labeler(key=f"external-{version}", kind="external", name=f"External labeler {version}", version=version)
             else:
                 mv = models.get(version)
                 lab = _Labeler(
@@ -230,8 +234,9 @@ def _labelers(query: StatisticsQuery) -> list[_Labeler]:
                 )
             found[(source, version)] = lab
         lab.rows[report_id] = labels
-    # Rules first, then models oldest to newest (the trend's order).
-    return sorted(found.values(), key=lambda lab: (lab.kind != "rules", lab.created_at or "", lab.version))
+    # Rules first, then models oldest to newest (the trend's order), then external labelers by name.
+    order = {"rules": 0, "model": 1, "external": 2}
+    return sorted(found.values(), key=lambda lab: (order.get(lab.kind, 3), lab.created_at or "", lab.version))
 
 
 # --------------------------------------------------------------------------- computing

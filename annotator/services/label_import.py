@@ -257,7 +257,7 @@ def label_file_import(
     result.replaced = sum(1 for p in writes if p.status == "replace")
     with transaction.atomic():
         record = label_import_record(
-            filename=filename, kind=kind, name=name, zero_means=zero_means, replace=replace, user=user,
+            filename=filename, kind=kind, name=name, zero_means=zero_means, replace=replace, user=_user_or_none(user),
             rows_read=result.rows_read, rows_created=result.created, rows_replaced=result.replaced, rows_unchanged=result.unchanged,
         )
         result.label_import = record

@@ -42,7 +42,6 @@ def _env() -> dict[str, str]:
         "DATABASE_URL": DB_URL, "CELERY_BROKER_URL": REDIS_URL, "CELERY_RESULT_BACKEND": REDIS_URL,
         "DJANGO_SETTINGS_MODULE": "chexgold.settings", "DJANGO_DEBUG": "false", "CHEXGOLD_LOG_LEVEL": "WARNING",
         "CHEXGOLD_LOGIN_RATE": "10000/min", "CHEXGOLD_TOKEN_RATE": "10000/min", "HF_HUB_OFFLINE": "1",
-        "CHEXGOLD_INLINE_LABEL_LIMIT": "100000",
     })
     return env
 

@@ -1,5 +1,9 @@
 """Exports: the gold set and machine labels in the CheXpert CSV convention, and
-the gold set as JSONL with provenance. Streamed: constant memory at any size."""
+the gold set as JSONL with provenance. Streamed: constant memory at any size.
+
+Every export takes an uncertainty policy (`labeling.uncertainty`: as-is, the
+default; positive / U-Ones; negative / U-Zeros; blank; hedged-absent; or per
+observation), which changes uncertain values only."""
 
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ from labeling.models import GoldLabel, GoldSetVersion, MachinePrediction
 from labeling.observations import OBSERVATION_NAMES, LabelValue
 from labeling.report_files import write_stream
 from labeling.selectors import gold_labels_for_export, gold_set_version_get, predictions_for_export
+from labeling.uncertainty import AS_IS_POLICY, UncertaintyPolicy, UncertaintyPolicyError, uncertainty_policy_parse
+from labeling.uncertainty import POLICY_HELP as UNCERTAIN_HELP  # noqa: F401 - the commands' --uncertain help
 from privacy.services.access_audit import report_access_record
 
 EXPORT_FORMATS = ("csv", "jsonl")
@@ -25,6 +31,18 @@ ITER_CHUNK = 2000
 
 class ExportFormatUnknown(DomainError):
     code = "invalid"
+
+
+class UncertaintyPolicyInvalid(DomainError):
+    code = "invalid_uncertainty_policy"
+
+
+def uncertainty_policy_get(*, spec: str | None) -> UncertaintyPolicy:
+    """The policy `spec` names (None or "": as-is); UncertaintyPolicyInvalid (400) saying what is wrong."""
+    try:
+        return uncertainty_policy_parse(spec)
+    except UncertaintyPolicyError as exc:
+        raise UncertaintyPolicyInvalid(f"uncertain: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -42,13 +60,16 @@ def gold_export_open(
     version_name: str | None = None,
     channel: str | None = None,
     request: HttpRequest | None = None,
+    uncertain: str | None = None,
 ) -> GoldExport:
-    """The one way to export the gold set (page, API, command): check the format
-    and the frozen version (`version_name`; None or "" = the current gold set),
+    """The one way to export the gold set (page, API, command): check the format,
+    the frozen version (`version_name`; None or "" = the current gold set) and the
+    uncertainty policy (`uncertain`, see `labeling.uncertainty`; None = as-is),
     record the access before any text leaves, and return the stream.
-    Raises ExportFormatUnknown (400) or NotFound (404)."""
+    Raises ExportFormatUnknown or UncertaintyPolicyInvalid (400), or NotFound (404)."""
     if fmt not in EXPORT_FORMATS:
         raise ExportFormatUnknown("format must be csv or jsonl")
+    policy = uncertainty_policy_get(spec=uncertain)
     version = None
     if version_name:
         version = gold_set_version_get(name=version_name)
@@ -57,40 +78,45 @@ def gold_export_open(
     report_access_record(user=user, request=request, channel=channel,
                          report_ids=gold_labels_for_export(gold_version=version).values_list("report_id", flat=True))
     return GoldExport(
-        chunks=gold_label_set_export(fmt=fmt, gold_version=version),
+        chunks=gold_label_set_export(fmt=fmt, gold_version=version, policy=policy),
         content_type=CONTENT_TYPES[fmt],
         filename=f"gold-{version.name if version else 'current'}.{fmt}",
         fmt=fmt,
     )
 
 
-def gold_label_set_export(*, fmt: str = "csv", gold_version: GoldSetVersion | None = None) -> Iterator[str]:
-    """Yield the gold set as CSV (CheXpert convention) or JSONL (with provenance)."""
+def gold_label_set_export(
+    *, fmt: str = "csv", gold_version: GoldSetVersion | None = None, policy: UncertaintyPolicy = AS_IS_POLICY
+) -> Iterator[str]:
+    """Yield the gold set as CSV (CheXpert convention) or JSONL (with provenance),
+    uncertain values as `policy` says."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (expected csv or jsonl)")
     labels = gold_labels_for_export(gold_version=gold_version)
     if fmt == "csv":
         rows = labels.values_list("report__text", "report__external_id", "labels").iterator(chunk_size=ITER_CHUNK)
-        yield from write_stream(_csv_rows(rows))
+        yield from write_stream(_csv_rows(rows, policy))
         return
     version_name = gold_version.name if gold_version else None
-    queryset = labels.prefetch_related("annotations__reader")
+    queryset = labels.select_related("label_import__created_by").prefetch_related("annotations__reader")
     for gold in queryset.iterator(chunk_size=ITER_CHUNK):
-        yield json.dumps(_gold_provenance(gold, version_name), ensure_ascii=False) + "\n"
+        yield json.dumps(_gold_provenance(gold, version_name, policy), ensure_ascii=False) + "\n"
 
 
-def _csv_rows(rows: Iterator[tuple[str, str, dict[str, str]]]) -> Iterator[list[str]]:
+def _csv_rows(rows: Iterator[tuple[str, str, dict[str, str]]], policy: UncertaintyPolicy) -> Iterator[list[str]]:
     yield chexpert_csv.header(has_ids=True)
     for text, external_id, labels in rows:
-        yield chexpert_csv.row(text=text, external_id=external_id, labels=labels)
+        yield chexpert_csv.row(text=text, external_id=external_id, labels=policy.apply(labels))
 
 
-def _gold_provenance(gold: GoldLabel, version_name: str | None) -> dict[str, object]:
+def _gold_provenance(gold: GoldLabel, version_name: str | None, policy: UncertaintyPolicy = AS_IS_POLICY) -> dict[str, object]:
     annotations = list(gold.annotations.all())
+    values = policy.apply(gold.labels)
+    imported = gold.label_import
     return {
         "id": gold.report.external_id,
         "text": gold.report.text,
-        "labels": {name: LabelValue(gold.labels[name]).numeric for name in OBSERVATION_NAMES},
+        "labels": {name: LabelValue(values[name]).numeric for name in OBSERVATION_NAMES},
         "provenance": {
             "gold_label_id": gold.id,
             "method": gold.method,
@@ -104,12 +130,22 @@ def _gold_provenance(gold: GoldLabel, version_name: str | None) -> dict[str, obj
             "created_at": gold.created_at.isoformat(),
             "supersedes": gold.supersedes_id,
             "gold_set_version": version_name,
+            # Method "imported": the file, who imported it and when.
+            "import": None if imported is None else {
+                "label_import_id": imported.id, "filename": imported.filename, "zero_means": imported.zero_means,
+                "by": imported.created_by.get_username() if imported.created_by else None,
+                "at": imported.created_at.isoformat(),
+            },
+            "uncertainty_policy": policy.spec,
         },
     }
 
 
-def machine_predictions_export(*, source: str, source_version: str, column_order: str = "chexpert") -> Iterator[str]:
-    """Yield one labeler's predictions for the whole corpus as a CheXpert CSV."""
+def machine_predictions_export(
+    *, source: str, source_version: str, column_order: str = "chexpert", policy: UncertaintyPolicy = AS_IS_POLICY
+) -> Iterator[str]:
+    """Yield one labeler's predictions for the whole corpus as a CheXpert CSV,
+    uncertain values as `policy` says."""
     if source not in MachinePrediction.Source.values:
         raise ValueError(f"unknown source {source!r}")
     rows = predictions_for_export(source=source, source_version=source_version).values_list(
@@ -119,6 +155,6 @@ def machine_predictions_export(*, source: str, source_version: str, column_order
     def generate() -> Iterator[list[str]]:
         yield chexpert_csv.header(has_ids=True, column_order=column_order)
         for text, external_id, labels in rows.iterator(chunk_size=ITER_CHUNK):
-            yield chexpert_csv.row(text=text, external_id=external_id, labels=labels, column_order=column_order)
+            yield chexpert_csv.row(text=text, external_id=external_id, labels=policy.apply(labels), column_order=column_order)
 
     yield from write_stream(generate())

@@ -6,13 +6,13 @@ written by their owners (gold: `annotator.services.gold`; reads:
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from labeling.models import GoldSetVersion, LabelImport
 
 
 def label_import_record(
-    *, filename: str, kind: str, name: str, zero_means: str, replace: bool, user: AbstractBaseUser | None,
+    *, filename: str, kind: str, name: str, zero_means: str, replace: bool, user: User | None,
     rows_read: int, rows_created: int, rows_replaced: int, rows_unchanged: int, message: str = "",
 ) -> LabelImport:
     if kind not in LabelImport.Kind.values:

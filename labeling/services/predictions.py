@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from django.conf import settings
 from django.db import transaction
@@ -13,13 +13,20 @@ from labeling.rules import RULES_VERSION, label_report
 CHUNK = 500
 
 
-def rule_predictions_create(*, report_ids: Iterable[int] | None = None, section: str | None = None) -> int:
+def rule_predictions_create(
+    *,
+    report_ids: Iterable[int] | None = None,
+    section: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
     """Label reports with the rule labeler and store the predictions.
 
     Idempotent and resumable: reports that already have a prediction from this
     rules version are skipped; each chunk commits on its own, so a job that
     dies part-way keeps the chunks it finished and the rerun does the rest.
-    `report_ids=None` labels every report that lacks one. Returns the number
+    `report_ids=None` labels every report that lacks one. `progress(done,
+    total)` is called once before the first chunk and after each committed
+    chunk (total: the reports that still needed labels). Returns the number
     of predictions written.
     """
     section = section or settings.CHEXGOLD_LABEL_SECTION
@@ -34,6 +41,8 @@ def rule_predictions_create(*, report_ids: Iterable[int] | None = None, section:
             have.update(done.filter(report_id__in=wanted[start : start + 900]).values_list("report_id", flat=True))
         ids = [i for i in wanted if i not in have]
     written = 0
+    if progress is not None:
+        progress(0, len(ids))
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         texts = Report.objects.filter(id__in=chunk).values_list("id", "text")
@@ -52,6 +61,8 @@ def rule_predictions_create(*, report_ids: Iterable[int] | None = None, section:
         with transaction.atomic():
             MachinePrediction.objects.bulk_create(rows, ignore_conflicts=True)
         written += len(rows)
+        if progress is not None:
+            progress(min(start + CHUNK, len(ids)), len(ids))
     return written
 
 

@@ -4,7 +4,9 @@ Stage-agnostic: stage 1 ("silver") passes rule labels, stage 2 ("gold")
 radiologists' labels; `TrainingConfig.stage` is only recorded. Validation
 examples drive early stopping and best-model selection and are never trained
 on. The checkpoint is written once, atomically, at the end: a cancelled or
-crashed run leaves nothing at `output_dir`.
+crashed run leaves nothing at `output_dir`. With `resume_state_dir`, the state
+needed to continue (`resume.py`) is written after every completed epoch, and
+`resume_from` continues a killed run at its next epoch.
 """
 
 from __future__ import annotations
@@ -46,6 +48,16 @@ from .data import (
 )
 from .modeling import ChexbertModel, default_encoder_path, resolve_device
 from .predict import head_probabilities
+from .resume import (
+    ResumeState,
+    ResumeStateUnusable,
+    ResumeTensors,
+    examples_fingerprint,
+    resume_state_load,
+    resume_state_save,
+    rng_states,
+    rng_states_restore,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +102,8 @@ class TrainingResult:
     seconds: float
     examples_per_second: float
     notes: list[str] = field(default_factory=list)
+    # The epoch a resumed run continued after (None: it started from the beginning).
+    resumed_from_epoch: int | None = None
 
 
 def seed_everything(seed: int) -> None:
@@ -199,6 +213,8 @@ def train_model(
     data_provenance: Mapping[str, Any] | None = None,
     progress_callback: Callable[[TrainingProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    resume_state_dir: str | os.PathLike[str] | None = None,
+    resume_from: str | os.PathLike[str] | None = None,
 ) -> TrainingResult:
     """Train and write a checkpoint directory at `output_dir`.
 
@@ -209,6 +225,14 @@ def train_model(
     `should_stop()` is checked every step and validation batch; when it returns
     True, TrainingCancelled is raised. `output_dir` must not exist or be empty;
     it is only written, atomically, after training succeeds.
+
+    `resume_state_dir`: write the resumable state there after every completed
+    epoch (see `resume.py`; the caller deletes it when the run is over).
+    `resume_from`: a directory such a run wrote; training continues after its
+    last completed epoch, as the uninterrupted run would have, provided the
+    config (device, threads and the like aside) and the examples are the same.
+    A directory without a state starts from the beginning; one written for
+    other options or data, or damaged, too, with a note saying why.
     """
     config.validate()
     if not train_examples:
@@ -280,6 +304,60 @@ def train_model(
     history: list[dict[str, Any]] = []
     stopped_early = False
     epochs_completed = 0
+    finished = False
+    resumed_from_epoch: int | None = None
+    fingerprint = examples_fingerprint(train_examples, val_examples) if resume_state_dir or resume_from else ""
+    if resume_from is not None:
+        try:
+            resumed = resume_state_load(resume_from, config=config.to_dict(), data_fingerprint=fingerprint)
+        except ResumeStateUnusable as exc:
+            notes.append(f"resume state in {resume_from} not used ({exc}); started from the first epoch")
+            resumed = None
+        if resumed is not None:
+            state, tensors = resumed
+            model.load_state_dict(tensors.model)
+            optimizer.load_state_dict(tensors.optimizer)
+            scheduler.load_state_dict(tensors.scheduler)
+            step, epoch, epochs_completed = state.step, state.epoch, state.epoch
+            finished, stopped_early = state.finished, state.stopped_early
+            best_score, best_epoch, best_step = state.best_score, state.best_epoch, state.best_step
+            if best_step is not None:  # the best weights were saved unless they were the current ones
+                best_state = tensors.best_model if tensors.best_model is not None else dict(tensors.model)
+            evals_without_improvement = state.evals_without_improvement
+            history = list(state.history)
+            examples_seen, train_seconds, last_loss = state.examples_seen, state.train_seconds, state.last_loss
+            loss_sum, loss_count = state.loss_sum, state.loss_count
+            rng_states_restore(state.python_rng, state.numpy_rng)
+            torch.set_rng_state(tensors.torch_rng)
+            if tensors.cuda_rng and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(tensors.cuda_rng)
+            resumed_from_epoch = state.epoch
+            notes.append(f"resumed after epoch {state.epoch} of {config.epochs} (step {state.step}) from {resume_from}")
+
+    def save_resume_state() -> None:
+        if resume_state_dir is None:
+            return
+        python_rng, numpy_rng = rng_states()
+        best_is_current = best_step == step
+        resume_state_save(
+            resume_state_dir,
+            ResumeState(
+                epoch=epoch, step=step, finished=finished, stopped_early=stopped_early,
+                config=config.to_dict(), data_fingerprint=fingerprint,
+                best_score=best_score, best_epoch=best_epoch, best_step=best_step,
+                evals_without_improvement=evals_without_improvement, history=history,
+                examples_seen=examples_seen, train_seconds=train_seconds, last_loss=last_loss,
+                loss_sum=loss_sum, loss_count=loss_count, python_rng=python_rng, numpy_rng=numpy_rng, tensors_file="",
+            ),
+            ResumeTensors(
+                model=model.state_dict(),
+                optimizer=optimizer.state_dict(),
+                scheduler=scheduler.state_dict(),
+                best_model=None if best_is_current or best_state is None else best_state,
+                torch_rng=torch.get_rng_state(),
+                cuda_rng=list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
+            ),
+        )
 
     def report(phase: str, *, force: bool = False) -> None:
         nonlocal last_report, loss_sum, loss_count, last_loss
@@ -352,7 +430,8 @@ def train_model(
 
     model.train()
     report("training", force=True)
-    for epoch_index in range(config.epochs):
+    # A resumed run continues after its last completed epoch (none left if it had finished).
+    for epoch_index in range(config.epochs if finished else epochs_completed, config.epochs):
         epoch = epoch_index + 1
         rng = random.Random(config.seed * 1_000_003 + epoch_index)
         validated_at_step = -1
@@ -404,15 +483,19 @@ def train_model(
             if step >= total_steps:
                 break
         epochs_completed = epoch
-        if stopped_early or step >= total_steps:
-            if val_texts and validated_at_step != step:
-                validate()
-            break
+        finished = stopped_early or step >= total_steps
         if val_texts and validated_at_step != step:
             validate()
-            if config.early_stopping_patience and evals_without_improvement >= config.early_stopping_patience:
+            if (
+                not finished
+                and config.early_stopping_patience
+                and evals_without_improvement >= config.early_stopping_patience
+            ):
                 stopped_early = True
-                break
+        finished = finished or stopped_early or epoch == config.epochs
+        save_resume_state()
+        if finished:
+            break
 
     check_stop()
     if loss_count:
@@ -470,4 +553,5 @@ def train_model(
         seconds=seconds,
         examples_per_second=eps,
         notes=notes,
+        resumed_from_epoch=resumed_from_epoch,
     )

@@ -41,6 +41,8 @@ ENDPOINTS = [
     ("post", "/api/model-versions/1/promote/", {"admin"}),
     ("post", "/api/model-versions/rollback/", {"admin"}),
     ("get", "/api/predictions/export/", {"admin"}),
+    ("get", "/api/labels/imports/", {"admin"}),
+    ("post", "/api/labels/imports/", {"admin"}),
     ("get", "/api/tasks/import-1/", {"admin"}),
     ("get", "/api/users/", {"admin"}),
     ("post", "/api/users/", {"admin"}),

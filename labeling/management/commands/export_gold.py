@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from api.errors import DomainError
-from labeling.services.exports import EXPORT_FORMATS, gold_export_open
+from labeling.services.exports import EXPORT_FORMATS, UNCERTAIN_HELP, gold_export_open
 from labeling.services.files import atomic_text_writer
 
 
@@ -14,6 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--output", required=True)
         parser.add_argument("--format", choices=EXPORT_FORMATS, default=None, help="default: from the file name, else csv")
         parser.add_argument("--gold-version", default=None, help="a frozen gold-set version; default the current gold set")
+        parser.add_argument("--uncertain", default=None, help=UNCERTAIN_HELP)
 
     def handle(self, *args: object, **options: object) -> None:
         output = str(options["output"])
@@ -21,7 +22,7 @@ class Command(BaseCommand):
         try:
             # Audited like the export page (no user or address: the command line).
             export = gold_export_open(user=None, fmt=str(fmt), version_name=str(options["gold_version"] or ""),
-                                      channel="command:export_gold")
+                                      channel="command:export_gold", uncertain=options["uncertain"])  # type: ignore[arg-type]
         except DomainError as exc:
             raise CommandError(str(exc)) from None
         count = 0

@@ -4,6 +4,7 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from labeling.management.progress import CountProgress
 from labeling.report_files import format_errors
 from labeling.services.prelabel import new_reports_prelabel
 from labeling.services.report_import import report_import
@@ -20,7 +21,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--label-in-background",
             action="store_true",
-            help="queue rule labelling as a task even for small imports",
+            help="queue rule labelling as a task for a worker instead of labelling the new reports here "
+            "(the default, with progress on stderr)",
         )
 
     def handle(self, *args: object, **options: object) -> None:
@@ -39,5 +41,8 @@ class Command(BaseCommand):
             raise CommandError(f"{path}: nothing was imported; " + format_errors(result.errors))
         self.stdout.write(f"{path}: {result.rows_read} row(s) read, {result.batch.message}")
         if not options["no_label"] and result.created_ids:
-            inline = False if options["label_in_background"] else None
-            self.stdout.write(new_reports_prelabel(report_ids=result.created_ids, inline=inline))
+            # In the foreground by default, so that a `train_model --stage silver`
+            # right after finds its rule labels without a running worker.
+            inline = not options["label_in_background"]
+            progress = CountProgress("rule labels", self.stderr) if inline else None
+            self.stdout.write(new_reports_prelabel(report_ids=result.created_ids, inline=inline, progress=progress))

@@ -16,6 +16,7 @@ from labeling.rules import label_reports
 from labeling.sections import SectionMode
 from labeling.selectors import active_model_version_get
 from labeling.services.files import atomic_text_writer
+from labeling.uncertainty import POLICY_HELP, UncertaintyPolicyError, uncertainty_policy_parse
 from ml_worker.services import routed_labels_for_texts
 
 
@@ -43,8 +44,13 @@ class Command(BaseCommand):
         parser.add_argument("--column-order", choices=chexpert_csv.COLUMN_ORDERS, default="chexpert",
                             help="chexbert: CheXbert's 'Report Impression' header and column order")
         parser.add_argument("--batch-size", type=int, default=32)
+        parser.add_argument("--uncertain", default=None, help=POLICY_HELP + " (the --evidence and --provenance files keep the labeler's own values)")
 
     def handle(self, *args: object, **options: object) -> None:
+        try:
+            policy = uncertainty_policy_parse(str(options["uncertain"]) if options["uncertain"] else None)
+        except UncertaintyPolicyError as exc:
+            raise CommandError(f"--uncertain: {exc}") from None
         try:
             layout, rows = read_texts_for_labeling(str(options["input"]))
         except (OSError, ReportFileError) as exc:
@@ -70,6 +76,7 @@ class Command(BaseCommand):
             if options["evidence"]:
                 raise CommandError("--evidence is only produced by the rule labeler")
             labels = self._model_labels(texts, options)
+        labels = [policy.apply(row_labels) for row_labels in labels]
         order = str(options["column_order"])
         has_ids = layout.has_ids
 
