@@ -48,7 +48,7 @@ def training_periodic_check_task() -> int | None:
 
 
 @shared_task(name="ml_worker.tasks.training_runs_stalled_fail_task")
-def training_runs_stalled_fail_task() -> int:
+def training_runs_stalled_fail_task() -> dict[str, list[int]]:
     return training_runs_stalled_fail()
 
 

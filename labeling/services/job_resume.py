@@ -11,6 +11,17 @@ them back on the queue:
     task's status check);
   - rule labels missing for any report (chunked and idempotent);
   - the active model's labels missing for any report (sent by name to `gpu`).
+
+This module is the one owner of resuming those jobs. Training runs are the
+exception, and only they: their watchdog is
+`ml_worker.services.training.training_runs_stalled_fail` (beat, `default`
+queue), because only ml_worker knows a run's state (labeling may not import
+it). A run whose worker died is queued again once and continues from the
+resumable state of its last completed epoch (`<CHEXGOLD_MODEL_DIR>/runs/<run
+id>/resume/`); a second stall fails it. Nothing here touches training runs, and
+the watchdog resumes nothing else. A silver run rule-labels the reports it
+lacks labels for itself (`silver_rule_labels_complete`), so it never waits for
+this service.
 """
 
 from __future__ import annotations

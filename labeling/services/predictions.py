@@ -25,8 +25,8 @@ def rule_predictions_create(
     rules version are skipped; each chunk commits on its own, so a job that
     dies part-way keeps the chunks it finished and the rerun does the rest.
     `report_ids=None` labels every report that lacks one. `progress(done,
-    total)` is called once before the first chunk and after each committed
-    chunk (total: the reports that still needed labels). Returns the number
+    total)` is called before the first chunk and after each committed chunk
+    (total: the reports that still needed labels; no call when none did). Returns the number
     of predictions written.
     """
     section = section or settings.CHEXGOLD_LABEL_SECTION
@@ -41,7 +41,7 @@ def rule_predictions_create(
             have.update(done.filter(report_id__in=wanted[start : start + 900]).values_list("report_id", flat=True))
         ids = [i for i in wanted if i not in have]
     written = 0
-    if progress is not None:
+    if progress is not None and ids:
         progress(0, len(ids))
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]

@@ -11,9 +11,12 @@ Entry points:
   `from_dict()`).
 - `train.train_model(config, train_examples, val_examples, *, output_dir,
   init_from=None, chexbert_config_dir=None, parent_version=None,
-  data_provenance=None, progress_callback=None, should_stop=None)
+  data_provenance=None, progress_callback=None, should_stop=None,
+  resume_state_dir=None, resume_from=None)
   -> train.TrainingResult`; progress arrives as `train.TrainingProgress`;
-  `should_stop()` returning True raises `train.TrainingCancelled`.
+  `should_stop()` returning True raises `train.TrainingCancelled`. With
+  `resume_state_dir` the state of every completed epoch is saved there
+  (`resume.py`); `resume_from` continues after the last one.
 - `predict.Predictor.from_checkpoint(dir)` / `Predictor.from_chexbert(file,
   config_dir)` / `predict.load_predictor(path, chexbert_config_dir=...)`, then
   `predictor.predict(texts) -> list[predict.Prediction]` (`labels`,

@@ -29,7 +29,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -104,7 +104,9 @@ def comparable_config(config: Mapping[str, Any]) -> dict[str, Any]:
 def rng_states() -> tuple[list[Any], list[Any]]:
     """Python's and NumPy's global RNG states as JSON-ready lists."""
     version, internal, gauss = random.getstate()
-    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)  # type: ignore[misc]
+    # legacy=True: the (kind, keys, pos, has_gauss, cached) tuple, never the dict form.
+    state = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state(legacy=True))
+    kind, keys, pos, has_gauss, cached = state
     return [version, list(internal), gauss], [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)]
 
 

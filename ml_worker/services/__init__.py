@@ -18,6 +18,8 @@ from ml_worker.services.registry import (  # noqa: F401
 from ml_worker.services.training import (  # noqa: F401
     CANCEL_POLL_SECONDS,
     DEMO_TRAINING_OVERRIDES,
+    MAX_RESUMES,
+    NO_REPORTS_MESSAGE,
     OPEN_STATUSES,
     STALLED_AFTER,
     WORKER_STOPPING,
@@ -26,11 +28,13 @@ from ml_worker.services.training import (  # noqa: F401
     TrainingData,
     TrainingRunConflict,
     demo_first_model_train,
+    silver_rule_labels_complete,
     training_config_build,
     training_data_collect,
     training_periodic_check,
     training_run_cancel,
     training_run_create,
     training_run_execute,
+    training_run_state_dir,
     training_runs_stalled_fail,
 )

@@ -53,6 +53,7 @@ def model_version_register(*, run: TrainingRun, checkpoint_dir: Path, data: Trai
             "steps": training.steps, "seconds": round(training.seconds, 1),
             "examples_per_second": round(training.examples_per_second, 2),
             "selection": training.selection, "best_epoch": training.best_epoch,
+            "resumed_from_epoch": training.resumed_from_epoch,  # None unless a lost worker's run was resumed
         },
     }
     new_score: float | None = None

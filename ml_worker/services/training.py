@@ -1,5 +1,11 @@
 """Training runs (Django side): create, cancel, collect data, execute, notice
-stalled runs, the periodic and demo triggers. The model code is `ml_worker.ml`."""
+stalled runs, the periodic and demo triggers. The model code is `ml_worker.ml`.
+
+The stalled-run sweeper (`training_runs_stalled_fail`) is the training watchdog:
+a run whose worker died is queued again once and continues from the resumable
+state its last completed epoch left under `<CHEXGOLD_MODEL_DIR>/runs/<run id>/resume/`;
+a run that stalls again is failed. Every other lost job (imports, missing rule
+and model labels) is resumed by `labeling.services.job_resume`."""
 
 from __future__ import annotations
 
@@ -11,7 +17,9 @@ import shutil
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
@@ -29,6 +37,7 @@ from labeling.selectors import (
     current_gold_for_training,
     rule_labels_for_training,
 )
+from labeling.services.predictions import rule_predictions_create
 from labeling.splits import in_silver_holdout
 from ml_worker.ml.config import TrainingConfig
 from ml_worker.models import TrainingRun
@@ -39,6 +48,11 @@ logger = logging.getLogger(__name__)
 OPEN_STATUSES = (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING)
 # A running run that has not reported progress for this long lost its worker.
 STALLED_AFTER = dt.timedelta(minutes=15)
+# A stalled run is queued again (resuming from its last completed epoch) this many
+# times; the next stall fails it: a run that keeps killing its worker (out of
+# memory, a bad GPU) must not loop forever.
+MAX_RESUMES = 1
+NO_REPORTS_MESSAGE = "no reports imported yet: run manage.py import_reports FILE"
 # Set when this worker process is shutting down (Celery's worker_shutting_down
 # signal): a training run stops at its next step instead of being killed mid-write.
 WORKER_STOPPING = threading.Event()
@@ -194,6 +208,18 @@ def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
 
 
 # --- running -----------------------------------------------------------------------
+def silver_rule_labels_complete(*, progress: Callable[[int, int], None] | None = None) -> int:
+    """Rule-label, in this process, every report that lacks a label of the
+    current rules version, so that a silver run trains on every imported report
+    (an upload's labelling may still be queued for a `default` worker, or none
+    may be running). Idempotent and resumable chunk by chunk; `progress(done,
+    total)` as in `rule_predictions_create`. Returns how many were labelled.
+    Raises NoTrainingData when no report has been imported at all."""
+    if not Report.objects.exists():
+        raise NoTrainingData(NO_REPORTS_MESSAGE)
+    return rule_predictions_create(report_ids=None, progress=progress)
+
+
 def training_data_collect(*, run: TrainingRun) -> TrainingData:
     """Examples for a run. Validation is never trained on: gold reports in the
     validation split, and the silver hold-out, are excluded from training."""
@@ -224,8 +250,15 @@ def training_data_collect(*, run: TrainingRun) -> TrainingData:
          "gold_total": current_gold_for_training().count()}
     )
     if not train:
-        what = "rule labels (import reports first)" if run.stage == TrainingRun.Stage.SILVER else "gold labels in the train split"
-        raise NoTrainingData(f"no training examples: no {what}")
+        if run.stage == TrainingRun.Stage.GOLD:
+            raise NoTrainingData("no training examples: no gold labels in the train split")
+        reports = Report.objects.count()
+        if not reports:
+            raise NoTrainingData(NO_REPORTS_MESSAGE)
+        raise NoTrainingData(
+            f"no training examples: none of the {reports} imported report(s) is an unflagged report outside the "
+            f"validation sets with rule labels of rules {RULES_VERSION}"
+        )
     return TrainingData(train=train, validation=validation, validation_basis=basis, provenance=provenance)
 
 
@@ -236,7 +269,8 @@ def training_run_execute(*, run_id: int) -> TrainingRun:
     cancellation marks the run failed/cancelled, keeps its log, writes no
     checkpoint and leaves the active model untouched.
     """
-    from ml_worker.ml.train import TrainingCancelled, train_model  # here: training imports torch
+    from ml_worker.ml.resume import ResumeStateUnusable, resume_state_read  # here: these import torch
+    from ml_worker.ml.train import TrainingCancelled, train_model
 
     claimed = TrainingRun.objects.filter(id=run_id, status=TrainingRun.Status.QUEUED).update(
         status=TrainingRun.Status.RUNNING, started_at=timezone.now()
@@ -246,12 +280,15 @@ def training_run_execute(*, run_id: int) -> TrainingRun:
         logger.info("training run %s is %s; nothing to do", run_id, run.status)
         return run
     output_dir = Path(settings.CHEXGOLD_MODEL_DIR) / f"run-{run.id:05d}-{timezone.now():%Y%m%d-%H%M%S}"
+    state_dir = training_run_state_dir(run_id=run.id)
+    resume_dir = state_dir / "resume"
+    earlier_log = run.log  # a resumed run keeps the log of its earlier attempt
     log_lines: list[str] = []
 
     def log(message: str) -> None:
         line = f"{timezone.now():%H:%M:%S} {message}"
         log_lines.append(line)
-        TrainingRun.objects.filter(id=run_id).update(log="\n".join(log_lines) + "\n")
+        TrainingRun.objects.filter(id=run_id).update(log=earlier_log + "\n".join(log_lines) + "\n")
 
     last_cancel_check = [0.0]
 
@@ -270,12 +307,22 @@ def training_run_execute(*, run_id: int) -> TrainingRun:
         TrainingRun.objects.filter(id=run_id).update(progress=data)
 
     try:
+        if run.stage == TrainingRun.Stage.SILVER:
+            labelled = silver_rule_labels_complete()
+            if labelled:
+                log(f"rule-labelled {labelled} report(s) that had no labels of rules {RULES_VERSION}")
         data = training_data_collect(run=run)
         TrainingRun.objects.filter(id=run_id).update(data_summary=data.provenance)
         config = TrainingConfig.from_dict(run.config)
         init_from = _init_from(run)
         log(f"{run.stage} training on {len(data.train)} report(s), validating on {len(data.validation)} "
             f"({data.validation_basis}); starting from {init_from or 'the bundled encoder'}")
+        try:
+            resume_state = resume_state_read(resume_dir)
+        except ResumeStateUnusable:
+            resume_state = None  # train_model says why in its notes
+        if resume_state is not None:
+            log(f"resuming after epoch {resume_state.epoch} of {config.epochs} from {resume_dir}")
         result = train_model(
             config, data.train, data.validation,
             output_dir=output_dir, init_from=init_from,
@@ -283,6 +330,7 @@ def training_run_execute(*, run_id: int) -> TrainingRun:
             parent_version=run.base_version.name if run.base_version else None,
             data_provenance=data.provenance,
             progress_callback=on_progress, should_stop=should_stop,
+            resume_state_dir=resume_dir, resume_from=resume_dir if resume_dir.is_dir() else None,
         )
         log(f"trained {result.steps} step(s) in {result.seconds:.0f} s ({result.examples_per_second:.1f} examples/s); "
             f"selection: {result.selection}, best score {result.best_score}")
@@ -307,7 +355,18 @@ def training_run_execute(*, run_id: int) -> TrainingRun:
         shutil.rmtree(output_dir, ignore_errors=True)
     else:
         _finish(run_id, TrainingRun.Status.SUCCEEDED)
+    finally:
+        # Ended one way or another: nothing will resume it. (A killed worker never
+        # gets here, so the stalled-run sweeper finds the state.)
+        shutil.rmtree(state_dir, ignore_errors=True)
     return TrainingRun.objects.get(id=run_id)
+
+
+def training_run_state_dir(*, run_id: int) -> Path:
+    """What a run keeps while it runs, on the model store shared by the workers:
+    its resumable state (`resume/`, written after every completed epoch).
+    Removed when the run ends."""
+    return Path(settings.CHEXGOLD_MODEL_DIR) / "runs" / str(run_id)
 
 
 def _base_version(*, stage: str) -> ModelVersion | None:
@@ -330,21 +389,46 @@ def _finish(run_id: int, status: str) -> None:
     TrainingRun.objects.filter(id=run_id).update(status=status, finished_at=timezone.now())
 
 
-def training_runs_stalled_fail() -> int:
-    """Mark failed the running runs whose worker died (no progress for STALLED_AFTER),
-    so they stop blocking new runs. Returns how many."""
+def training_runs_stalled_fail() -> dict[str, list[int]]:
+    """The training watchdog (beat, on the `default` queue so that no GPU worker
+    is needed to notice a dead one): a running run whose worker died (no
+    progress for STALLED_AFTER) is queued again, up to MAX_RESUMES times, and
+    continues from the state of its last completed epoch (from the start if it
+    completed none); after that a stall fails it, so that it stops blocking new
+    runs. Returns the ids {"requeued": [...], "failed": [...]}."""
     cutoff = timezone.now() - STALLED_AFTER
-    failed = 0
+    requeued: list[int] = []
+    failed: list[int] = []
     for run in TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING):
         updated = run.progress.get("updated_at")
-        last = dt.datetime.fromisoformat(updated) if updated else run.started_at
-        if last is None or last < cutoff:
-            TrainingRun.objects.filter(id=run.id, status=TrainingRun.Status.RUNNING).update(
-                status=TrainingRun.Status.FAILED, finished_at=timezone.now(),
-                log=run.log + f"{timezone.now():%H:%M:%S} failed: no progress since {last}; its worker was lost\n",
+        # A resumed run keeps the progress of its earlier attempt until it reports anew.
+        seen = [t for t in (dt.datetime.fromisoformat(updated) if updated else None, run.started_at) if t is not None]
+        last = max(seen) if seen else None
+        if last is not None and last >= cutoff:
+            continue
+        now = timezone.now()
+        if run.resume_count < MAX_RESUMES:
+            claimed = TrainingRun.objects.filter(
+                id=run.id, status=TrainingRun.Status.RUNNING, resume_count=run.resume_count
+            ).update(
+                status=TrainingRun.Status.QUEUED, resume_count=run.resume_count + 1,
+                log=run.log + f"{now:%H:%M:%S} no progress since {last}; its worker was lost: queued again to "
+                f"continue from its last completed epoch (resume {run.resume_count + 1} of {MAX_RESUMES})\n",
             )
-            failed += 1
-    return failed
+            if claimed:
+                transaction.on_commit(partial(_enqueue, run.id))
+                logger.warning("training run %s was stalled; queued again to resume", run.id)
+                requeued.append(run.id)
+            continue
+        claimed = TrainingRun.objects.filter(id=run.id, status=TrainingRun.Status.RUNNING).update(
+            status=TrainingRun.Status.FAILED, finished_at=now,
+            log=run.log + f"{now:%H:%M:%S} failed: no progress since {last}; its worker was lost"
+            f"{' again after being resumed' if run.resume_count else ''}\n",
+        )
+        if claimed:
+            shutil.rmtree(training_run_state_dir(run_id=run.id), ignore_errors=True)
+            failed.append(run.id)
+    return {"requeued": requeued, "failed": failed}
 
 
 # --- periodic and demo triggers ----------------------------------------------------

@@ -26,7 +26,7 @@ from labeling.observations import OBSERVATION_NAMES
 from quality.statistics import statistics_cache_clear, statistics_get
 from tests.factories import AnnotationFactory, GoldLabelFactory, ReportFactory, labels
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.both_backends]
 HEADER = ",".join(OBSERVATION_NAMES)
 
 
@@ -159,6 +159,26 @@ def test_a_zero_one_file_read_as_negative_gets_a_note(tmp_path, reports) -> None
     result = label_file_import(path=str(path), kind="gold", user=None)
     assert GoldLabel.objects.get().labels["Edema"] == "negative"
     assert any("zero_means blank" in n for n in result.notes)
+
+
+def test_the_gold_exports_import_back_unchanged(tmp_path, reports) -> None:  # type: ignore[no-untyped-def]
+    GoldLabelFactory(report=reports[0], labels=labels(edema="uncertain", no_finding="blank", fracture="negative"))
+    GoldLabelFactory(report=reports[1], labels=labels(no_finding="positive"), method="adjudicated")
+    for fmt in ("csv", "jsonl"):
+        out = tmp_path / f"gold.{fmt}"
+        call_command("export_gold", "--output", str(out), "--format", fmt)
+        result = label_file_import(path=str(out), kind="gold", user=None)
+        assert result.ok and (result.unchanged, result.created) == (2, 0), (fmt, result.errors)
+    assert GoldLabel.objects.count() == 2 and not LabelImport.objects.exists()
+
+
+def test_gold_download_page_takes_the_policy(client, reports, admin) -> None:  # type: ignore[no-untyped-def]
+    GoldLabelFactory(report=reports[0], labels=labels(edema="uncertain"))
+    client.force_login(admin)
+    body = b"".join(client.get(reverse("labeling:gold_export"), {"uncertain": "u-ones"}).streaming_content).decode()
+    header, row = body.splitlines()[0].split(","), body.splitlines()[-1].split(",")
+    assert row[header.index("Edema")] == "1.0"
+    assert client.get(reverse("labeling:gold_export"), {"uncertain": "Edema=often"}).status_code == 400
 
 
 # --- reads --------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -13,6 +14,7 @@ from labeling.models import Annotation, GoldLabel, LabelImport, MachinePredictio
 from labeling.observations import OBSERVATION_NAMES
 from tests.factories import GoldLabelFactory, ReportFactory, RulePredictionFactory, labels
 
+pytestmark = pytest.mark.both_backends
 HEADER = ",".join(OBSERVATION_NAMES)
 URL = "/api/labels/imports/"
 

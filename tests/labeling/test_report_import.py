@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from labeling.models import ImportBatch, Report
+from labeling.models import ImportBatch, MachinePrediction, Report
 from labeling.services.report_import import report_import
 
 pytestmark = [pytest.mark.django_db, pytest.mark.both_backends]
@@ -141,3 +142,24 @@ def test_command_imports_and_stores_rule_labels(tmp_path: Path) -> None:
     prediction = Report.objects.get().predictions.get(source="rules")
     assert prediction.labels["Pleural Effusion"] == "positive"
     assert prediction.evidence is not None and prediction.evidence["Pleural Effusion"]
+
+
+def test_command_rule_labels_a_large_import_in_the_foreground_with_progress_on_stderr(tmp_path: Path) -> None:
+    # Over the 2,000 reports that used to be queued for a worker instead.
+    rows = "".join(f"{i},{'Small left pleural effusion.' if i % 2 else 'Lungs are clear.'} Study {i}.\n" for i in range(2100))
+    path = write(tmp_path, "r.csv", "id,Reports\n" + rows)
+    out, err = io.StringIO(), io.StringIO()
+    call_command("import_reports", str(path), stdout=out, stderr=err)
+    assert "rule labels stored for 2100 report(s)" in out.getvalue()
+    assert "rule labels: 2,100/2,100 (100%)" in err.getvalue()
+    assert MachinePrediction.objects.filter(source="rules").count() == 2100
+
+
+def test_command_leaves_rule_labelling_to_a_worker_when_told(tmp_path: Path, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    path = write(tmp_path, "r.csv", "id,Reports\n1,Large right pleural effusion.\n")
+    out, err = io.StringIO(), io.StringIO()
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        call_command("import_reports", str(path), "--label-in-background", stdout=out, stderr=err)
+    assert "rule labelling of 1 report(s) queued" in out.getvalue() and err.getvalue() == ""
+    assert len(queued) == 2  # the rule labelling task, and the active model's labels on the gpu queue
+    assert not MachinePrediction.objects.exists()

@@ -8,10 +8,11 @@ failure safety and chunked inference.
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from labeling.models import GoldLabel, MachinePrediction, ModelVersion, Report
 from labeling.selectors import active_model_version_get, runtime_settings_get
@@ -167,23 +168,106 @@ def test_train_model_command_runs_in_the_foreground(capsys) -> None:  # type: ig
     assert ModelVersion.objects.count() == 1
 
 
-def test_a_run_whose_worker_died_is_failed_by_the_sweeper() -> None:
+def test_train_model_without_any_report_says_to_import_some() -> None:
+    with pytest.raises(CommandError) as info:
+        call_command("train_model", "--stage", "silver")
+    assert str(info.value) == "no reports imported yet: run manage.py import_reports FILE"
+    assert not TrainingRun.objects.exists()
+
+
+def test_silver_training_right_after_an_import_whose_labelling_was_queued_needs_no_worker(  # type: ignore[no-untyped-def]
+    tmp_path: Path, django_capture_on_commit_callbacks
+) -> None:
+    path = tmp_path / "reports.csv"
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "Reports"])
+        writer.writerows((f"R{i}", text) for i, (text, _) in enumerate(make_examples(20, seed=4)))
+    with django_capture_on_commit_callbacks(execute=False):  # no worker will ever run the queued labelling
+        call_command("import_reports", str(path), "--label-in-background", stdout=io.StringIO())
+    assert not MachinePrediction.objects.filter(source="rules").exists()
+    out, err = io.StringIO(), io.StringIO()
+    call_command("train_model", "--stage", "silver", "--epochs", "1", "--lr", "0.003", "--batch-size", "8",
+                 "--max-length", "64", stdout=out, stderr=err)
+    assert "rule labels: 20/20" in err.getvalue()
+    assert "rule labels stored for 20 report(s) that had none" in out.getvalue() and "registered" in out.getvalue()
+    assert MachinePrediction.objects.filter(source="rules").count() == 20
+    assert TrainingRun.objects.get().data_summary["silver_train_reports"] > 0
+
+
+def worker_lost(run: TrainingRun) -> None:
+    """The state a killed worker leaves: running, no progress for an hour."""
     import datetime as dt
 
     from django.utils import timezone
 
-    from ml_worker.services import training_runs_stalled_fail
+    old = timezone.now() - dt.timedelta(hours=1)
+    TrainingRun.objects.filter(id=run.id).update(status="running", started_at=old, progress={"epoch": 2, "updated_at": old.isoformat()})
+
+
+def test_the_sweeper_queues_a_run_whose_worker_died_again_once_then_fails_it(django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from ml_worker.services import training_run_state_dir, training_runs_stalled_fail
 
     run = training_run_create(stage="silver", base="encoder", overrides=FAST, enqueue=False)
-    old = (timezone.now() - dt.timedelta(hours=1)).isoformat()
-    TrainingRun.objects.filter(id=run.id).update(status="running", started_at=timezone.now(), progress={"updated_at": old})
+    worker_lost(run)
     fresh = training_run_create  # a new run is blocked while the dead one looks open
     with pytest.raises(TrainingRunConflict):
         fresh(stage="silver", base="encoder", overrides=FAST, enqueue=False)
-    assert training_runs_stalled_fail() == 1
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        assert training_runs_stalled_fail() == {"requeued": [run.id], "failed": []}
+    assert len(queued) == 1  # its task, sent after commit
+    assert training_runs_stalled_fail() == {"requeued": [], "failed": []}  # queued now: nothing to sweep
     run.refresh_from_db()
-    assert run.status == "failed" and "worker was lost" in run.log
+    assert run.status == "queued" and run.resume_count == 1
+    assert "worker was lost: queued again to continue from its last completed epoch (resume 1 of 1)" in run.log
+    with pytest.raises(TrainingRunConflict):  # still open: it will resume
+        fresh(stage="silver", base="encoder", overrides=FAST, enqueue=False)
+
+    worker_lost(run)  # the resumed attempt dies too
+    state = training_run_state_dir(run_id=run.id) / "resume"
+    state.mkdir(parents=True)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        assert training_runs_stalled_fail() == {"requeued": [], "failed": [run.id]}
+    assert not queued
+    run.refresh_from_db()
+    assert run.status == "failed" and "worker was lost again after being resumed" in run.log
+    assert "queued again" in run.log  # the earlier line is kept
+    assert not state.exists()
     fresh(stage="silver", base="encoder", overrides=FAST, enqueue=False)
+
+
+def test_a_requeued_run_resumes_from_the_epoch_its_dead_worker_completed(django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from django.conf import settings
+
+    from ml_worker.ml.checkpoints import read_manifest
+    from ml_worker.ml.config import TrainingConfig
+    from ml_worker.ml.train import TrainingCancelled, train_model
+    from ml_worker.services import training_data_collect, training_run_state_dir, training_runs_stalled_fail
+
+    reports_with_rule_labels(16)
+    run = training_run_create(stage="silver", base="encoder", overrides={**FAST, "epochs": 2}, enqueue=False)
+    # What the dead worker got done: epoch 1 of 2, its state on the model store.
+    resume = training_run_state_dir(run_id=run.id) / "resume"
+    data = training_data_collect(run=run)
+    with pytest.raises(TrainingCancelled):
+        train_model(TrainingConfig.from_dict(run.config), data.train, data.validation,
+                    output_dir=Path(settings.CHEXGOLD_MODEL_DIR) / "dead", init_from=settings.CHEXGOLD_BASE_ENCODER,
+                    resume_state_dir=resume, should_stop=lambda: (resume / "resume_state.json").exists())
+    worker_lost(run)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        assert training_runs_stalled_fail() == {"requeued": [run.id], "failed": []}
+    assert len(queued) == 1  # the run's task, sent after commit
+
+    run = training_run_execute(run_id=run.id)  # what the queued task does
+
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.log
+    assert "resuming after epoch 1 of 2" in run.log and "resumed after epoch 1 of 2" in run.log
+    assert "queued again" in run.log  # the log of the earlier attempt is kept
+    version = run.produced_version
+    assert version is not None and version.metrics["training"]["resumed_from_epoch"] == 1
+    history = read_manifest(version.checkpoint_path).validation_metrics["history"]
+    assert [h["epoch"] for h in history] == [1, 2]  # epoch 1 from the dead worker, epoch 2 from this one
+    assert not training_run_state_dir(run_id=run.id).exists()  # a finished run leaves no state behind
 
 
 def test_worker_shutdown_interrupts_training_as_a_failure_not_a_cancel() -> None:

@@ -6,8 +6,15 @@ import threading
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
+from labeling.management.progress import CountProgress
 from ml_worker.models import TrainingRun
-from ml_worker.services import NoTrainingData, TrainingRunConflict, training_run_create, training_run_execute
+from ml_worker.services import (
+    NoTrainingData,
+    TrainingRunConflict,
+    silver_rule_labels_complete,
+    training_run_create,
+    training_run_execute,
+)
 
 
 class Command(BaseCommand):
@@ -29,6 +36,14 @@ class Command(BaseCommand):
         stage = str(options["stage"])
         base = options["base"] or ("encoder" if stage == "silver" else "active")
         overrides = {k: options[k] for k in ("epochs", "learning_rate", "batch_size", "max_length", "max_steps", "seed")}
+        if stage == TrainingRun.Stage.SILVER:
+            # Here, before the run exists: an import's labelling may be queued with no worker to run it.
+            try:
+                labelled = silver_rule_labels_complete(progress=CountProgress("rule labels", self.stderr))
+            except NoTrainingData as exc:
+                raise CommandError(str(exc)) from None
+            if labelled:
+                self.stdout.write(f"rule labels stored for {labelled} report(s) that had none")
         try:
             run = training_run_create(stage=stage, base=str(base), overrides=overrides, trigger="command", enqueue=bool(options["queue"]))
         except (TrainingRunConflict, ValueError) as exc:
