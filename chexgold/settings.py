@@ -320,6 +320,14 @@ CHEXGOLD_PREFILL_MIN_PROBABILITY = env.float("CHEXGOLD_PREFILL_MIN_PROBABILITY",
 CHEXGOLD_MAX_REPORT_CHARS = env.int("CHEXGOLD_MAX_REPORT_CHARS", default=100_000)
 CHEXGOLD_MAX_UPLOAD_MB = env.int("CHEXGOLD_MAX_UPLOAD_MB", default=512)
 CHEXGOLD_LABEL_SECTION = env.str("CHEXGOLD_LABEL_SECTION", default="auto")
+# How CPU workers run the model (ml_worker.ml.predict.INFERENCE_MODES): "auto" is
+# bf16 autocast where the CPU computes bf16 natively (AMX/AVX512-BF16: 2.3x fp32's
+# speed, 99.99 % of labels identical) and fp32 elsewhere (emulated bf16 is slower);
+# "dynamic-int8" (1.6x, 99.6 % identical) and "fp32" on request.
+# bench/bench_inference_modes.py measures them. CUDA workers ignore it.
+CHEXGOLD_INFERENCE_MODE = env.str("CHEXGOLD_INFERENCE_MODE", default="auto")
+if CHEXGOLD_INFERENCE_MODE not in ("auto", "fp32", "bf16", "dynamic-int8"):
+    raise ValueError("CHEXGOLD_INFERENCE_MODE must be auto, fp32, bf16 or dynamic-int8")
 CHEXGOLD_TRAIN_CHECK_MINUTES = env.int("CHEXGOLD_TRAIN_CHECK_MINUTES", default=30)
 CHEXGOLD_TRAIN_MIN_NEW_GOLD = env.int("CHEXGOLD_TRAIN_MIN_NEW_GOLD", default=50)
 # Training augmentations per stage (names from ml_worker.ml.augment). Silver runs

@@ -18,7 +18,8 @@ _cache: dict[str, Predictor] = {}
 
 def predictor_for_path(path: str | Path, *, batch_size: int = 32) -> Predictor:
     """Load one of our checkpoint directories, or an original CheXbert file
-    (then CHEXGOLD_CHEXBERT_CONFIG_DIR names the BERT-base config + vocabulary)."""
+    (then CHEXGOLD_CHEXBERT_CONFIG_DIR names the BERT-base config + vocabulary),
+    computing as CHEXGOLD_INFERENCE_MODE says."""
     # here, not at the top: these import torch, which web processes never need
     from ml_worker.ml.checkpoints import is_checkpoint_dir
     from ml_worker.ml.predict import Predictor
@@ -27,11 +28,14 @@ def predictor_for_path(path: str | Path, *, batch_size: int = 32) -> Predictor:
     with _lock:
         if key not in _cache:
             if is_checkpoint_dir(path):
-                _cache[key] = Predictor.from_checkpoint(path, batch_size=batch_size)
+                _cache[key] = Predictor.from_checkpoint(
+                    path, batch_size=batch_size, inference_mode=settings.CHEXGOLD_INFERENCE_MODE
+                )
             else:
                 _cache[key] = Predictor.from_chexbert(
                     path, settings.CHEXGOLD_CHEXBERT_CONFIG_DIR or None,
                     section_mode=settings.CHEXGOLD_LABEL_SECTION, batch_size=batch_size,
+                    inference_mode=settings.CHEXGOLD_INFERENCE_MODE,
                 )
         return _cache[key]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,37 @@ def cpu_bf16_is_native() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):  # a torch build without oneDNN
         return False
+
+
+# How a Predictor computes on the CPU (bench/bench_inference_modes.py measures
+# them against fp32: speed, and agreement of the labels):
+# - "fp32": plain float32;
+# - "bf16": bf16 autocast (fast only where `cpu_bf16_is_native`);
+# - "dynamic-int8": the Linear layers (encoder and heads) with int8 weights and
+#   activations quantised on the fly (torch.ao.quantization.quantize_dynamic);
+# - "auto": "bf16" where the CPU computes bf16 natively, "fp32" elsewhere.
+# On CUDA every mode computes as `cuda_bf16` says.
+INFERENCE_MODES = ("auto", "fp32", "bf16", "dynamic-int8")
+
+
+def resolve_inference_mode(mode: str) -> str:
+    """The concrete CPU mode `mode` means on this machine ("auto" resolved)."""
+    if mode not in INFERENCE_MODES:
+        raise ValueError(f"inference_mode must be one of {INFERENCE_MODES}, got {mode!r}")
+    if mode == "auto":
+        return "bf16" if cpu_bf16_is_native() else "fp32"
+    return mode
+
+
+def quantize_dynamic_int8(model: ChexbertModel) -> ChexbertModel:
+    """A CPU copy of `model` whose Linear layers hold int8 weights and quantise
+    their inputs per batch. (PyTorch's eager quantisation API, deprecated in
+    favour of torchao but present in the pinned torch; its warnings are hushed.)"""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*(torchao|deprecated).*")
+        quantized = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=False)
+    assert isinstance(quantized, ChexbertModel)  # a copy of the same module, Linear layers swapped
+    return quantized
 
 
 def autocast_context(device: torch.device, *, cuda_bf16: bool = True, cpu_bf16: bool = False):
@@ -193,8 +225,10 @@ class Predictor:
     """A loaded model ready to label reports. Not thread-safe; one per process.
 
     `batch_size`: reports per forward pass (default 64 on CPU, 512 on CUDA).
-    `cpu_bf16`: bf16 autocast on CPU (faster only on CPUs with AMX/AVX512-BF16,
-    see `cpu_bf16_is_native`; probabilities differ slightly from fp32). `cuda_bf16`: bf16 autocast on
+    `inference_mode`: how the CPU computes, one of INFERENCE_MODES (setting
+    CHEXGOLD_INFERENCE_MODE in the app). `cpu_bf16=True` is the same as
+    `inference_mode="bf16"` (faster only on CPUs with AMX/AVX512-BF16, see
+    `cpu_bf16_is_native`; probabilities differ slightly from fp32). `cuda_bf16`: bf16 autocast on
     CUDA. `chunk_size`: reports prepared at a time (default: all on CPU,
     8192 on CUDA, so CPU work overlaps GPU work).
     """
@@ -209,17 +243,23 @@ class Predictor:
         cuda_bf16: bool = True,
         num_threads: int | None = None,
         chunk_size: int | None = None,
+        inference_mode: str = "fp32",
     ) -> None:
+        mode = resolve_inference_mode(inference_mode)
         if num_threads:
             torch.set_num_threads(num_threads)
         self.device = resolve_device(device)
-        self.model = loaded.model.to(self.device).eval()
+        self.inference_mode = mode if self.device.type == "cpu" else "fp32"
+        model = loaded.model.to(self.device).eval()
+        if self.inference_mode == "dynamic-int8":
+            model = quantize_dynamic_int8(model)
+        self.model = model
         self.tokenizer = loaded.tokenizer
         self.manifest: CheckpointManifest = loaded.manifest
         self.section_mode = loaded.manifest.section_mode or "auto"
         self.max_length = int(loaded.manifest.max_length or 512)
         self.batch_size = batch_size or (512 if self.device.type == "cuda" else 64)
-        self.cpu_bf16 = cpu_bf16
+        self.cpu_bf16 = cpu_bf16 or self.inference_mode == "bf16"
         self.cuda_bf16 = cuda_bf16
         self.chunk_size = chunk_size
 

@@ -23,12 +23,17 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def predictor(tmp_path_factory: pytest.TempPathFactory) -> Predictor:
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("pred")
     encoder = write_tiny_encoder(root / "encoder")
     config = TrainingConfig(epochs=1, learning_rate=3e-3, batch_size=8, max_steps=5)
     train_model(config, make_examples(40), [], init_from=encoder, output_dir=root / "model")
-    return Predictor.from_checkpoint(root / "model", device="cpu")
+    return root / "model"
+
+
+@pytest.fixture(scope="module")
+def predictor(model_dir: Path) -> Predictor:
+    return Predictor.from_checkpoint(model_dir, device="cpu")
 
 
 def probability_matrix(predictions: list) -> torch.Tensor:
@@ -117,3 +122,25 @@ def test_native_bf16_check_answers_without_failing() -> None:
     from ml_worker.ml.predict import cpu_bf16_is_native
 
     assert cpu_bf16_is_native() in (True, False)
+
+
+def test_dynamic_int8_quantises_the_linear_layers_and_stays_close_to_fp32(model_dir: Path) -> None:
+    fp32 = Predictor.from_checkpoint(model_dir, device="cpu")
+    int8 = Predictor.from_checkpoint(model_dir, device="cpu", inference_mode="dynamic-int8")
+    assert int8.inference_mode == "dynamic-int8" and fp32.inference_mode == "fp32"
+    linear_types = {type(m).__module__ for m in int8.model.modules() if type(m).__name__ == "Linear"}
+    assert linear_types == {"torch.ao.nn.quantized.dynamic.modules.linear"}  # every Linear, heads included
+    assert all(isinstance(m, torch.nn.Linear) for m in fp32.model.modules() if type(m).__name__ == "Linear")  # fp32 untouched
+    assert torch.allclose(probability_matrix(int8.predict(TEXTS)), probability_matrix(fp32.predict(TEXTS)), atol=0.05)
+
+
+def test_inference_modes_resolve_and_unknown_ones_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ml_worker.ml import predict
+
+    monkeypatch.setattr(predict, "cpu_bf16_is_native", lambda: True)
+    assert predict.resolve_inference_mode("auto") == "bf16"
+    monkeypatch.setattr(predict, "cpu_bf16_is_native", lambda: False)
+    assert predict.resolve_inference_mode("auto") == "fp32"  # emulated bf16 is several times slower
+    assert predict.resolve_inference_mode("dynamic-int8") == "dynamic-int8"
+    with pytest.raises(ValueError, match="inference_mode must be one of"):
+        predict.resolve_inference_mode("int4")

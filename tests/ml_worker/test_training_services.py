@@ -168,6 +168,22 @@ def test_train_model_command_runs_in_the_foreground(capsys) -> None:  # type: ig
     assert ModelVersion.objects.count() == 1
 
 
+def test_workers_compute_as_the_inference_mode_setting_says(settings, tmp_path: Path, tiny_encoder: Path) -> None:  # type: ignore[no-untyped-def]
+    from ml_worker.ml.config import TrainingConfig
+    from ml_worker.ml.predict import cpu_bf16_is_native
+    from ml_worker.ml.train import train_model
+    from ml_worker.predictors import predictor_for_path
+
+    train_model(TrainingConfig(epochs=1, max_steps=2, batch_size=8), make_examples(16), [],
+                init_from=tiny_encoder, output_dir=tmp_path / "m")
+    assert settings.CHEXGOLD_INFERENCE_MODE == "auto"  # the default: bf16 only where the CPU has it natively
+    assert predictor_for_path(tmp_path / "m").inference_mode == ("bf16" if cpu_bf16_is_native() else "fp32")
+    predictors_forget()
+    settings.CHEXGOLD_INFERENCE_MODE = "dynamic-int8"
+    predictor = predictor_for_path(tmp_path / "m")
+    assert predictor.inference_mode == "dynamic-int8" and len(predictor.predict(["Small left effusion."])) == 1
+
+
 def test_train_model_without_any_report_says_to_import_some() -> None:
     with pytest.raises(CommandError) as info:
         call_command("train_model", "--stage", "silver")
