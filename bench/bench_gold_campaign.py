@@ -109,6 +109,9 @@ def main() -> None:
     parser.add_argument("--grid", default="", help="also try these silver x gold epoch counts, e.g. 4x3,10x3 (for a GPU)")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument("--save-predictions", type=Path, default=None,
+                        help="also write the final models' eval/select predictions here (derived from the dev set: keep out of the repo)"
+                        " so the pre-fill can be re-scored without retraining")
     args = parser.parse_args()
     if not (args.data / "reports.csv").exists():
         sys.exit(f"{args.data} is not here; this benchmark needs the Open-i development set")
@@ -219,20 +222,28 @@ def main() -> None:
     gate = gate_on_gold(gold=select_human, rules=select_rules, model=select_model, thresholds=thresholds)
     figures["gate"] = {"status": gate["status"], "reason": gate["reason"],
                        "serves": [o["observation"] for o in gate["observations"] if o["serves"]]}
-    routed = [route(rules=r, rules_version=RULES_VERSION, model=m, model_version="gold-all", probabilities=p, gate=gate,
-                    mode="uncontested", min_probability=0.7) for r, m, p in zip(eval_rules, model, probs, strict=True)]
     silver_model, silver_probs = predict(silver_dir, eval_texts)
     silver_gate = gate_on_rules(rules=select_rules, model=predict(silver_dir, select_texts)[0], thresholds=thresholds)
-    silver_routed = [route(rules=r, rules_version=RULES_VERSION, model=m, model_version="silver", probabilities=p, gate=silver_gate,
-                           mode="uncontested", min_probability=0.7) for r, m, p in zip(eval_rules, silver_model, silver_probs, strict=True)]
+
+    def routed(model_labels: list[LabelDict], probabilities: list[dict], version_gate: dict, mode: str) -> list[dict]:
+        return [route(rules=r, rules_version=RULES_VERSION, model=m, model_version="bench", probabilities=p, gate=version_gate,
+                      mode=mode, min_probability=0.7) for r, m, p in zip(eval_rules, model_labels, probabilities, strict=True)]
+
     figures["prefill"] = {
         "with_gold_model": {"old_model_or_rules": prefill_errors(eval_human, old_prefill(eval_rules, model)),
-                            "uncontested": prefill_errors(eval_human, routed)},
+                            "uncontested": prefill_errors(eval_human, routed(model, probs, gate, "uncontested")),
+                            "routed": prefill_errors(eval_human, routed(model, probs, gate, "routed"))},
         "with_silver_model_no_gold": {"gate": {"status": silver_gate["status"], "reason": silver_gate["reason"]},
                                       "old_model_or_rules": prefill_errors(eval_human, old_prefill(eval_rules, silver_model)),
-                                      "uncontested": prefill_errors(eval_human, silver_routed)},
+                                      "uncontested": prefill_errors(eval_human, routed(silver_model, silver_probs, silver_gate, "uncontested"))},
         "rules_only": prefill_errors(eval_human, old_prefill(eval_rules, None)),
     }
+    if args.save_predictions:
+        args.save_predictions.parent.mkdir(parents=True, exist_ok=True)
+        args.save_predictions.write_text(json.dumps({
+            "eval_ids": [rid for rid, _, _ in splits["eval"]], "gate": gate, "silver_gate": silver_gate,
+            "gold_model": model, "gold_probabilities": probs, "silver_model": silver_model, "silver_probabilities": silver_probs,
+        }))
     figures["timings_seconds"] = timings
     figures["total_seconds"] = round(time.perf_counter() - started, 1)
     text = json.dumps(figures, indent=2)

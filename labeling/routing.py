@@ -12,6 +12,14 @@ an observation, or the routed model is unsure of its value, the value is
 *contested*: in the default `uncontested` mode it is not pre-filled, so the
 reader must choose (accepting a pre-fill with one key accepts only values both
 labelers support).
+
+Labelers disagree when they differ on what the report says about the finding:
+present, uncertain, or absent. "negative" (mentioned as absent) and "blank" (not
+mentioned) are both *absent*: a model fine-tuned on positive-only gold (where 0
+reads as negative) and the rules (blank where the text is silent) differ there
+on most rows, and contesting those would hide the real disagreements among
+noise. Where both say absent, the routed labeler's own value is pre-filled. The
+model's confidence is likewise the probability of its value's class.
 """
 
 from __future__ import annotations
@@ -23,6 +31,12 @@ from typing import Any
 from labeling.observations import OBSERVATION_NAMES
 
 PREFILL_MODES = ("uncontested", "routed", "none")
+_PRESENCE = {"positive": "present", "uncertain": "uncertain", "negative": "absent", "blank": "absent"}
+
+
+def presence(value: str) -> str:
+    """What a label says about the finding: present, uncertain or absent (negative and blank alike)."""
+    return _PRESENCE.get(value, value)
 GATE_STATUS_GOLD = "gold"
 GATE_STATUS_RULES_AGREEMENT = "rules_agreement"
 GATE_STATUS_FAILED = "failed"
@@ -81,11 +95,13 @@ def route(
         mine = model.get(name) if model else None
         probability = None
         if mine is not None and probabilities and probabilities.get(name):
-            probability = float(probabilities[name].get(mine, max(probabilities[name].values())))
+            per_value = probabilities[name]
+            same_class = [float(p) for v, p in per_value.items() if presence(v) == presence(mine)]
+            probability = sum(same_class) if same_class else float(max(per_value.values()))
         source = table[name]
         routed = mine if source == "model" else rule
         contested = usable and rule is not None and mine is not None and (
-            rule != mine or (source == "model" and probability is not None and probability < min_probability)
+            presence(rule) != presence(mine) or (source == "model" and probability is not None and probability < min_probability)
         )
         if mode == "none" or routed is None or (mode == "uncontested" and contested):
             value, shown_source, version = None, None, None

@@ -36,6 +36,19 @@ def test_an_unsure_routed_model_value_is_contested() -> None:
     assert cells["Edema"].contested and cells["Edema"].value is None
 
 
+def test_negative_and_blank_both_say_absent_so_they_do_not_contest() -> None:
+    # The model says "negative" where the silent rules say "blank": no disagreement about the finding.
+    cells = _route(model=labels(edema="positive", pleural_effusion="negative", cardiomegaly="negative"),
+                   probabilities={"Edema": {"positive": 0.95}, "Cardiomegaly": {"negative": 0.5, "blank": 0.4, "positive": 0.1}})
+    assert not cells["Cardiomegaly"].contested and cells["Cardiomegaly"].value == "blank"  # the rules route it
+    gate = {"status": "gold", "reason": "test", "observations": [{"observation": "Cardiomegaly", "serves": True}]}
+    served = _route(model=labels(cardiomegaly="negative"), gate=gate,
+                    probabilities={"Cardiomegaly": {"negative": 0.5, "blank": 0.4, "positive": 0.1}})
+    # Routed to the model, whose value is pre-filled; its confidence is that of "absent" (0.9), not of "negative" alone.
+    assert not served["Cardiomegaly"].contested and served["Cardiomegaly"].value == "negative"
+    assert served["Cardiomegaly"].probability == pytest.approx(0.9)
+
+
 def test_routed_mode_fills_every_row_and_none_mode_fills_nothing() -> None:
     routed = _route(mode="routed")
     assert routed["Pleural Effusion"].value == "negative" and routed["Pleural Effusion"].contested  # the rules route it
