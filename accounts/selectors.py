@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q
 
 from accounts.roles import Role
 
@@ -23,3 +24,9 @@ def users_with_roles() -> list[tuple[AbstractBaseUser, list[str]]]:
     users = User.objects.prefetch_related("groups").order_by("username")
     role_names = {r.group_name for r in Role}
     return [(u, sorted(g.name for g in u.groups.all() if g.name in role_names)) for u in users]
+
+
+def active_admin_ids() -> set[int]:
+    """Active users who are admins (the admin group, or superusers: see `user_roles`)."""
+    admins = get_user_model().objects.filter(is_active=True).filter(Q(groups__name=Role.ADMIN.group_name) | Q(is_superuser=True))
+    return set(admins.values_list("pk", flat=True))

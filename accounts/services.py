@@ -13,13 +13,12 @@ from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractBaseUser, Group, User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 
 from accounts.errors import AccountNameInvalid, AccountNotReader, ConfirmationRequired, LastAdmin, WeakPassword
 from accounts.models import AccountChange
 from accounts.roles import Role
-from accounts.selectors import user_roles
-from accounts.signals import user_deactivated
+from accounts.selectors import active_admin_ids, user_roles
+from accounts.signals import password_set, user_deactivated
 
 
 def password_check(*, password: str, user: User) -> None:
@@ -113,7 +112,7 @@ def user_role_remove(*, user: AbstractBaseUser, role: Role, by: User | None = No
     loses_admin = role is Role.ADMIN and not getattr(user, "is_superuser", False)
     if loses_admin and user.groups.filter(pk=group.pk).exists():  # type: ignore[attr-defined]
         _admins_lock()
-        if _active_admin_ids() == {user.pk}:
+        if active_admin_ids() == {user.pk}:
             raise LastAdmin("This is the last active admin; make another user admin first.")
         if by is not None and by.pk == user.pk and not confirmed:
             raise ConfirmationRequired("Removing your own admin role ends your admin access; confirm to go ahead.")
@@ -125,12 +124,6 @@ def _admins_lock() -> None:
     other at once must not leave none): a row lock on the admin group on
     PostgreSQL; SQLite's IMMEDIATE transactions already serialise writers."""
     Group.objects.select_for_update().filter(name=Role.ADMIN.group_name).values_list("pk", flat=True).first()
-
-
-def _active_admin_ids() -> set[int]:
-    """Active users who are admins (the admin group, or superusers: see `accounts.selectors.user_roles`)."""
-    admins = get_user_model().objects.filter(is_active=True).filter(Q(groups__name=Role.ADMIN.group_name) | Q(is_superuser=True))
-    return set(admins.values_list("pk", flat=True))
 
 
 @transaction.atomic
@@ -145,7 +138,7 @@ def user_deactivate(*, user: User, by: User | None) -> None:
     user = User.objects.select_for_update().get(pk=user.pk)
     if not user.is_active:
         return
-    if _active_admin_ids() == {user.pk}:
+    if active_admin_ids() == {user.pk}:
         raise LastAdmin("This is the last active admin; make another user admin first.")
     User.objects.filter(pk=user.pk).update(is_active=False)
     user.is_active = False
@@ -159,7 +152,8 @@ def user_password_set(*, user: User, password: str, by: User | None) -> None:
     a reset when `by` is someone else (an admin), as a change when it is the
     user. Changing the password ends the user's other sessions (Django's
     session hash); callers that keep the current session call
-    `update_session_auth_hash`."""
+    `update_session_auth_hash`. `accounts.signals.password_set` lets privacy
+    revoke the API token (and, after a reset by someone else, every session)."""
     password_check(password=password, user=user)
     user.set_password(password)
     user.save(update_fields=["password"])
@@ -167,3 +161,4 @@ def user_password_set(*, user: User, password: str, by: User | None) -> None:
     AccountChange.objects.create(
         user=user, action=AccountChange.Action.PASSWORD_CHANGED if own else AccountChange.Action.PASSWORD_RESET, changed_by=by
     )
+    password_set.send(sender=type(user), user=user, by=by)

@@ -1,7 +1,13 @@
-"""The `user_deactivated` signal, and the audit of role changes: every change
-to a user's groups (through the API, the admin pages, the site admin or
-`create_user`) is recorded as a RoleChange, with the acting user taken from
-the request that simple-history's middleware keeps."""
+"""The `user_deactivated` and `password_set` signals, the audit of role
+changes, and the last-admin backstop.
+
+Every change to a user's groups (through the API, the admin pages, the site
+admin or `create_user`) is recorded as a RoleChange, with the acting user taken
+from the request that simple-history's middleware keeps. The services refuse
+to remove the last active admin (`LastAdmin`) with a clear message; the
+backstop here refuses the same for every other way a user row or its groups
+can change (the Django site admin, a shell, a directory sync), so no path can
+lock the site out of administration."""
 
 from __future__ import annotations
 
@@ -9,11 +15,14 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db.models.signals import m2m_changed
+from django.db.models.signals import m2m_changed, pre_delete, pre_save
 from django.dispatch import Signal, receiver
 from simple_history.models import HistoricalRecords
 
+from accounts.errors import LastAdmin
 from accounts.models import RoleChange
+from accounts.roles import Role
+from accounts.selectors import active_admin_ids
 
 User = get_user_model()
 
@@ -22,6 +31,11 @@ User = get_user_model()
 # they own without accounts importing them: annotator releases the user's
 # reservations, privacy ends their sessions and revokes their API token.
 user_deactivated = Signal()
+
+# Sent by `accounts.services.user_password_set` inside its transaction, with
+# `user` and `by`: privacy revokes the user's API token (it was issued against
+# the old password) and, when someone else reset it, ends their sessions.
+password_set = Signal()
 
 
 def _actor() -> Any:
@@ -62,3 +76,49 @@ def _groups_changed(sender: Any, instance: Any, action: str, reverse: bool, mode
             roles_before=before, roles_after=after, changed_by=actor,
         ))
     RoleChange.objects.bulk_create(rows)
+
+
+LAST_ADMIN_MESSAGE = "This is the last active admin; make another user admin first."
+
+
+def _refuse_if_no_admin_would_remain(losing: set[int]) -> None:
+    current = active_admin_ids()
+    if current and not (current - losing):
+        raise LastAdmin(LAST_ADMIN_MESSAGE)
+
+
+@receiver(m2m_changed, sender=User.groups.through, dispatch_uid="accounts.last_admin_backstop_groups")
+def _last_admin_backstop_groups(sender: Any, instance: Any, action: str, reverse: bool, pk_set: set[int] | None, **kwargs: Any) -> None:
+    if action not in ("pre_remove", "pre_clear"):
+        return
+    admin_group = Group.objects.filter(name=Role.ADMIN.group_name).first()
+    if admin_group is None:
+        return
+    if reverse:  # `instance` is a group losing users
+        if instance.pk != admin_group.pk:
+            return
+        losing = set(pk_set or ()) if action == "pre_remove" else set(instance.user_set.values_list("pk", flat=True))
+    else:  # `instance` is a user losing groups
+        if action == "pre_remove" and admin_group.pk not in (pk_set or ()):
+            return
+        if action == "pre_clear" and not instance.groups.filter(pk=admin_group.pk).exists():
+            return
+        losing = {instance.pk}
+    # Superusers stay admins without the group.
+    losing -= set(User.objects.filter(pk__in=losing, is_superuser=True).values_list("pk", flat=True))
+    if losing:
+        _refuse_if_no_admin_would_remain(losing)
+
+
+@receiver(pre_save, sender=User, dispatch_uid="accounts.last_admin_backstop_save")
+def _last_admin_backstop_save(sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any) -> None:
+    if instance.pk is None or (update_fields is not None and not {"is_active", "is_superuser"} & set(update_fields)):
+        return  # e.g. the last_login update on every sign-in
+    if instance.is_active and (instance.is_superuser or instance.groups.filter(name=Role.ADMIN.group_name).exists()):
+        return  # still an admin after this save
+    _refuse_if_no_admin_would_remain({instance.pk})
+
+
+@receiver(pre_delete, sender=User, dispatch_uid="accounts.last_admin_backstop_delete")
+def _last_admin_backstop_delete(sender: Any, instance: Any, **kwargs: Any) -> None:
+    _refuse_if_no_admin_would_remain({instance.pk})

@@ -42,6 +42,18 @@ def sessions_end_on_deactivation(sender: object, user: User, by: User | None = N
     user_sessions_end(user=user, by=by)
 
 
+def credentials_revoke_on_password_set(sender: object, user: User, by: User | None = None, **kwargs: object) -> None:
+    """`accounts.signals.password_set` receiver (connected in `PrivacyConfig.ready`):
+    the API token issued against the old password is revoked; when an admin
+    reset the password (a suspected compromise, a departure), every session of
+    the user ends too. A user changing their own password keeps the session they
+    changed it in (Django's session hash already ends their others)."""
+    if by is not None and by.pk == user.pk:
+        Token.objects.filter(user_id=user.pk).delete()
+    else:
+        user_sessions_end(user=user, by=by)
+
+
 def session_stamp_on_login(sender: object, request: object, user: User, **kwargs: object) -> None:
     """`user_logged_in` receiver: the new session belongs to the current epoch."""
     session = getattr(request, "session", None)

@@ -134,3 +134,31 @@ def test_users_change_their_own_password(make_user) -> None:  # type: ignore[no-
     change = AccountChange.objects.get()
     assert (change.action, change.changed_by) == (AccountChange.Action.PASSWORD_CHANGED, reader)
     assert Client().get("/accounts/password/").status_code == 302  # signed-in users only
+
+
+def test_a_password_reset_revokes_the_api_token_and_ends_every_session(boss, make_user) -> None:  # type: ignore[no-untyped-def]
+    from rest_framework.authtoken.models import Token
+
+    reader = make_user("reader1", "reader")
+    session = _page(reader)
+    assert session.get("/queue/").status_code == 200
+    token = Token.objects.create(user=reader)
+    script = APIClient()
+    script.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert script.post("/api/reports/next/").status_code in (200, 204, 404)
+    assert _api(boss).post(f"/api/users/{reader.pk}/password/", {"password": STRONG}, format="json").status_code == 200
+    assert not Token.objects.filter(user=reader).exists()
+    assert script.post("/api/reports/next/").status_code == 401
+    assert session.get("/queue/").status_code == 302  # the reset ends the reader's sessions
+
+
+def test_changing_ones_own_password_revokes_the_api_token_but_keeps_this_session(make_user) -> None:  # type: ignore[no-untyped-def]
+    from rest_framework.authtoken.models import Token
+
+    reader = make_user("reader1", "reader")
+    Token.objects.create(user=reader)
+    page = _page(reader)
+    done = page.post("/accounts/password/", {"old_password": "correct-horse-42", "new_password1": STRONG, "new_password2": STRONG})
+    assert done.status_code == 302
+    assert not Token.objects.filter(user=reader).exists()
+    assert page.get("/queue/").status_code == 200
