@@ -3,6 +3,14 @@ from django.http import HttpRequest
 from accounts.roles import Role
 from accounts.selectors import user_roles
 
+# The admin part of the one navigation (templates/_nav.html): URL name, link text.
+ADMIN_NAV = (
+    ("labeling:import_list", "Imports"), ("ml_worker:training_runs", "Training"), ("ml_worker:model_versions", "Models"),
+    ("annotator:manage_users", "Users"), ("annotator:manage_settings", "Settings"),
+    ("annotator:manage_gold_versions", "Gold versions"), ("annotator:manage_flags", "Flags"),
+    ("annotator:manage_guidelines", "Guidelines"), ("privacy:access_log", "Access audit"),
+)
+
 
 def roles(request: HttpRequest) -> dict[str, object]:
     # Error pages can render before the auth middleware ran (e.g. a 400 for a
@@ -14,5 +22,6 @@ def roles(request: HttpRequest) -> dict[str, object]:
         "is_reader": Role.READER in held,
         "is_adjudicator": Role.ADJUDICATOR in held,
         "is_admin_role": Role.ADMIN in held,
+        "admin_nav": ADMIN_NAV,
     }
 

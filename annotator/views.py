@@ -378,6 +378,8 @@ def adjudicate(request: AuthenticatedHttpRequest, report_id: int) -> HttpRespons
     for obs in OBSERVATIONS:
         name = obs.value
         read_values = [r.labels.get(name) for r in view.reads]
+        rule = machine.rules.get(name) if machine.rules else None
+        model = machine.model.get(name) if machine.model else None
         agreed = (read_values[0] or "") if len(set(read_values)) == 1 else ""
         value: str
         if posted is not None:
@@ -389,8 +391,7 @@ def adjudicate(request: AuthenticatedHttpRequest, report_id: int) -> HttpRespons
         rows.append(
             {
                 "name": name, "slug": obs.slug, "value": value, "reads": read_values, "conflict": name in view.conflicts,
-                "rule": machine.rules.get(name) if machine.rules else None,
-                "model": machine.model.get(name) if machine.model else None,
+                "rule": rule, "model": model, "differs": rule is not None and model is not None and rule != model,
                 "guideline": guidelines[name],
             }
         )

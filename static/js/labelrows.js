@@ -48,7 +48,14 @@ export function renderText(container, text, sections, spans) {
     } else if (inSentence) {
       el.classList.add("ev-sentence");
     }
-    frag.appendChild(el);
+    // A shaded heading gets its words only: the whitespace and newline around
+    // them stay unshaded (a shaded newline paints to the end of the line).
+    const lead = el.classList.contains("sec-heading") && !hit ? el.textContent.match(/^\s*/)[0] : "";
+    const trail = el.classList.contains("sec-heading") && !hit ? el.textContent.slice(lead.length).match(/\s*$/)[0] : "";
+    if (lead) frag.appendChild(document.createTextNode(lead));
+    if (lead || trail) el.textContent = el.textContent.slice(lead.length, el.textContent.length - trail.length);
+    if (el.textContent) frag.appendChild(el);
+    if (trail) frag.appendChild(document.createTextNode(trail));
   }
   container.replaceChildren(frag);
   return firstMark;
