@@ -40,6 +40,7 @@ def _html_ok(response: Any) -> bool:
     return response is not None and response.status == 200 and "text/html" in response.headers.get("content-type", "")
 
 
+@pytest.mark.slow  # about 10 s per role: every page, axe on each
 @pytest.mark.parametrize("role", list(ROLE_USERS))
 def test_every_page_passes_axe(chromium, live_server, world, role: str) -> None:
     from axe_playwright_python.sync_playwright import Axe
@@ -63,7 +64,6 @@ def test_every_page_passes_axe(chromium, live_server, world, role: str) -> None:
                 problems += _violations(axe, page)
                 checked.append(path)
                 break
-    print(role, checked)
     assert len(checked) >= 3, checked  # the walk found the role's pages
     assert not problems, "\n".join(problems)
     context.close()
