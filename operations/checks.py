@@ -4,7 +4,9 @@ ready-made form of: the broker, and at least one live worker per queue."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
 
+from django.conf import settings
 from health_check.backends import HealthCheck
 from health_check.exceptions import ServiceUnavailable
 
@@ -26,11 +28,9 @@ class Broker(HealthCheck):
 class QueueWorkers(HealthCheck):
     """At least one live worker consumes each queue in CHEXGOLD_HEALTH_QUEUES."""
 
-    timeout: float = 1.0
-
     def check_status(self) -> None:
         try:
-            found = broker.workers_by_queue(timeout=self.timeout)
+            found = broker.workers_by_queue(timeout=settings.CHEXGOLD_HEALTH_WORKER_TIMEOUT)
         except NotImplementedError as exc:
             self.add_error(ServiceUnavailable("this broker cannot list workers (use Redis in production)"), exc)
             return
@@ -40,3 +40,20 @@ class QueueWorkers(HealthCheck):
         for queue in broker.celery_queue_names():
             if not found.get(queue):
                 self.add_error(ServiceUnavailable(f"no worker for queue {queue}"))
+
+
+@dataclasses.dataclass
+class ModelStoreDisk(HealthCheck):
+    """The model store (CHEXGOLD_MODEL_DIR, where training writes checkpoints) exists
+    and is less than CHEXGOLD_HEALTH_MAX_DISK_PERCENT full."""
+
+    def check_status(self) -> None:
+        path = settings.CHEXGOLD_MODEL_DIR
+        try:
+            usage = shutil.disk_usage(path)
+        except OSError as exc:
+            self.add_error(ServiceUnavailable(f"model store {path} unreadable: {type(exc).__name__}"), exc)
+            return
+        percent = 100.0 * usage.used / usage.total if usage.total else 100.0
+        if percent >= settings.CHEXGOLD_HEALTH_MAX_DISK_PERCENT:
+            self.add_error(ServiceUnavailable(f"model store disk {percent:.1f} % full"))

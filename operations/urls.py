@@ -4,6 +4,6 @@ from operations import views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
-    path("health/", views.ReadinessView.as_view(checks=views.readiness_checks()), name="health"),
+    path("health/", views.ReadinessView.as_view(), name="health"),
     path("metrics", views.metrics, name="metrics"),
 ]

@@ -25,25 +25,29 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+CHECK_NAMES = {"Database": "database", "Cache": "cache", "Broker": "broker", "QueueWorkers": "workers",
+               "ModelStoreDisk": "model_store_disk"}
+
+
 class ReadinessView(HealthCheckView):
-    """Readiness: every check below, as JSON ({check: "OK" or the error});
+    """Readiness: every check below, as JSON
+    (`{"status": "ok"|"unavailable", "checks": {name: "OK" or the error}}`);
     200 when all pass, 503 otherwise (a load balancer takes the host out)."""
+
+    checks = (
+        "health_check.Database",
+        "health_check.Cache",
+        "operations.checks.Broker",
+        "operations.checks.QueueWorkers",
+        "operations.checks.ModelStoreDisk",
+    )
 
     @method_decorator(never_cache)
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         has_errors = self.check()
-        return self.render_to_response_json(self.plugins, 503 if has_errors else 200)
-
-
-def readiness_checks() -> list[Any]:
-    return [
-        "health_check.Database",
-        "health_check.Cache",
-        "operations.checks.Broker",
-        ("operations.checks.QueueWorkers", {"timeout": settings.CHEXGOLD_HEALTH_WORKER_TIMEOUT}),
-        ("health_check.Disk", {"path": str(settings.CHEXGOLD_MODEL_DIR),
-                               "max_disk_usage_percent": settings.CHEXGOLD_HEALTH_MAX_DISK_PERCENT}),
-    ]
+        checks = {CHECK_NAMES.get(type(p).__qualname__, repr(p)): str(p.pretty_status()) for p in self.plugins.values()}
+        return JsonResponse({"status": "unavailable" if has_errors else "ok", "checks": checks},
+                            status=503 if has_errors else 200)
 
 
 @never_cache
