@@ -104,7 +104,7 @@ class Stack:
         return "\n".join(f"--- {u}\n{self.log(u)[-2500:]}" for u in self.processes)
 
     def stop(self) -> None:
-        for process, log in self.processes.values():
+        for process, _log in self.processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         for process, log in self.processes.values():
