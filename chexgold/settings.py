@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 
@@ -203,7 +204,7 @@ CHEXGOLD_MAX_BODY_MB = env.int("CHEXGOLD_MAX_BODY_MB", default=10)
 DATA_UPLOAD_MAX_MEMORY_SIZE = CHEXGOLD_MAX_BODY_MB * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     # CHEXGOLD_LOG_FORMAT (below, after the production switch): "json" replaces this

@@ -4,6 +4,8 @@ from `chexgold`, which sits above this app)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import current_app
 from django.conf import settings
 
@@ -13,7 +15,7 @@ def celery_queue_names() -> list[str]:
     return list(settings.CHEXGOLD_HEALTH_QUEUES)
 
 
-def broker_ping(*, timeout: float = 2.0) -> None:
+def broker_ping(*, timeout: int = 2) -> None:
     """Connect to the broker once; raises when it cannot be reached."""
     with current_app.connection_for_read() as conn:
         conn.ensure_connection(max_retries=1, timeout=timeout)
@@ -36,7 +38,7 @@ def queue_lengths() -> dict[str, int]:
     lengths: dict[str, int] = {}
     with current_app.connection_for_read() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
-        channel = conn.default_channel
+        channel: Any = conn.default_channel  # kombu's virtual channel (Redis): queue_declare gives the count
         for name in celery_queue_names():
             try:
                 lengths[name] = int(channel.queue_declare(queue=name, passive=True).message_count)
