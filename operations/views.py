@@ -1,4 +1,4 @@
-"""Probes and metrics: plain Django views, no session, no DRF (nothing here is
+"""Probes and metrics: plain Django views, no sign-in, no DRF (nothing here is
 for people). `/healthz` liveness, `/health/` readiness, `/metrics` Prometheus."""
 
 from __future__ import annotations
