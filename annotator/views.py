@@ -12,7 +12,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import get_user_model, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
-from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -56,12 +55,6 @@ def home(request: HttpRequest) -> HttpResponse:
         if Role.ADJUDICATOR in roles:
             return redirect("annotator:adjudication_list")
     return render(request, "home.html", {"roles": sorted(r.value for r in roles), "Role": Role})
-
-
-def healthz(request: HttpRequest) -> JsonResponse:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})
 
 
 def _labels_from_post(post: Any) -> dict[str, str]:

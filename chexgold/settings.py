@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 
@@ -61,11 +62,15 @@ INSTALLED_APPS = [
     "quality",  # metrics, agreement, statistics
     "annotator",  # assignment, reads, re-reads, adjudication, gold writes, flags
     "ml_worker",  # training runs, model registry, inference
+    "operations",  # /healthz, /health/ (readiness), /metrics, structured logs
+    "django_prometheus",  # request/database metrics for /metrics (operations)
     "chexgold",  # project-level commands that span apps (run_demo, seed_demo)
     "api",  # shared DRF plumbing (errors, concurrency, pagination)
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",  # first: request metrics (operations)
+    "operations.structured_logs.RequestLogMiddleware",  # one log line per request
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # serves static/ before anything below runs
     "chexgold.middleware.NoStoreMiddleware",  # Cache-Control: no-store (report text is PHI)
@@ -79,6 +84,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "privacy.session_hygiene.SessionHygieneMiddleware",  # idle timeout, "log out everywhere"
+    "django_prometheus.middleware.PrometheusAfterMiddleware",  # response metrics (operations)
     "axes.middleware.AxesMiddleware",  # last (axes' advice): answers locked-out sign-ins (accounts.lockout)
 ]
 
@@ -198,9 +204,18 @@ CHEXGOLD_MAX_BODY_MB = env.int("CHEXGOLD_MAX_BODY_MB", default=10)
 DATA_UPLOAD_MAX_MEMORY_SIZE = CHEXGOLD_MAX_BODY_MB * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
+    # CHEXGOLD_LOG_FORMAT (below, after the production switch): "json" replaces this
+    # handler's formatter by python-json-logger's (one JSON object per line).
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("CHEXGOLD_LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
@@ -268,7 +283,7 @@ CHEXGOLD_HTTPS = env.bool("CHEXGOLD_HTTPS", default=False)
 if CHEXGOLD_HTTPS and not DEBUG:
     SECURE_SSL_REDIRECT = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")  # behind a TLS-terminating proxy
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load-balancer probes over plain HTTP
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^health/$"]  # load-balancer probes over plain HTTP
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("CHEXGOLD_HSTS_SECONDS", default=31_536_000)
@@ -276,6 +291,20 @@ if CHEXGOLD_HTTPS and not DEBUG:
     SECURE_HSTS_PRELOAD = env.bool("CHEXGOLD_HSTS_PRELOAD", default=True)
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# --- operations (README "Production": health, metrics, logs) -----------------------
+# Logs: "json" (one object per line, the default with CHEXGOLD_HTTPS and no DEBUG) or "text".
+CHEXGOLD_LOG_FORMAT = env.str("CHEXGOLD_LOG_FORMAT", default="json" if CHEXGOLD_HTTPS and not DEBUG else "text")
+if CHEXGOLD_LOG_FORMAT not in ("json", "text"):
+    raise ValueError("CHEXGOLD_LOG_FORMAT must be json or text")
+if CHEXGOLD_LOG_FORMAT == "json":
+    LOGGING["handlers"]["console"]["formatter"] = "json"
+# Bearer token for /metrics; unset: /metrics answers 404.
+CHEXGOLD_METRICS_TOKEN = env.str("CHEXGOLD_METRICS_TOKEN", default="")
+# /health/ is ready only with a live worker on each of these queues (chexgold/celery.py).
+CHEXGOLD_HEALTH_QUEUES = env.list("CHEXGOLD_HEALTH_QUEUES", default=["default", "gpu"])
+CHEXGOLD_HEALTH_WORKER_TIMEOUT = env.float("CHEXGOLD_HEALTH_WORKER_TIMEOUT", default=1.0)
+CHEXGOLD_HEALTH_MAX_DISK_PERCENT = env.float("CHEXGOLD_HEALTH_MAX_DISK_PERCENT", default=90.0)
 
 # --- Celery ------------------------------------------------------------------
 # Default broker: kombu's SQLAlchemy transport on a SQLite file (no server).
@@ -297,6 +326,8 @@ CELERY_RESULT_EXTENDED = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # (kombu passes SQLAlchemy transport options to create_engine, so none are set; it polls every second.)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# JSON logs: workers keep Django's LOGGING instead of installing Celery's own handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = CHEXGOLD_LOG_FORMAT != "json"
 
 # --- chexgold ----------------------------------------------------------------
 CHEXGOLD_MODEL_DIR = Path(env.str("CHEXGOLD_MODEL_DIR", default=str(VAR_DIR / "models")))

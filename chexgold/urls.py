@@ -16,7 +16,7 @@ urlpatterns = [
     path("", include("annotator.urls")),
     path("statistics/", include("quality.urls")),
     path("admin/", admin.site.urls),
-    path("healthz", annotator_views.healthz, name="healthz"),
+    path("", include("operations.urls")),  # /healthz, /health/, /metrics
     path("api/", include("chexgold.api_urls")),
     path("privacy/", include("privacy.urls")),  # access audit, session keep-alive
 ]
