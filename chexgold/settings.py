@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "quality",  # metrics, agreement, statistics
     "annotator",  # assignment, reads, re-reads, adjudication, gold writes, flags
     "ml_worker",  # training runs, model registry, inference
+    "backups",  # backup / restore commands: database, model store, uploads in one archive
     "chexgold",  # project-level commands that span apps (run_demo, seed_demo)
     "api",  # shared DRF plumbing (errors, concurrency, pagination)
 ]
