@@ -3,8 +3,9 @@
 The archive is a gzip'd tar:
 
     database.sqlite3 | database.pgdump   the database (SQLite online backup API / pg_dump -Fc)
-    models/...                           CHEXGOLD_MODEL_DIR (checkpoints)
-    uploads/...                          CHEXGOLD_UPLOAD_DIR
+    models/...                           CHEXGOLD_MODEL_DIR (checkpoints), or the objects of
+                                         STORAGES["models"] with CHEXGOLD_STORAGE=s3
+    uploads/...                          CHEXGOLD_UPLOAD_DIR, or STORAGES["uploads"]
     manifest.json                        app version, migration state, row counts per table,
                                          sha256 of every other member (written last)
 
@@ -34,11 +35,14 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.files import File
+from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
 
 from labeling.models import ModelVersion, Report
+from ml_worker.model_store import storage_walk
 from privacy.models import ReportAccess
 
 FORMAT_VERSION = 1
@@ -173,9 +177,26 @@ def _database_dump(workdir: Path) -> tuple[Path, str, dict[str, int], list[list[
     raise BackupError(f"backups support SQLite and PostgreSQL, not {vendor}")
 
 
-def _store_files() -> Iterator[tuple[str, Path]]:
-    """(archive name, local path) of every file in the model store and the uploads."""
+def _object_stores() -> dict[str, Storage]:
+    """Archive prefix -> object storage, for the stores that are not local directories."""
+    return {prefix: storages[prefix] for prefix in _file_dirs()
+            if not isinstance(storages[prefix], FileSystemStorage)}
+
+
+def _store_files(workdir: Path) -> Iterator[tuple[str, Path]]:
+    """(archive name, local path) of every file in the model store and the uploads; objects in
+    an object store are downloaded into `workdir` first."""
+    objects = _object_stores()
     for prefix, root in _file_dirs().items():
+        if prefix in objects:
+            storage = objects[prefix]
+            for key in storage_walk(storage):
+                local = workdir / "objects" / prefix / key
+                local.parent.mkdir(parents=True, exist_ok=True)
+                with storage.open(key, "rb") as src, open(local, "wb") as out:
+                    shutil.copyfileobj(src, out)
+                yield f"{prefix}/{key}", local
+            continue
         if not root.is_dir():
             continue
         for path in sorted(root.rglob("*")):
@@ -197,7 +218,7 @@ def backup_create(*, output: Path | None = None) -> BackupResult:
         with tarfile.open(partial, "w:gz") as tar:
             checksums[db_member] = _sha256_file(db_copy)
             tar.add(db_copy, arcname=db_member, recursive=False)
-            for name, path in _store_files():
+            for name, path in _store_files(Path(tmp)):
                 checksums[name] = _sha256_file(path)
                 tar.add(path, arcname=name, recursive=False)
             manifest = {
@@ -208,6 +229,7 @@ def backup_create(*, output: Path | None = None) -> BackupResult:
                 "migrations": migrations,
                 "row_counts": counts,
                 "file_dirs": {prefix: str(root) for prefix, root in _file_dirs().items()},
+                "object_stores": sorted(_object_stores()),
                 "sha256": checksums,
             }
             data = json.dumps(manifest, indent=2, sort_keys=True).encode()
@@ -274,8 +296,12 @@ def _install_in_use() -> list[str]:
                 cursor.execute(f"SELECT COUNT(*) FROM {connection.ops.quote_name(table)}")
                 if cursor.fetchone()[0]:
                     found.append(f"table {table}")
+    objects = _object_stores()
     for prefix, root in _file_dirs().items():
-        if root.is_dir() and any(root.iterdir()):
+        if prefix in objects:
+            if next(storage_walk(objects[prefix]), None) is not None:
+                found.append(f"{prefix} object store")
+        elif root.is_dir() and any(root.iterdir()):
             found.append(f"{prefix} directory {root}")
     return found
 
@@ -318,11 +344,21 @@ def _database_load(manifest: dict[str, Any], workdir: Path) -> None:
 
 
 def _files_load(manifest: dict[str, Any], workdir: Path) -> None:
+    objects = _object_stores()
     for prefix, root in _file_dirs().items():
+        extracted = workdir / prefix
+        if prefix in objects:
+            storage = objects[prefix]
+            for key in list(storage_walk(storage)):
+                storage.delete(key)
+            if extracted.is_dir():
+                for path in sorted(p for p in extracted.rglob("*") if p.is_file()):
+                    with open(path, "rb") as fh:
+                        storage.save(path.relative_to(extracted).as_posix(), File(fh))
+            continue
         if root.is_dir():
             shutil.rmtree(root)
         root.mkdir(parents=True, exist_ok=True)
-        extracted = workdir / prefix
         if extracted.is_dir():
             shutil.copytree(extracted, root, dirs_exist_ok=True)
 
