@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
 from accounts.models import AccountChange, RoleChange
@@ -23,9 +24,12 @@ from annotator.services.gold import gold_set_version_freeze
 from backups.services import BackupError, backup_restore
 from labeling.models import GoldLabel, ModelVersion
 from labeling.services.exports import gold_label_set_export
+from labeling.services.upload_store import upload_store_save
+from ml_worker.model_store import STORE_PREFIX, checkpoint_local_path, checkpoint_publish
 from privacy.models import ReportAccess
 from privacy.services.access_audit import report_access_record
 from tests.factories import AnnotationFactory, GoldLabelFactory, ModelVersionFactory, ReportFactory, UserFactory, labels
+from tests.object_store import s3_bucket_create, s3_env, s3_storages
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,12 +54,12 @@ def install_facts() -> dict[str, object]:
         "gold_history": list(GoldLabel.history.order_by("history_id").values("history_id", "id", "labels", "history_type")),
     }
     active = ModelVersion.objects.get(is_active=True)
-    checkpoint = Path(active.checkpoint_path)
+    checkpoint = checkpoint_local_path(active.checkpoint_path)
     model_files = {p.relative_to(checkpoint).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
                    for p in sorted(checkpoint.rglob("*")) if p.is_file()}
     return json.loads(json.dumps({"gold": gold, "audit": audit, "active_model": {
-        "name": active.name, "files": model_files,
-        "under_model_dir": checkpoint.is_relative_to(Path(settings.CHEXGOLD_MODEL_DIR))}}, default=str))
+        "name": active.name, "files": model_files, "stored_in_this_install": active.checkpoint_path.startswith(STORE_PREFIX)
+        or checkpoint.is_relative_to(Path(settings.CHEXGOLD_MODEL_DIR))}}, default=str))
 
 
 def _manage(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -102,12 +106,9 @@ def fresh_install(tmp_path: Path) -> Iterator[dict[str, str]]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def populated(tmp_path: Path, settings, transactional_db) -> Path:  # type: ignore[no-untyped-def]
-    """An install with reads, gold labels, a frozen gold version, model versions (files in the model
-    store, one active), an upload and an access-audit history. Returns the model store."""
-    settings.CHEXGOLD_MODEL_DIR = tmp_path / "src-var" / "models"
-    settings.CHEXGOLD_UPLOAD_DIR = tmp_path / "src-var" / "uploads"
+def _populate(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    """Reads, gold labels, a frozen gold version, model versions (published to the model store,
+    one active), an upload and an access-audit history."""
     adjudicator = UserFactory(username="adj")
     readers = [UserFactory(username=f"reader{i}") for i in (1, 2)]
     reports = [ReportFactory() for _ in range(4)]
@@ -122,12 +123,19 @@ def populated(tmp_path: Path, settings, transactional_db) -> Path:  # type: igno
         checkpoint.mkdir(parents=True)
         (checkpoint / "model.safetensors").write_bytes(os.urandom(4096) + name.encode())
         (checkpoint / "config.json").write_text(json.dumps({"name": name}))
-        ModelVersionFactory(name=name, checkpoint_path=str(checkpoint), is_active=active)
-    settings.CHEXGOLD_UPLOAD_DIR.mkdir(parents=True)
-    (settings.CHEXGOLD_UPLOAD_DIR / "reports.csv").write_text("id,text\nR1,hello\n")
+        ModelVersionFactory(name=name, checkpoint_path=checkpoint_publish(local_dir=checkpoint), is_active=active)
+    upload_store_save(upload=SimpleUploadedFile("reports.csv", b"id,text\nR1,hello\n"), safe_name="reports.csv")
     for reader in readers:
         report_access_record(user=reader, report_ids=[r.pk for r in reports[:2]], channel="annotator:review")
     report_access_record(user=adjudicator, report_ids=[r.pk for r in reports], channel="api:gold_export")
+
+
+@pytest.fixture
+def populated(tmp_path: Path, settings, transactional_db) -> Path:  # type: ignore[no-untyped-def]
+    """An install with local storage (directories under its var dir). Returns the model store."""
+    settings.CHEXGOLD_MODEL_DIR = tmp_path / "src-var" / "models"
+    settings.CHEXGOLD_UPLOAD_DIR = tmp_path / "src-var" / "uploads"
+    _populate(tmp_path, settings)
     return settings.CHEXGOLD_MODEL_DIR
 
 
@@ -143,7 +151,8 @@ def test_backup_restores_into_fresh_install_byte_for_byte(populated: Path, fresh
         names = tar.getnames()
         manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
     assert names[-1] == "manifest.json"
-    assert "models/gold-1/model.safetensors" in names and "uploads/reports.csv" in names
+    assert "models/gold-1/model.safetensors" in names
+    assert any(n.startswith("uploads/") and n.endswith("-reports.csv") for n in names)
     assert manifest["row_counts"][GoldLabel._meta.db_table] == 4
     assert manifest["row_counts"][ReportAccess._meta.db_table] == 3
     assert ["labeling", "0001_initial"] in manifest["migrations"]
@@ -154,7 +163,8 @@ def test_backup_restores_into_fresh_install_byte_for_byte(populated: Path, fresh
     after = _facts_of(fresh_install)
     assert after == before
     var = Path(fresh_install["CHEXGOLD_VAR_DIR"])
-    assert (var / "uploads" / "reports.csv").read_text() == "id,text\nR1,hello\n"
+    [upload] = (var / "uploads").glob("*-reports.csv")
+    assert upload.read_text() == "id,text\nR1,hello\n"
 
     # The restored install is no longer empty: a second restore needs --force.
     again = _manage(["restore", str(archive)], fresh_install)
@@ -172,10 +182,37 @@ def test_damaged_archive_is_refused_before_anything_changes(populated: Path, tmp
     with tarfile.open(archive) as src, tarfile.open(damaged, "w:gz") as dst:
         for member in src:
             data = src.extractfile(member).read()  # type: ignore[union-attr]
-            if member.name == "uploads/reports.csv":
+            if member.name.endswith("-reports.csv"):
                 data = data.replace(b"hello", b"HELLO")
             member.size = len(data)
             dst.addfile(member, io.BytesIO(data))
-    with pytest.raises(BackupError, match="checksum mismatch for uploads/reports.csv"):
+    with pytest.raises(BackupError, match="checksum mismatch for uploads/.*-reports.csv"):
         backup_restore(archive=damaged, force=True)
     assert ModelVersion.objects.filter(is_active=True).count() == 1
+
+
+@pytest.mark.both_backends
+@pytest.mark.slow
+def test_backup_with_object_storage_holds_the_objects_and_restores_them_to_a_new_bucket(  # type: ignore[no-untyped-def]
+    s3_server: str, fresh_install: dict[str, str], tmp_path: Path, settings, transactional_db
+) -> None:
+    settings.STORAGES = s3_storages(s3_server)
+    settings.CHEXGOLD_MODEL_DIR = tmp_path / "src-var" / "models"  # where training writes before publishing
+    settings.CHEXGOLD_MODEL_CACHE_DIR = tmp_path / "src-var" / "model-cache"
+    _populate(tmp_path, settings)
+    before = install_facts()
+    assert ModelVersion.objects.get(is_active=True).checkpoint_path == f"{STORE_PREFIX}gold-1"
+    archive = tmp_path / "backup.tar.gz"
+    call_command("backup", output=archive)
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    assert {"models/gold-1/model.safetensors", "models/silver-1/config.json"} <= set(names)
+    assert any(n.startswith("uploads/") and n.endswith("-reports.csv") for n in names)
+
+    # The new install has its own var dir, database and (empty) bucket.
+    s3_bucket_create(s3_server, "chexgold-restored")
+    env = {**fresh_install, **s3_env(s3_server, Path(fresh_install["CHEXGOLD_VAR_DIR"]), bucket="chexgold-restored")}
+    restored = _manage(["restore", str(archive)], env)
+    assert restored.returncode == 0, restored.stderr
+    assert _facts_of(env) == before
+    assert not (Path(env["CHEXGOLD_VAR_DIR"]) / "models").exists() or not any((Path(env["CHEXGOLD_VAR_DIR"]) / "models").iterdir())

@@ -4,8 +4,6 @@ that share no directory: each has its own CHEXGOLD_VAR_DIR and the object store 
 from __future__ import annotations
 
 import shutil
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,58 +16,11 @@ from ml_worker.models import TrainingRun
 from ml_worker.services import model_version_promote, training_run_create
 from tests.factories import ReportFactory
 from tests.ml_worker.test_ml_support import make_examples, write_tiny_encoder
+from tests.object_store import s3_env as _s3_env
+from tests.object_store import s3_storages as _s3_storages
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
-
-BUCKET = "chexgold-test"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def s3_server() -> Iterator[str]:
-    """A real S3-compatible HTTP server (moto) with an empty bucket; yields its endpoint URL."""
-    moto_server = pytest.importorskip("moto.server")
-    import boto3
-
-    port = _free_port()
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                 aws_secret_access_key="testing").create_bucket(Bucket=BUCKET)
-    try:
-        yield endpoint
-    finally:
-        server.stop()
-
-
-def _s3_env(endpoint: str, var_dir: Path) -> dict[str, str]:
-    return {
-        "CHEXGOLD_STORAGE": "s3", "CHEXGOLD_S3_BUCKET": BUCKET, "CHEXGOLD_S3_ENDPOINT_URL": endpoint,
-        "CHEXGOLD_S3_REGION": "us-east-1", "CHEXGOLD_S3_ACCESS_KEY_ID": "testing",
-        "CHEXGOLD_S3_SECRET_ACCESS_KEY": "testing",
-        # Only this worker's own directory: nothing below is visible to another process.
-        "CHEXGOLD_VAR_DIR": str(var_dir), "CHEXGOLD_MODEL_DIR": str(var_dir / "models"),
-        "CHEXGOLD_UPLOAD_DIR": str(var_dir / "uploads"), "CHEXGOLD_MODEL_CACHE_DIR": str(var_dir / "model-cache"),
-    }
-
-
-def _s3_storages(endpoint: str) -> dict[str, dict[str, object]]:
-    options = {"bucket_name": BUCKET, "endpoint_url": endpoint, "region_name": "us-east-1", "access_key": "testing",
-               "secret_key": "testing", "file_overwrite": True}
-    return {
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        "models": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {**options, "location": "models"}},
-        "uploads": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {**options, "location": "uploads"}},
-    }
-
 
 def test_gpu_worker_trains_into_object_store_and_other_processes_load_it(  # type: ignore[no-untyped-def]
     start_worker, make_user, s3_server: str, tmp_path: Path, settings
