@@ -126,7 +126,8 @@ def _pg_client_check(tool: str) -> None:
     except (OSError, subprocess.CalledProcessError) as exc:
         raise BackupError(f"{tool} is needed for a PostgreSQL backup: {exc}") from exc
     client_major = int(out.split()[-1].split(".")[0])
-    server_major = connection.cursor().connection.info.server_version // 10000
+    connection.ensure_connection()
+    server_major = connection.pg_version // 10000  # type: ignore[attr-defined]  # PostgreSQL backend only
     if client_major < server_major:
         raise BackupError(f"{tool} {client_major} is older than the PostgreSQL {server_major} server; install "
                           f"postgresql-client-{server_major}")
