@@ -42,7 +42,7 @@ from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
 
 from labeling.models import ModelVersion, Report
-from ml_worker.model_store import storage_walk
+from ml_worker.model_store import STORE_PREFIX, storage_walk
 from privacy.models import ReportAccess
 
 FORMAT_VERSION = 1
@@ -365,18 +365,21 @@ def _files_load(manifest: dict[str, Any], workdir: Path) -> None:
 
 
 def _checkpoint_paths_move(manifest: dict[str, Any]) -> None:
-    """Checkpoint paths recorded under the old install's model store point into this one's."""
+    """Checkpoint paths recorded under the old install's model directory point into this one's:
+    its model directory, or, with object storage, the stored copy (`store:<directory>`)."""
     old_root = manifest.get("file_dirs", {}).get("models")
     new_root = str(Path(settings.CHEXGOLD_MODEL_DIR))
-    if not old_root or old_root == new_root:
+    to_objects = "models" in _object_stores()
+    if not old_root or (old_root == new_root and not to_objects):
         return
     for version in ModelVersion.objects.filter(checkpoint_path__startswith=old_root).only("id", "checkpoint_path"):
         try:
             rel = Path(version.checkpoint_path).relative_to(old_root)
         except ValueError:  # a sibling directory whose name merely starts the same
             continue
+        moved = f"{STORE_PREFIX}{rel.as_posix()}" if to_objects else str(Path(new_root) / rel)
         # A bulk update, not save(): relocating files is not a model change and writes no history row.
-        ModelVersion.objects.filter(pk=version.pk).update(checkpoint_path=str(Path(new_root) / rel))
+        ModelVersion.objects.filter(pk=version.pk).update(checkpoint_path=moved)
 
 
 def _row_counts_now(tables: list[str]) -> dict[str, int]:

@@ -65,6 +65,8 @@ def checkpoint_local_path(checkpoint_path: str | Path) -> Path:
     name = text[len(STORE_PREFIX):]
     if not name or "/" in name or name in {".", ".."}:
         raise ValueError(f"bad model store name {name!r}")
+    if model_store_is_local():  # e.g. restored from an object-storage install into a local one
+        return Path(settings.CHEXGOLD_MODEL_DIR) / name
     cache_root = Path(settings.CHEXGOLD_MODEL_CACHE_DIR)
     target = cache_root / name
     with _lock:
@@ -84,7 +86,9 @@ def checkpoint_local_path(checkpoint_path: str | Path) -> Path:
             if not found:
                 raise FileNotFoundError(f"checkpoint {name!r} is not in the model store")
             (staging / _COMPLETE).write_text("")
-            if target.exists():
+            if (target / _COMPLETE).exists():  # another process finished first: keep its copy
+                return target
+            if target.exists():  # an interrupted download
                 shutil.rmtree(target)
             staging.replace(target)
     return target

@@ -216,3 +216,21 @@ def test_backup_with_object_storage_holds_the_objects_and_restores_them_to_a_new
     assert restored.returncode == 0, restored.stderr
     assert _facts_of(env) == before
     assert not (Path(env["CHEXGOLD_VAR_DIR"]) / "models").exists() or not any((Path(env["CHEXGOLD_VAR_DIR"]) / "models").iterdir())
+
+
+@pytest.mark.both_backends
+def test_archive_from_a_newer_release_is_refused(populated: Path, tmp_path: Path) -> None:
+    archive = tmp_path / "backup.tar.gz"
+    call_command("backup", output=archive)
+    newer = tmp_path / "newer.tar.gz"
+    with tarfile.open(archive) as src, tarfile.open(newer, "w:gz") as dst:
+        for member in src:
+            data = src.extractfile(member).read()  # type: ignore[union-attr]
+            if member.name == "manifest.json":
+                manifest = json.loads(data)
+                manifest["migrations"].append(["labeling", "9999_from_the_future"])
+                data = json.dumps(manifest).encode()
+            member.size = len(data)
+            dst.addfile(member, io.BytesIO(data))
+    with pytest.raises(BackupError, match="newer chexgold.*labeling.9999_from_the_future"):
+        backup_restore(archive=newer, force=True)
