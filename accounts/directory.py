@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core import checks
 
 from accounts.errors import LastAdmin
 from accounts.roles import Role
@@ -134,3 +135,30 @@ def directory_roles_sync(*, user: AbstractBaseUser, groups: Iterable[str], sourc
             [r.value for r in result.granted] or "nothing", [r.value for r in result.revoked] or "nothing",
         )
     return result
+
+
+@checks.register(checks.Tags.security, deploy=False)
+def directory_settings_check(app_configs: object = None, **kwargs: object) -> list[checks.CheckMessage]:
+    """`manage.py check` (and every start): the directory settings can be used as written."""
+    errors: list[checks.CheckMessage] = []
+    try:
+        role_groups()
+    except RoleGroupsInvalid as exc:
+        errors.append(checks.Error(f"CHEXGOLD_DIRECTORY_ROLE_GROUPS: {exc}", id="chexgold.E101"))
+    if getattr(settings, "CHEXGOLD_OIDC_ENABLED", False):
+        endpoints = {"CHEXGOLD_OIDC_AUTHORIZATION_ENDPOINT": "OIDC_OP_AUTHORIZATION_ENDPOINT",
+                     "CHEXGOLD_OIDC_TOKEN_ENDPOINT": "OIDC_OP_TOKEN_ENDPOINT",
+                     "CHEXGOLD_OIDC_USERINFO_ENDPOINT": "OIDC_OP_USER_ENDPOINT",
+                     "CHEXGOLD_OIDC_JWKS_ENDPOINT": "OIDC_OP_JWKS_ENDPOINT"}
+        missing = [name for name, setting in endpoints.items() if not getattr(settings, setting, "")]
+        if missing:
+            errors.append(checks.Error(f"OpenID Connect is on (CHEXGOLD_OIDC_CLIENT_ID) but {', '.join(missing)} "
+                                       "not set (README \"Directory sign-in\").", id="chexgold.E102"))
+    if getattr(settings, "CHEXGOLD_LDAP_ENABLED", False):
+        try:
+            import django_auth_ldap  # noqa: F401
+            import ldap  # noqa: F401
+        except ImportError:
+            errors.append(checks.Error("LDAP is on (CHEXGOLD_LDAP_SERVER_URI) but python-ldap or django-auth-ldap is "
+                                       "missing: pip install -r requirements-ldap.txt", id="chexgold.E103"))
+    return errors

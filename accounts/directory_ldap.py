@@ -66,6 +66,11 @@ class LDAPDirectoryBackend(LDAPBackend):
 
     def authenticate_ldap_user(self, ldap_user: Any, password: str) -> Any:
         user = super().authenticate_ldap_user(ldap_user, password)
-        if user is not None:
-            directory_roles_sync(user=user, groups=ldap_user.group_dns, source="ldap")
+        if user is None or not user.is_active:
+            return None  # deactivated in chexgold: no sign-in (not even an API token), whatever the directory says
+        directory_roles_sync(user=user, groups=ldap_user.group_dns, source="ldap")
         return user
+
+    def get_user(self, user_id: Any) -> Any:
+        user = super().get_user(user_id)
+        return user if user is not None and user.is_active else None

@@ -59,6 +59,8 @@ class OIDCDirectoryBackend(OIDCAuthenticationBackend):
         return user
 
     def update_user(self, user: Any, claims: dict[str, Any]) -> Any:
+        if not user.is_active:
+            return user  # deactivated in chexgold: the callback view refuses the sign-in; nothing to sync
         if self._copy_claims(user, claims):
             user.save(update_fields=["email", "first_name", "last_name"])
         directory_roles_sync(user=user, groups=_claim_groups(claims), source="oidc")
@@ -92,6 +94,10 @@ class OIDCDirectoryBackend(OIDCAuthenticationBackend):
             return super().get_or_create_user(access_token, id_token, payload)
         except SuspiciousOperation:
             return None  # e.g. two accounts match: refuse the sign-in rather than answer 500
+
+    def get_user(self, user_id: Any) -> Any:
+        user = super().get_user(user_id)
+        return user if user is not None and user.is_active else None
 
 
 class PermissionsOnlyBackend(ModelBackend):

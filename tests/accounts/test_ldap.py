@@ -240,3 +240,16 @@ def test_environment_switches_the_backends(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["accounts.lockout.LockoutBackend", "accounts.directory_ldap.LDAPDirectoryBackend",
                                    "accounts.directory_oidc.PermissionsOnlyBackend", "True"]
+
+
+def test_a_deactivated_user_cannot_sign_in_or_get_a_token(ldap_login: str, make_user: Any) -> None:
+    from accounts.services import user_deactivate
+
+    make_user("root", "admin")
+    _sign_in("ana", "ana-pw-1")
+    ana = get_user_model().objects.get(username="ana")
+    user_deactivate(user=ana, by=None)
+    refused = Client().post("/accounts/login/", {"username": "ana", "password": "ana-pw-1"})
+    assert refused.status_code == 200 and not refused.wsgi_request.user.is_authenticated
+    token = Client().post("/api/auth/token/", {"username": "ana", "password": "ana-pw-1"}, content_type="application/json")
+    assert token.status_code in (400, 401)

@@ -182,3 +182,18 @@ def test_environment_switches_the_backends(tmp_path: Any) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["accounts.lockout.LockoutBackend", "accounts.directory_oidc.PermissionsOnlyBackend",
                                    "accounts.directory_oidc.OIDCDirectoryBackend", "False"]
+
+
+def test_a_deactivated_user_cannot_sign_in(oidc: str, make_user: Any) -> None:
+    from accounts.services import user_deactivate
+
+    make_user("root", "admin")
+    directory_user(oidc, "sub-fay", preferred_username="fay", groups=[READERS])
+    sign_in(Client(), "sub-fay")
+    fay = get_user_model().objects.get(username="fay")
+    user_deactivate(user=fay, by=None)
+    client = Client()
+    refused = sign_in(client, "sub-fay")
+    assert refused["Location"].startswith("/accounts/login/?directory_failed=1")
+    assert not client.get("/").wsgi_request.user.is_authenticated
+    assert "did not succeed" in client.get(refused["Location"]).content.decode()
