@@ -197,3 +197,23 @@ def test_a_deactivated_user_cannot_sign_in(oidc: str, make_user: Any) -> None:
     assert refused["Location"].startswith("/accounts/login/?directory_failed=1")
     assert not client.get("/").wsgi_request.user.is_authenticated
     assert "did not succeed" in client.get(refused["Location"]).content.decode()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_sign_in_with_the_provider_in_a_browser(chromium: Any, live_server: Any, oidc: str) -> None:
+    """End to end in Chromium: the login page's button, the provider's page, back signed in."""
+    directory_user(oidc, "sub-gus", preferred_username="gus", groups=[READERS])
+    page = chromium.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.get_by_role("link", name="Sign in with Hospital ID").click()
+        page.wait_for_url(lambda url: url.startswith(oidc))
+        page.get_by_placeholder("sub").fill("sub-gus")
+        page.get_by_role("button", name="Authorize").click()
+        page.wait_for_url(lambda url: url.startswith(live_server.url) and "/oidc/" not in url and "/login/" not in url)
+        page.get_by_role("button", name="Log out").wait_for()  # signed in
+    finally:
+        page.close()
+    assert user_roles(user=get_user_model().objects.get(username="gus")) == {Role.READER}
