@@ -122,6 +122,7 @@ def test_a_role_the_mapping_does_not_name_is_left_alone(oidc: str, settings: Any
     assert user_roles(user=get_user_model().objects.get(username="cy")) == {Role.READER, Role.ADJUDICATOR}
 
 
+@pytest.mark.both_backends  # the admin-group row lock (accounts.services) on PostgreSQL too
 def test_removing_the_last_admin_is_refused_and_logged(oidc: str, caplog: pytest.LogCaptureFixture) -> None:
     directory_user(oidc, "sub-dee", preferred_username="dee", groups=[ADMINS])
     sign_in(Client(), "sub-dee")
