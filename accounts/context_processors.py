@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.http import HttpRequest
 
 from accounts.roles import Role
@@ -16,3 +17,12 @@ def roles(request: HttpRequest) -> dict[str, object]:
         "is_admin_role": Role.ADMIN in held,
     }
 
+
+
+def sign_in_options(request: HttpRequest) -> dict[str, object]:
+    """Which ways to sign in the login page offers (README "Directory sign-in")."""
+    return {
+        "password_login": settings.CHEXGOLD_PASSWORD_LOGIN,
+        "oidc_login": settings.CHEXGOLD_OIDC_ENABLED,
+        "oidc_provider_name": settings.CHEXGOLD_OIDC_PROVIDER_NAME,
+    }

@@ -104,6 +104,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.roles",
+                "accounts.context_processors.sign_in_options",
                 "privacy.context_processors.session_timeout",
             ],
         },
@@ -165,9 +166,48 @@ CHEXGOLD_LOGIN_FAILURE_LIMIT = env.int(
     "CHEXGOLD_LOGIN_FAILURE_LIMIT", default=min((int(r.split("/")[0]) for r in _old_rates if r), default=10)
 )
 CHEXGOLD_LOGIN_LOCKOUT_MINUTES = env.float("CHEXGOLD_LOGIN_LOCKOUT_MINUTES", default=15)
+
+# --- directory sign-in (accounts.directory, README "Directory sign-in") ------------
+# OpenID Connect and LDAP / Active Directory, each off until configured; local
+# accounts (username and password kept here) unless CHEXGOLD_LOCAL_LOGIN=0.
+CHEXGOLD_LOCAL_LOGIN = env.bool("CHEXGOLD_LOCAL_LOGIN", default=True)
+# role=group|group;role=group (accounts.directory.role_groups_parse); empty: the directory changes no roles.
+CHEXGOLD_DIRECTORY_ROLE_GROUPS = env.str("CHEXGOLD_DIRECTORY_ROLE_GROUPS", default="")
+OIDC_RP_CLIENT_ID = env.str("CHEXGOLD_OIDC_CLIENT_ID", default="")
+CHEXGOLD_OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
+CHEXGOLD_OIDC_PROVIDER_NAME = env.str("CHEXGOLD_OIDC_PROVIDER_NAME", default="the hospital account")
+OIDC_RP_CLIENT_SECRET = env.str("CHEXGOLD_OIDC_CLIENT_SECRET", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("CHEXGOLD_OIDC_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("CHEXGOLD_OIDC_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("CHEXGOLD_OIDC_USERINFO_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("CHEXGOLD_OIDC_JWKS_ENDPOINT", default="")
+OIDC_RP_SIGN_ALGO = env.str("CHEXGOLD_OIDC_SIGN_ALGORITHM", default="RS256")
+OIDC_RP_SCOPES = env.str("CHEXGOLD_OIDC_SCOPES", default="openid email profile")
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = env.float("CHEXGOLD_OIDC_TIMEOUT_SECONDS", default=10)  # each call to the provider
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
+CHEXGOLD_OIDC_USERNAME_CLAIM = env.str("CHEXGOLD_OIDC_USERNAME_CLAIM", default="preferred_username")
+CHEXGOLD_OIDC_GROUPS_CLAIM = env.str("CHEXGOLD_OIDC_GROUPS_CLAIM", default="groups")
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?directory_failed=1"
+CHEXGOLD_LDAP_SERVER_URI = env.str("CHEXGOLD_LDAP_SERVER_URI", default="")
+CHEXGOLD_LDAP_ENABLED = bool(CHEXGOLD_LDAP_SERVER_URI)
+CHEXGOLD_LDAP_START_TLS = env.bool("CHEXGOLD_LDAP_START_TLS", default=False)
+CHEXGOLD_LDAP_BIND_DN = env.str("CHEXGOLD_LDAP_BIND_DN", default="")
+CHEXGOLD_LDAP_BIND_PASSWORD = env.str("CHEXGOLD_LDAP_BIND_PASSWORD", default="")
+CHEXGOLD_LDAP_USER_SEARCH_BASE = env.str("CHEXGOLD_LDAP_USER_SEARCH_BASE", default="")
+CHEXGOLD_LDAP_USER_FILTER = env.str("CHEXGOLD_LDAP_USER_FILTER", default="(uid=%(user)s)")
+CHEXGOLD_LDAP_GROUP_SEARCH_BASE = env.str("CHEXGOLD_LDAP_GROUP_SEARCH_BASE", default="")
+CHEXGOLD_LDAP_GROUP_TYPE = env.str("CHEXGOLD_LDAP_GROUP_TYPE", default="groupOfNames")
+CHEXGOLD_LDAP_TIMEOUT_SECONDS = env.float("CHEXGOLD_LDAP_TIMEOUT_SECONDS", default=5)
+# The sign-in form is shown when a password can be checked here or by LDAP.
+CHEXGOLD_PASSWORD_LOGIN = CHEXGOLD_LOCAL_LOGIN or CHEXGOLD_LDAP_ENABLED
+
 AUTHENTICATION_BACKENDS = [
     "accounts.lockout.LockoutBackend",  # first: refuses locked-out sign-ins before any password check
-    "django.contrib.auth.backends.ModelBackend",
+    *(["accounts.directory_ldap.LDAPDirectoryBackend"] if CHEXGOLD_LDAP_ENABLED else []),
+    # Without local sign-in, Django's permission checks stay (the site admin) but no password is checked here.
+    "django.contrib.auth.backends.ModelBackend" if CHEXGOLD_LOCAL_LOGIN else "accounts.directory_oidc.PermissionsOnlyBackend",
+    *(["accounts.directory_oidc.OIDCDirectoryBackend"] if CHEXGOLD_OIDC_ENABLED else []),
 ]
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"  # shared by every web process
 AXES_FAILURE_LIMIT = CHEXGOLD_LOGIN_FAILURE_LIMIT

@@ -2,12 +2,16 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from accounts import directory_oidc
 from accounts.forms import OwnPasswordChangeForm
 from annotator import views as annotator_views
 
 urlpatterns = [
     path("", annotator_views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    # OpenID Connect sign-in (404 unless configured; README "Directory sign-in")
+    path("oidc/authenticate/", directory_oidc.oidc_authenticate, name="oidc_authentication_init"),
+    path("oidc/callback/", directory_oidc.oidc_callback, name="oidc_authentication_callback"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", auth_views.PasswordChangeView.as_view(form_class=OwnPasswordChangeForm), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
