@@ -27,6 +27,7 @@ from annotator import selectors as review
 from annotator import services as review_services
 from annotator.selectors.access import reports_visible
 from annotator.selectors.reports import REPORT_STATUSES, annotations_of_reader, report_status, reports_filter
+from annotator.services.label_import import FILE_FORMATS as LABEL_FILE_FORMATS
 from annotator.services.label_import import KINDS as LABEL_IMPORT_KINDS
 from annotator.services.label_import import LabelImportResult
 from api.concurrency import call_with_version, expected_version, stale_as_http, with_etag
@@ -435,6 +436,8 @@ LabelImportRequestSerializer = type("LabelImportRequestSerializer", (serializers
     "zero_means": serializers.ChoiceField(choices=ZERO_MEANS, default="negative",
                                           help_text="how a 0 cell is read: negative (CheXpert) or blank (positive-only references)"),
     "replace": serializers.BooleanField(default=False, help_text="gold: supersede differing current gold"),
+    "format": serializers.ChoiceField(choices=LABEL_FILE_FORMATS, default="auto",
+                                      help_text="auto (CheXpert CSV or JSONL) or label-studio (a Label Studio JSON export)"),
 })
 
 
@@ -485,6 +488,7 @@ class LabelImportView(ListAPIView):
         result = review_services.label_upload_import(
             upload=data["file"], kind=data["as"], user=user_of(request), reader=data.get("reader") or None,
             labeler=data.get("labeler") or None, zero_means=data["zero_means"], replace=data["replace"],
+            file_format=data["format"],
         )
         if not result.ok:
             listed = [{"line": e.line, "column": e.column, "message": e.message} for e in result.errors]

@@ -525,6 +525,7 @@ def label_import(request: AuthenticatedHttpRequest) -> HttpResponse:
         try:
             result = services.label_upload_import(
                 upload=data["file"], kind=kind, user=request.user, zero_means=data["zero_means"], replace=data["replace"],
+                file_format=data.get("file_format") or "auto",
                 reader=data["reader"] if kind == "reads" else None, labeler=data["labeler"] if kind == "predictions" else None,
             )
         except DomainError as exc:
