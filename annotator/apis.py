@@ -496,6 +496,33 @@ class LabelImportView(ListAPIView):
         return Response(_label_import_result_dict(result), status=status.HTTP_201_CREATED if result.changed else status.HTTP_200_OK)
 
 
+# --- withdrawing an import batch --------------------------------------------------------------
+class ImportWithdrawRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, help_text="why (kept with the batch)")
+
+
+class ImportWithdrawView(APIView):
+    """Admins: withdraw import batch `batch_id` (`annotator.services.gold.import_batch_withdraw`).
+    Its reports leave the queues, statistics and exports; a gold-set version
+    without them is frozen when they had gold; nothing is deleted. 409 when
+    already withdrawn or still importing."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(request=ImportWithdrawRequestSerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request, batch_id: int) -> Response:
+        body = ImportWithdrawRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = review_services.import_batch_withdraw(batch_id=batch_id, user=user_of(request), reason=body.validated_data.get("reason", ""))
+        batch = result.batch
+        return Response({
+            "id": batch.id, "filename": batch.filename, "withdrawn_at": batch.withdrawn_at,
+            "withdrawn_by": batch.withdrawn_by.username if batch.withdrawn_by else None, "reason": batch.withdraw_reason,
+            "reports": result.reports, "gold_version": result.gold_version, "model_versions": result.model_versions,
+            "message": result.message,
+        })
+
+
 # --- audit history (review tables, models, settings, roles) ---------------------------------
 class AuditEntrySerializer(serializers.Serializer):
     at = serializers.DateTimeField()

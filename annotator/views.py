@@ -35,7 +35,7 @@ from annotator.forms import (
     UserCreateForm,
 )
 from annotator.models import Flag
-from api.errors import DomainError
+from api.errors import DomainError, NotFound
 from labeling.forms import LabelImportForm
 from labeling.models import Annotation, GoldSetVersion, Report
 from labeling.observations import LABEL_VALUES, OBSERVATIONS
@@ -511,6 +511,21 @@ def manage_gold_versions(request: AuthenticatedHttpRequest) -> HttpResponse:
         request, "annotator/manage_gold_versions.html",
         {"form": form, "versions": selectors.gold_set_versions(), "current_count": selectors.gold_current_count()},
     )
+
+
+@require_POST
+@role_required(Role.ADMIN)
+def import_withdraw(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse:
+    """The Imports page's Withdraw button (`annotator.services.gold.import_batch_withdraw`)."""
+    try:
+        result = services.import_batch_withdraw(batch_id=batch_id, user=request.user, reason=request.POST.get("reason", ""))
+    except NotFound:
+        raise Http404("No such import.") from None
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, result.message)
+    return redirect("labeling:import_list")
 
 
 @require_POST

@@ -29,6 +29,7 @@ urlpatterns = [
     path("auth/token/", accounts_apis.TokenView.as_view(), name="token"),
     path("imports/", labeling_apis.ImportListView.as_view(), name="imports"),
     path("imports/<int:batch_id>/", labeling_apis.ImportDetailView.as_view(), name="import_detail"),
+    path("imports/<int:batch_id>/withdraw/", annotator_apis.ImportWithdrawView.as_view(), name="import_withdraw"),
     path("reports/", annotator_apis.ReportListView.as_view(), name="reports"),
     path("reports/next/", annotator_apis.NextReportView.as_view(), name="report_next"),
     path("reports/<int:report_id>/", annotator_apis.ReportDetailView.as_view(), name="report_detail"),

@@ -50,7 +50,7 @@ class ImportBatchSerializer(serializers.ModelSerializer):
     class Meta:
         model = ImportBatch
         fields = ["id", "filename", "status", "progress", "rows_read", "rows_created", "rows_unchanged", "message",
-                  "errors", "deid_findings", "created_at", "started_at", "finished_at", "task"]
+                  "errors", "deid_findings", "created_at", "started_at", "finished_at", "task", "withdrawn_at", "withdraw_reason"]
 
     def get_task(self, obj: ImportBatch) -> str:
         return f"import-{obj.id}"

@@ -57,7 +57,7 @@ def gold_labels_for_export(*, gold_version: GoldSetVersion | None = None) -> Que
     if gold_version is None:
         # Flagged reports leave the gold set until an admin resolves the flag;
         # a frozen version is exported as it was frozen.
-        qs = GoldLabel.objects.filter(is_current=True, report__is_flagged=False)
+        qs = GoldLabel.objects.filter(is_current=True, report__is_flagged=False, report__is_withdrawn=False)
     else:
         qs = GoldLabel.objects.filter(
             id__in=GoldSetMembership.objects.filter(version=gold_version).values("gold_label_id")
@@ -67,7 +67,7 @@ def gold_labels_for_export(*, gold_version: GoldSetVersion | None = None) -> Que
 
 def predictions_for_export(*, source: str, source_version: str) -> QuerySet[MachinePrediction]:
     return (
-        MachinePrediction.objects.filter(source=source, source_version=source_version)
+        MachinePrediction.objects.filter(source=source, source_version=source_version, report__is_withdrawn=False)
         .select_related("report")
         .order_by("report_id")
     )
@@ -135,13 +135,13 @@ def external_predictions_of_reports(*, labeler: str, report_ids: Collection[int]
 
 def current_gold_for_training() -> QuerySet[GoldLabel]:
     """Current gold labels of unflagged reports, with their report (text, split)."""
-    return GoldLabel.objects.filter(is_current=True, report__is_flagged=False).select_related("report").order_by("report_id")
+    return GoldLabel.objects.filter(is_current=True, report__is_flagged=False, report__is_withdrawn=False).select_related("report").order_by("report_id")
 
 
 def rule_labels_for_training(*, rules_version: str) -> QuerySet[MachinePrediction]:
     """Rule predictions of unflagged reports: the silver training data."""
     return (
-        MachinePrediction.objects.filter(source=MachinePrediction.Source.RULES, source_version=rules_version, report__is_flagged=False)
+        MachinePrediction.objects.filter(source=MachinePrediction.Source.RULES, source_version=rules_version, report__is_flagged=False, report__is_withdrawn=False)
         .select_related("report")
         .order_by("report_id")
     )
