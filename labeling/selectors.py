@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from labeling.models import (
     GoldLabel,
@@ -71,6 +71,26 @@ def predictions_for_export(*, source: str, source_version: str) -> QuerySet[Mach
         .select_related("report")
         .order_by("report_id")
     )
+
+
+def reports_for_label_studio() -> QuerySet[Report]:
+    """Reports a Label Studio export hands out: not flagged, not withdrawn, in id order."""
+    return Report.objects.filter(is_flagged=False, is_withdrawn=False).order_by("id")
+
+
+def predictions_of_reports(*, report_ids: list[int], sources: list[tuple[str, str]]) -> dict[int, dict[tuple[str, str], dict[str, str]]]:
+    """report id -> (source, version) -> labels, for the given reports and labelers."""
+    found: dict[int, dict[tuple[str, str], dict[str, str]]] = {}
+    if not sources or not report_ids:
+        return found
+    wanted = Q()
+    for source, version in sources:
+        wanted |= Q(source=source, source_version=version)
+    for start in range(0, len(report_ids), _IN_CHUNK):
+        rows = MachinePrediction.objects.filter(wanted, report_id__in=report_ids[start : start + _IN_CHUNK])
+        for report_id, source, version, labels in rows.values_list("report_id", "source", "source_version", "labels"):
+            found.setdefault(report_id, {})[(source, version)] = labels
+    return found
 
 
 def latest_rules_version() -> str | None:

@@ -65,6 +65,7 @@ def import_batch_reports_withdraw(*, batch_id: int, user: User | None, reason: s
     batch.withdrawn_at = now
     batch.withdrawn_by = user if user is not None and user.is_authenticated else None
     batch.withdraw_reason = reason
+    batch._history_user = batch.withdrawn_by  # type: ignore[attr-defined]  # the audit entry's author (django-simple-history)
     batch.save(update_fields=["withdrawn_at", "withdrawn_by", "withdraw_reason"])
     result = ImportWithdrawal(batch=batch)
     result.reports = Report.objects.filter(import_batch=batch, is_withdrawn=False).update(is_withdrawn=True)
@@ -78,6 +79,7 @@ def import_batch_reports_withdraw(*, batch_id: int, user: User | None, reason: s
         card = dict(version.model_card or {})
         card["withdrawn_training_data"] = [*card.get("withdrawn_training_data", []), note]
         version.model_card = card
+        version._history_user = batch.withdrawn_by  # type: ignore[attr-defined]
         version.save(update_fields=["model_card"])  # audited (ModelVersion history)
         result.model_versions.append(version.name)
     return result
