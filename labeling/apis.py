@@ -127,7 +127,8 @@ class LabelStudioTasksView(APIView):
 
     permission_classes = [IsAdmin]
 
-    @extend_schema(parameters=[OpenApiParameter("source", str, many=True)], responses={(200, "application/json"): OpenApiTypes.STR})
+    @extend_schema(parameters=[OpenApiParameter("source", str, many=True)],
+                   responses={(200, "application/json"): {"type": "array", "items": {"type": "object"}}})
     def get(self, request: Request) -> StreamingHttpResponse:
         export = label_studio_export_open(user=request.user, sources=request.query_params.getlist("source") or None, request=request)
         return stream_download(export.chunks, content_type=export.content_type, filename=export.filename)
