@@ -74,9 +74,9 @@ def label_studio_export_download(request: HttpRequest) -> HttpResponse | Streami
         export = label_studio_export_open(user=request.user, sources=request.GET.getlist("source") or None, request=request)
     except DomainError as exc:
         return HttpResponse(str(exc), status=exc.http_status, content_type="text/plain")
-    response = StreamingHttpResponse(export.chunks, content_type=export.content_type)
-    response["Content-Disposition"] = content_disposition_header(True, export.filename)
-    return response
+    stream = StreamingHttpResponse(export.chunks, content_type=export.content_type)
+    stream["Content-Disposition"] = content_disposition_header(True, export.filename)
+    return stream
 
 
 @require_GET

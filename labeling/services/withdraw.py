@@ -71,7 +71,7 @@ def import_batch_reports_withdraw(*, batch_id: int, user: User | None, reason: s
     result.reports = Report.objects.filter(import_batch=batch, is_withdrawn=False).update(is_withdrawn=True)
     note = {
         "import_batch": batch.id, "filename": batch.filename, "reports": result.reports,
-        "withdrawn_at": now.isoformat(), "withdrawn_by": user.get_username() if batch.withdrawn_by else None, "reason": reason,
+        "withdrawn_at": now.isoformat(), "withdrawn_by": batch.withdrawn_by.get_username() if batch.withdrawn_by else None, "reason": reason,
     }
     # The training run's gold labels (ml_worker.TrainingRun.gold_labels) name the reports each version learned from.
     trained = ModelVersion.objects.filter(training_run__gold_labels__report__import_batch=batch).values_list("id", flat=True)

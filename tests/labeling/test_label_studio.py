@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from annotator.services import label_file_import, label_upload_import
@@ -142,7 +143,7 @@ def test_export_api_and_config_are_admin_only(reports, make_user, settings_row) 
     reader.force_authenticate(make_user("r1", "reader"))
     res = admin.get("/api/label-studio/tasks/")
     assert res.status_code == 200
-    tasks = json.loads(b"".join(res.streaming_content))
+    tasks = json.loads(b"".join(res.streaming_content))  # type: ignore[attr-defined]
     assert tasks[1]["predictions"] == [{"model_version": "rules:rules-9", "result": [
         {"from_name": "No_Finding", "to_name": "text", "type": "choices", "value": {"choices": ["Positive"]}}]}]
     assert admin.get("/api/label-studio/config/").status_code == 200
@@ -158,3 +159,19 @@ def test_export_leaves_out_withdrawn_and_flagged_reports(reports, settings_row) 
     Report.objects.filter(id=reports[1].id).update(is_flagged=True)
     export = label_studio_export_open(user=None, sources=[])
     assert [t["data"]["id"] for t in json.loads("".join(export.chunks))] == ["LS3"]
+
+
+def test_imports_page_imports_and_exports_label_studio(reports, client, make_user, settings_row) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(make_user("r1", "reader"))
+    assert client.get(reverse("labeling:label_studio_export")).status_code in (302, 403)
+    client.force_login(make_user("boss", "admin"))
+    page = client.get(reverse("labeling:import_list")).content.decode()
+    assert "Label Studio JSON export" in page and reverse("labeling:label_studio_export") in page
+    res = client.get(reverse("labeling:label_studio_export") + "?config=1")
+    assert res.status_code == 200 and ET.fromstring(res.content).tag == "View"
+    res = client.get(reverse("labeling:label_studio_export"))
+    assert [t["data"]["id"] for t in json.loads(b"".join(res.streaming_content))] == ["LS1", "LS2", "LS3"]
+    upload = SimpleUploadedFile("project-1.json", EXPORT.read_bytes(), content_type="application/json")
+    res = client.post(reverse("annotator:label_import"), {"labels-file": upload, "labels-kind": "gold", "labels-zero_means": "negative",
+                                                          "labels-file_format": "label-studio"}, follow=True)
+    assert res.status_code == 200 and GoldLabel.objects.filter(is_current=True).count() == 3

@@ -100,7 +100,7 @@ def test_withdrawal_is_audited_and_only_once(world) -> None:  # type: ignore[no-
     import_batch_withdraw(batch_id=world["gone"].id, user=world["admin"], reason="duplicate upload")
     (entry,) = [e for e in AuditLog(("import_batch",)) if e.object_id == world["gone"].id and e.action == "changed"
                 and e.before and e.before["withdrawn_at"] is None and e.after and e.after["withdrawn_at"]]
-    assert entry.by == "boss" and entry.after["withdraw_reason"] == "duplicate upload"
+    assert entry.by == "boss" and entry.after is not None and entry.after["withdraw_reason"] == "duplicate upload"
     with pytest.raises(ImportWithdrawError, match="already withdrawn"):
         import_batch_withdraw(batch_id=world["gone"].id, user=world["admin"])
     running = ImportBatch.objects.create(filename="busy.csv", status=ImportBatch.Status.IMPORTING)
