@@ -27,6 +27,7 @@ from annotator import selectors as review
 from annotator import services as review_services
 from annotator.selectors.access import reports_visible
 from annotator.selectors.reports import REPORT_STATUSES, annotations_of_reader, report_status, reports_filter
+from annotator.services.label_import import FILE_FORMATS as LABEL_FILE_FORMATS
 from annotator.services.label_import import KINDS as LABEL_IMPORT_KINDS
 from annotator.services.label_import import LabelImportResult
 from api.concurrency import call_with_version, expected_version, stale_as_http, with_etag
@@ -435,6 +436,8 @@ LabelImportRequestSerializer = type("LabelImportRequestSerializer", (serializers
     "zero_means": serializers.ChoiceField(choices=ZERO_MEANS, default="negative",
                                           help_text="how a 0 cell is read: negative (CheXpert) or blank (positive-only references)"),
     "replace": serializers.BooleanField(default=False, help_text="gold: supersede differing current gold"),
+    "format": serializers.ChoiceField(choices=LABEL_FILE_FORMATS, default="auto",
+                                      help_text="auto (CheXpert CSV or JSONL) or label-studio (a Label Studio JSON export)"),
 })
 
 
@@ -485,11 +488,39 @@ class LabelImportView(ListAPIView):
         result = review_services.label_upload_import(
             upload=data["file"], kind=data["as"], user=user_of(request), reader=data.get("reader") or None,
             labeler=data.get("labeler") or None, zero_means=data["zero_means"], replace=data["replace"],
+            file_format=data["format"],
         )
         if not result.ok:
             listed = [{"line": e.line, "column": e.column, "message": e.message} for e in result.errors]
             raise UploadInvalid(f"{len(listed)} problem(s) in {result.filename}; nothing was imported.", listed)
         return Response(_label_import_result_dict(result), status=status.HTTP_201_CREATED if result.changed else status.HTTP_200_OK)
+
+
+# --- withdrawing an import batch --------------------------------------------------------------
+class ImportWithdrawRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, help_text="why (kept with the batch)")
+
+
+class ImportWithdrawView(APIView):
+    """Admins: withdraw import batch `batch_id` (`annotator.services.gold.import_batch_withdraw`).
+    Its reports leave the queues, statistics and exports; a gold-set version
+    without them is frozen when they had gold; nothing is deleted. 409 when
+    already withdrawn or still importing."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(request=ImportWithdrawRequestSerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request, batch_id: int) -> Response:
+        body = ImportWithdrawRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = review_services.import_batch_withdraw(batch_id=batch_id, user=user_of(request), reason=body.validated_data.get("reason", ""))
+        batch = result.batch
+        return Response({
+            "id": batch.id, "filename": batch.filename, "withdrawn_at": batch.withdrawn_at,
+            "withdrawn_by": batch.withdrawn_by.username if batch.withdrawn_by else None, "reason": batch.withdraw_reason,
+            "reports": result.reports, "gold_version": result.gold_version, "model_versions": result.model_versions,
+            "message": result.message,
+        })
 
 
 # --- audit history (review tables, models, settings, roles) ---------------------------------

@@ -22,6 +22,7 @@ urlpatterns = [
     path("manage/gold-versions/", views.manage_gold_versions, name="manage_gold_versions"),
     path("manage/gold-versions/compare", views.manage_gold_compare, name="manage_gold_compare"),
     path("manage/imports/labels", views.label_import, name="label_import"),
+    path("manage/imports/<int:batch_id>/withdraw", views.import_withdraw, name="import_withdraw"),
     path("manage/flags/", views.manage_flags, name="manage_flags"),
     path("manage/guidelines/", views.manage_guidelines, name="manage_guidelines"),
 ]

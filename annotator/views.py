@@ -34,7 +34,7 @@ from annotator.forms import (
     UserCreateForm,
 )
 from annotator.models import Flag
-from api.errors import DomainError
+from api.errors import DomainError, NotFound
 from labeling.forms import LabelImportForm
 from labeling.models import Annotation, GoldSetVersion, Report
 from labeling.observations import LABEL_VALUES, OBSERVATIONS
@@ -508,6 +508,21 @@ def manage_gold_versions(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @require_POST
 @role_required(Role.ADMIN)
+def import_withdraw(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse:
+    """The Imports page's Withdraw button (`annotator.services.gold.import_batch_withdraw`)."""
+    try:
+        result = services.import_batch_withdraw(batch_id=batch_id, user=request.user, reason=request.POST.get("reason", ""))
+    except NotFound:
+        raise Http404("No such import.") from None
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, result.message)
+    return redirect("labeling:import_list")
+
+
+@require_POST
+@role_required(Role.ADMIN)
 def label_import(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The Imports page's second form: prior labels as gold, reads or predictions
     (`annotator.services.label_import`). Errors re-render the Imports page."""
@@ -518,6 +533,7 @@ def label_import(request: AuthenticatedHttpRequest) -> HttpResponse:
         try:
             result = services.label_upload_import(
                 upload=data["file"], kind=kind, user=request.user, zero_means=data["zero_means"], replace=data["replace"],
+                file_format=data.get("file_format") or "auto",
                 reader=data["reader"] if kind == "reads" else None, labeler=data["labeler"] if kind == "predictions" else None,
             )
         except DomainError as exc:

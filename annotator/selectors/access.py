@@ -66,7 +66,7 @@ def reports_visible(*, user: User, roles: frozenset[Role]) -> QuerySet[ReportWit
         mine = Exists(
             Reservation.objects.filter(report_id=OuterRef("pk"), reader=user, state=Reservation.State.ACTIVE)
         ) | Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=user))
-        return qs.filter(mine).filter(is_flagged=False).order_by("id")
+        return qs.filter(mine).filter(is_flagged=False, is_withdrawn=False).order_by("id")
     return qs.none()
 
 
@@ -100,7 +100,7 @@ def reports_awaiting_adjudication() -> QuerySet[Report]:
         .values("report_id")
     )
     return (
-        Report.objects.filter(id__in=ready, is_flagged=False)
+        Report.objects.filter(id__in=ready, is_flagged=False, is_withdrawn=False)
         .exclude(Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True)))
     )
 
@@ -129,6 +129,8 @@ def adjudication_access(*, user: User, report: Report) -> AdjudicationAccess:
         return AdjudicationAccess(False, "not an adjudicator")
     if report.is_flagged:
         return AdjudicationAccess(False, "the report is flagged")
+    if report.is_withdrawn:
+        return AdjudicationAccess(False, "the report's import was withdrawn")
     if report_involves_user(user=user, report_id=report.id):
         return AdjudicationAccess(False, "you read or hold this report")
     if GoldLabel.objects.filter(report=report, is_current=True).exists():

@@ -18,7 +18,7 @@ from quality.metrics import cohen_kappa
 def reread_pending_get(*, reader: User, report_id: int) -> Reread | None:
     """The reader's own pending re-read of a report (never another reader's)."""
     return (
-        Reread.objects.filter(reader=reader, report_id=report_id, submitted_at__isnull=True, report__is_flagged=False)
+        Reread.objects.filter(reader=reader, report_id=report_id, submitted_at__isnull=True, report__is_flagged=False, report__is_withdrawn=False)
         .select_related("report")
         .first()
     )

@@ -33,6 +33,7 @@ from annotator.services.gold import (  # noqa: F401
     gold_adjudicate,
     gold_import,
     gold_set_version_freeze,
+    import_batch_withdraw,
     report_gold_by_agreement_try,
 )
 from annotator.services.guidelines import (  # noqa: F401

@@ -8,7 +8,7 @@ import time
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from accounts.roles import Role
@@ -152,7 +152,7 @@ def report_priorities_refresh(*, batch_size: int = 2000) -> int:
 def _reports_closed(ids: list[int], *, k: int) -> set[int]:
     """Of `ids`, the reports that cannot be handed out again: gold, flagged, or k submitted reads."""
     gold = set(GoldLabel.objects.filter(report_id__in=ids, is_current=True).values_list("report_id", flat=True))
-    flagged = set(Report.objects.filter(id__in=ids, is_flagged=True).values_list("id", flat=True))
+    flagged = set(Report.objects.filter(Q(is_flagged=True) | Q(is_withdrawn=True), id__in=ids).values_list("id", flat=True))
     full = set(
         Annotation.objects.filter(report_id__in=ids, status=Annotation.Status.SUBMITTED)
         .values("report_id").annotate(n=Count("id")).filter(n__gte=k).values_list("report_id", flat=True)

@@ -17,6 +17,7 @@ from annotator.services.base import full_labels, report_lock
 from labeling.models import Annotation, GoldLabel, GoldSetMembership, GoldSetVersion, LabelImport, Report
 from labeling.observations import labels_from_mapping
 from labeling.selectors import runtime_settings_get
+from labeling.services.withdraw import ImportWithdrawal, import_batch_reports_withdraw
 from labeling.splits import gold_split_for
 
 
@@ -138,7 +139,7 @@ def gold_set_version_freeze(*, name: str, user: User | None, note: str = "") -> 
     version = GoldSetVersion.objects.create(name=name, note=note, created_by=user)
     rows = (
         GoldLabel.objects.filter(is_current=True)
-        .filter(report__is_flagged=False)
+        .filter(report__is_flagged=False, report__is_withdrawn=False)
         .values_list("id", "report_id")
     )
     batch: list[GoldSetMembership] = []
@@ -149,3 +150,30 @@ def gold_set_version_freeze(*, name: str, user: User | None, note: str = "") -> 
             batch = []
     GoldSetMembership.objects.bulk_create(batch)
     return version
+
+
+# --- withdrawing an import batch --------------------------------------------------------
+@transaction.atomic
+def import_batch_withdraw(*, batch_id: int, user: User | None, reason: str = "") -> ImportWithdrawal:
+    """An admin withdraws import batch `batch_id` (the API, the Imports page):
+    `labeling.services.withdraw` marks the batch and its reports withdrawn (out of
+    the queues, statistics and exports) and notes it on model cards; then, when
+    any of those reports had current gold, a gold-set version ``withdraw-<id>`` is
+    frozen without them. Their gold rows stay (history, earlier versions).
+    Raises NotFound or `ImportWithdrawError`."""
+    result = import_batch_reports_withdraw(batch_id=batch_id, user=user, reason=reason)
+    had_gold = GoldLabel.objects.filter(is_current=True, report__import_batch_id=batch_id).exists()
+    if had_gold:
+        name = f"withdraw-{batch_id}"
+        suffix = 1
+        while GoldSetVersion.objects.filter(name=name).exists():
+            suffix += 1
+            name = f"withdraw-{batch_id}-{suffix}"
+        version = gold_set_version_freeze(
+            name=name, user=user,
+            note=f"After withdrawing import {batch_id} ({result.batch.filename}): its {result.reports} report(s) left the gold set.",
+        )
+        result.gold_version = version.name
+    result.batch.message = (result.batch.message + "\n" if result.batch.message else "") + result.message
+    result.batch.save(update_fields=["message"])
+    return result

@@ -445,7 +445,7 @@ def training_periodic_check() -> TrainingRun | None:
     used = int(active.metrics.get("data", {}).get("gold_total", 0))
     if gold_now - used < settings.CHEXGOLD_TRAIN_MIN_NEW_GOLD:
         return None
-    train_gold = GoldLabel.objects.filter(is_current=True, report__is_flagged=False, report__gold_split=Report.GoldSplit.TRAIN)
+    train_gold = GoldLabel.objects.filter(is_current=True, report__is_flagged=False, report__is_withdrawn=False, report__gold_split=Report.GoldSplit.TRAIN)
     if not train_gold.exists():
         return None
     try:
