@@ -24,4 +24,5 @@ urlpatterns = [
     path("manage/imports/labels", views.label_import, name="label_import"),
     path("manage/flags/", views.manage_flags, name="manage_flags"),
     path("manage/guidelines/", views.manage_guidelines, name="manage_guidelines"),
+    path("manage/calibration/", views.manage_calibration, name="manage_calibration"),
 ]
