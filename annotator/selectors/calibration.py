@@ -55,36 +55,28 @@ def reader_calibrates(*, reader: User, report_id: int) -> bool:
     )
 
 
-def _released_q(prefix: str = "") -> Q:
-    """Annotations whose calibration period has ended (submitted inside an ended period)."""
-    ended = CalibrationPeriod.objects.filter(
-        ended_at__isnull=False, started_at__lte=OuterRef(f"{prefix}submitted_at"), ended_at__gte=OuterRef(f"{prefix}submitted_at")
-    )
-    return Q(Exists(ended))
+def _unreleased_q() -> Q:
+    """Calibration reads (Annotation filter) begun in the period that is still
+    open: their gold is not shown to their reader until it ends. Reads are begun
+    only while a period is open, so every other calibration read is released."""
+    open_since = CalibrationPeriod.objects.filter(ended_at__isnull=True, started_at__lte=OuterRef("created_at"))
+    return Q(is_calibration=True) & (Q(submitted_at__isnull=True) | Q(Exists(open_since)))
 
 
 def calibration_hidden_report_ids(*, reader: User) -> set[int]:
     """Reports of `reader`'s calibration reads whose gold must not be shown to
-    them yet (held, in draft, or submitted in a period that has not ended)."""
-    unreleased = (
-        Annotation.objects.filter(reader=reader, is_calibration=True)
-        .exclude(Q(submitted_at__isnull=False) & _released_q())
-        .values_list("report_id", flat=True)
-    )
+    them yet (held, in draft, or begun in the period still open)."""
+    unreleased = Annotation.objects.filter(reader=reader).filter(_unreleased_q()).values_list("report_id", flat=True)
     held = Reservation.objects.filter(reader=reader, is_calibration=True).values_list("report_id", flat=True)
     return set(unreleased) | set(held)
 
 
 def calibration_feedback_released(*, annotation: Annotation) -> bool:
-    """A normal read: always True. A calibration read: True once the period it
-    was submitted in has ended."""
+    """A normal read: always True. A calibration read: True once submitted and
+    the period it was begun in has ended."""
     if not annotation.is_calibration:
         return True
-    if annotation.submitted_at is None:
-        return False
-    return CalibrationPeriod.objects.filter(
-        ended_at__isnull=False, started_at__lte=annotation.submitted_at, ended_at__gte=annotation.submitted_at
-    ).exists()
+    return not Annotation.objects.filter(id=annotation.id).filter(_unreleased_q()).exists()
 
 
 # --- accuracy ------------------------------------------------------------------------

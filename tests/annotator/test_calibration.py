@@ -77,7 +77,7 @@ def test_only_gold_reports_can_be_marked(settings_row, admin, make_reports) -> N
         services.calibration_report_mark(report=report, admin=admin)
 
 
-def test_disagreeing_calibration_read_leaves_gold_and_counts_unchanged(calib, readers) -> None:
+def test_disagreeing_calibration_read_leaves_gold_and_counts_unchanged(calib, readers, adjudicator) -> None:
     gold_report, normal = calib
     gold_before = GoldLabel.objects.get(report=gold_report, is_current=True)
     linked_before = set(gold_before.annotations.values_list("id", flat=True))
@@ -95,6 +95,10 @@ def test_disagreeing_calibration_read_leaves_gold_and_counts_unchanged(calib, re
     assert not selectors.reports_awaiting_adjudication().filter(id=gold_report.id).exists()
     assert all(reader_id != readers[2].id for _, reader_id, _ in _read_rows(StatisticsQuery()))
     assert prefill_acceptance(StatisticsQuery())["rows"] == 2 * 14
+    # An adjudicator's later correction links the normal reads only.
+    corrected = services.gold_adjudicate(report=gold_report, adjudicator=adjudicator, labels=NORMAL,
+                                         expected_current_gold_id=gold_before.id)
+    assert set(corrected.annotations.values_list("id", flat=True)) == linked_before
 
 
 def test_reader_sees_a_calibration_report_like_any_other(calib, readers) -> None:
@@ -220,3 +224,17 @@ def test_admin_api_and_page(client, settings_row, admin, readers, make_reports) 
     assert selectors.calibration_candidates_for(reader=readers[0]).count() == 1
     client.force_login(readers[0])
     assert client.get(reverse("annotator:manage_calibration")).status_code in (302, 403)
+
+
+def test_a_draft_finished_after_the_period_ended_gets_feedback(calib, readers, admin) -> None:
+    gold_report, _ = calib
+    services.next_report_assign(reader=readers[2])
+    draft = services.annotation_draft_save(reader=readers[2], report=gold_report, labels=NORMAL, expected_version=0)
+    assert draft.is_calibration
+    services.calibration_period_end(admin=admin)  # takes back held calibration reports; the draft stays
+    assert not Reservation.objects.filter(reader=readers[2]).exists()
+    services.annotation_submit(reader=readers[2], report=gold_report, labels=NORMAL, expected_version=draft.version)
+    assert selectors.gold_feedback_for_reader(reader=readers[2], report=gold_report) is not None
+    services.calibration_period_start(admin=admin)  # a new period does not hide the earlier read again
+    assert selectors.gold_feedback_for_reader(reader=readers[2], report=gold_report) is not None
+    assert selectors.calibration_hidden_report_ids(reader=readers[2]) == set()
