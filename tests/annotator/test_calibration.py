@@ -49,6 +49,7 @@ def _api(user: Any) -> APIClient:
     return client
 
 
+@pytest.mark.both_backends
 def test_served_to_readers_who_did_not_read_or_adjudicate_it(calib, readers, make_user) -> None:
     gold_report, normal = calib
     assert services.next_report_assign(reader=readers[0]) == normal  # read it: normal work
@@ -77,6 +78,7 @@ def test_only_gold_reports_can_be_marked(settings_row, admin, make_reports) -> N
         services.calibration_report_mark(report=report, admin=admin)
 
 
+@pytest.mark.both_backends
 def test_disagreeing_calibration_read_leaves_gold_and_counts_unchanged(calib, readers, adjudicator) -> None:
     gold_report, normal = calib
     gold_before = GoldLabel.objects.get(report=gold_report, is_current=True)
@@ -226,6 +228,7 @@ def test_admin_api_and_page(client, settings_row, admin, readers, make_reports) 
     assert client.get(reverse("annotator:manage_calibration")).status_code in (302, 403)
 
 
+@pytest.mark.both_backends
 def test_a_draft_finished_after_the_period_ended_gets_feedback(calib, readers, admin) -> None:
     gold_report, _ = calib
     services.next_report_assign(reader=readers[2])
