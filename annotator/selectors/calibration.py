@@ -137,7 +137,8 @@ def calibration_accuracy(*, reader: User | None = None) -> list[ReaderCalibratio
         Annotation.objects.filter(reader_id__in=reader_ids, status=Annotation.Status.SUBMITTED, submitted_at__isnull=False)
         .order_by("reader_id", "submitted_at").values_list("reader_id", "submitted_at")
     ):
-        all_times[rid].append(at)
+        if at is not None:
+            all_times[rid].append(at)
     session_start: dict[tuple[int, dt.datetime], dt.datetime] = {}
     for rid, times in all_times.items():
         for t, s in zip(times, _session_starts(times), strict=True):

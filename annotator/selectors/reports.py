@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, TypeAlias, TypedDict
 
 from django.contrib.auth.models import User
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.expressions import Combinable
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
@@ -36,7 +37,7 @@ def reports_with_status(*, gold_hidden: set[int] | frozenset[int] = frozenset())
     now = timezone.now()
     gold = GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True)
     # Calibration reads and reservations are not reads of the work (progress).
-    reads = Exists(Annotation.objects.filter(report_id=OuterRef("pk"), is_calibration=False)) | Exists(
+    reads: Q | Combinable = Exists(Annotation.objects.filter(report_id=OuterRef("pk"), is_calibration=False)) | Exists(
         Reservation.objects.filter(report_id=OuterRef("pk"), state=Reservation.State.ACTIVE, expires_at__gt=now, is_calibration=False)
     )
     if gold_hidden:
