@@ -14,7 +14,8 @@ from rest_framework.test import APIClient
 from annotator import selectors, services
 from annotator.models import Reservation
 from labeling.models import Annotation, GoldLabel
-from quality.statistics import StatisticsQuery, _read_rows, prefill_acceptance
+from labeling.services.exports import gold_label_set_export
+from quality.statistics import StatisticsQuery, _read_rows, prefill_acceptance, statistics_for_user
 from tests.annotator.conftest import NORMAL
 from tests.factories import GoldLabelFactory, labels
 
@@ -83,6 +84,8 @@ def test_disagreeing_calibration_read_leaves_gold_and_counts_unchanged(calib, re
     gold_report, normal = calib
     gold_before = GoldLabel.objects.get(report=gold_report, is_current=True)
     linked_before = set(gold_before.annotations.values_list("id", flat=True))
+    export_before = "".join(gold_label_set_export(fmt="jsonl"))
+    stats_before = statistics_for_user(user=readers[2])
     assert services.next_report_assign(reader=readers[2]) == gold_report
     result = services.annotation_submit(reader=readers[2], report=gold_report, labels=DISAGREE, expected_version=0)
     assert result.submitted and result.gold is None
@@ -97,6 +100,9 @@ def test_disagreeing_calibration_read_leaves_gold_and_counts_unchanged(calib, re
     assert not selectors.reports_awaiting_adjudication().filter(id=gold_report.id).exists()
     assert all(reader_id != readers[2].id for _, reader_id, _ in _read_rows(StatisticsQuery()))
     assert prefill_acceptance(StatisticsQuery())["rows"] == 2 * 14
+    assert "".join(gold_label_set_export(fmt="jsonl")) == export_before
+    stats_after = statistics_for_user(user=readers[2])
+    assert (stats_after["readers"], stats_after["counts"]) == (stats_before["readers"], stats_before["counts"])
     # An adjudicator's later correction links the normal reads only.
     corrected = services.gold_adjudicate(report=gold_report, adjudicator=adjudicator, labels=NORMAL,
                                          expected_current_gold_id=gold_before.id)
