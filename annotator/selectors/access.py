@@ -149,10 +149,13 @@ def reads_visible_to(*, user: User, report: Report) -> bool:
 
 def report_ids_hidden_from(*, user: User) -> QuerySet[Report, object]:  # rows are {"id": ...}
     """Reports whose reads `user` must not see in any list (audit history,
-    statistics): the ones they read or hold that are not gold yet."""
+    statistics): the ones they read or hold that are not gold yet, or that are
+    their calibration reports whose period has not ended."""
+    gold = Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True))
+    calibrating = calibration_hidden_report_ids(reader=user)
     return (
         Report.objects.filter(_involved(user))
-        .exclude(Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True)))
+        .exclude(Q(gold) & ~Q(id__in=calibrating) if calibrating else gold)
         .values("id")
     )
 

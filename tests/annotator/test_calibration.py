@@ -142,6 +142,7 @@ def test_reader_sees_a_calibration_report_like_any_other(calib, readers) -> None
     assert listed[gold_report.id]["status"] == listed[normal.id]["status"] == "in_review"
     own = client.get("/api/annotations/").json()["results"]
     assert {a["report"] for a in own} == {gold_report.id, normal.id} and len({frozenset(a) for a in own}) == 1
+    assert set(selectors.report_ids_hidden_from(user=readers[2]).values_list("id", flat=True)) == {gold_report.id, normal.id}
     summary = selectors.reader_queue_summary(reader=readers[2])
     assert [r["is_gold"] for r in summary.recent] == [False, False]
     # Calibration endpoints are admins' only.
