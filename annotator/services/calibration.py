@@ -66,7 +66,7 @@ def calibration_period_end(*, admin: User, now: dt.datetime | None = None) -> Ca
     period.ended_at = now or timezone.now()
     period.ended_by = admin
     period.save(update_fields=["ended_at", "ended_by"])
-    Reservation.objects.filter(is_calibration=True).delete()
+    Reservation.objects.filter(is_calibration=True, state=Reservation.State.ACTIVE).delete()
     return period
 
 
