@@ -100,6 +100,7 @@ class ReaderCalibration:
     overall: Tally = field(default_factory=Tally)  # observation values equal to gold
     by_observation: dict[str, Tally] = field(default_factory=dict)
     by_week: dict[str, Tally] = field(default_factory=dict)  # drift: ISO week of the read ("2026-W49")
+    by_period: dict[int, Tally] = field(default_factory=dict)  # drift: the calibration period the read began in
     by_session_hour: dict[int, Tally] = field(default_factory=dict)  # fatigue: hours since the session began
 
     def as_dict(self) -> dict[str, object]:
@@ -107,6 +108,7 @@ class ReaderCalibration:
             "reader": self.reader, "reads": self.reads, **{k: v for k, v in self.overall.as_dict().items()},
             "by_observation": {o: t.as_dict() for o, t in self.by_observation.items()},
             "by_week": {w: t.as_dict() for w, t in sorted(self.by_week.items())},
+            "by_period": {str(p): t.as_dict() for p, t in sorted(self.by_period.items())},
             "by_session_hour": {str(h): t.as_dict() for h, t in sorted(self.by_session_hour.items())},
         }
 
@@ -121,7 +123,8 @@ def _session_starts(times: list[dt.datetime]) -> list[dt.datetime]:
 
 def calibration_accuracy(*, reader: User | None = None) -> list[ReaderCalibration]:
     """Per reader: accuracy of submitted calibration reads against the report's
-    current gold, overall, per observation, per ISO week (drift) and per hour of
+    current gold, overall, per observation, per ISO week and calibration period
+    (drift; period 0: begun outside any period) and per hour of
     the reading session (fatigue; sessions are split at gaps over SESSION_GAP,
     counting every submitted read of the reader). Admins only."""
     reads = Annotation.objects.filter(is_calibration=True, status=Annotation.Status.SUBMITTED).select_related("reader")
@@ -143,6 +146,7 @@ def calibration_accuracy(*, reader: User | None = None) -> list[ReaderCalibratio
     for rid, times in all_times.items():
         for t, s in zip(times, _session_starts(times), strict=True):
             session_start[(rid, t)] = s
+    periods = list(CalibrationPeriod.objects.order_by("started_at").values_list("id", "started_at"))
     result: dict[int, ReaderCalibration] = {}
     for a in reads_list:
         truth = gold.get(a.report_id)
@@ -153,11 +157,12 @@ def calibration_accuracy(*, reader: User | None = None) -> list[ReaderCalibratio
         row.reads += 1
         iso = a.submitted_at.isocalendar()
         week = f"{iso.year}-W{iso.week:02d}"
+        period = next((pid for pid, started in reversed(periods) if started <= a.created_at), 0)
         hour = int((a.submitted_at - session_start.get((a.reader_id, a.submitted_at), a.submitted_at)).total_seconds() // 3600)
         for o in OBSERVATION_NAMES:
             ok = int(a.labels.get(o, "") == truth.get(o, ""))
             for tally in (row.overall, row.by_observation[o], row.by_week.setdefault(week, Tally()),
-                          row.by_session_hour.setdefault(hour, Tally())):
+                          row.by_period.setdefault(period, Tally()), row.by_session_hour.setdefault(hour, Tally())):
                 tally.correct += ok
                 tally.total += 1
     return sorted(result.values(), key=lambda r: r.reader)

@@ -80,7 +80,7 @@ def test_only_gold_reports_can_be_marked(settings_row, admin, make_reports) -> N
 
 
 @pytest.mark.both_backends
-def test_disagreeing_calibration_read_leaves_gold_and_counts_unchanged(calib, readers, adjudicator) -> None:
+def test_disagreeing_calibration_reads_leave_gold_and_counts_unchanged(calib, readers, adjudicator, make_user) -> None:
     gold_report, normal = calib
     gold_before = GoldLabel.objects.get(report=gold_report, is_current=True)
     linked_before = set(gold_before.annotations.values_list("id", flat=True))
@@ -91,6 +91,10 @@ def test_disagreeing_calibration_read_leaves_gold_and_counts_unchanged(calib, re
     assert result.submitted and result.gold is None
     read = Annotation.objects.get(reader=readers[2], report=gold_report)
     assert read.is_calibration
+    # A second calibration read agreeing with the first (k = 2 reads that agree, both against gold).
+    fourth = make_user("reader4", "reader")
+    assert services.next_report_assign(reader=fourth) == gold_report
+    assert services.annotation_submit(reader=fourth, report=gold_report, labels=DISAGREE, expected_version=0).gold is None
     # Gold: same single current row, same labels, same reads behind it.
     (gold_after,) = GoldLabel.objects.filter(report=gold_report)
     assert gold_after.id == gold_before.id and gold_after.is_current and gold_after.labels == gold_before.labels
@@ -98,7 +102,7 @@ def test_disagreeing_calibration_read_leaves_gold_and_counts_unchanged(calib, re
     # k, adjudication, agreement, acceptance: as if the read did not exist.
     assert selectors.report_read_load(report_id=gold_report.id) == 2
     assert not selectors.reports_awaiting_adjudication().filter(id=gold_report.id).exists()
-    assert all(reader_id != readers[2].id for _, reader_id, _ in _read_rows(StatisticsQuery()))
+    assert all(reader_id not in (readers[2].id, fourth.id) for _, reader_id, _ in _read_rows(StatisticsQuery()))
     assert prefill_acceptance(StatisticsQuery())["rows"] == 2 * 14
     assert "".join(gold_label_set_export(fmt="jsonl")) == export_before
     stats_after = statistics_for_user(user=readers[2])
@@ -189,6 +193,7 @@ def test_accuracy_per_reader_observation_week_and_session_hour(calib, readers, a
     assert row.overall.accuracy == pytest.approx(12 / 14)
     assert row.by_observation["Cardiomegaly"].accuracy == 0 and row.by_observation["Edema"].accuracy == 1
     assert list(row.by_session_hour) == [0]
+    assert list(row.by_period) == [selectors.calibration_period_open().id]  # type: ignore[union-attr]
     # Fatigue: earlier reads of the same session (gaps under 30 minutes) put it in the session's second hour;
     # another reader's reads and an older session do not count.
     assert read.submitted_at is not None
