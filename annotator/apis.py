@@ -581,3 +581,115 @@ class AuditExportView(APIView):
             yield buffer.getvalue()
 
         return stream_download(rows(), content_type="text/csv; charset=utf-8", filename="audit.csv")
+
+
+# --- calibration reports (admins only; readers never learn which reports these are) ----
+class CalibrationRateSerializer(serializers.Serializer):
+    every = serializers.IntegerField(min_value=0, help_text="About one in `every` next-report requests (0 = off).")
+
+
+class CalibrationMarkSerializer(serializers.Serializer):
+    report = serializers.IntegerField(min_value=1)
+
+
+def _period_dict(p: Any) -> dict[str, Any]:
+    return {"id": p.id, "started_at": p.started_at, "ended_at": p.ended_at,
+            "started_by": p.started_by.get_username() if p.started_by else None,
+            "ended_by": p.ended_by.get_username() if p.ended_by else None}
+
+
+def _calibration_settings() -> dict[str, Any]:
+    period = review.calibration_period_open()
+    return {"every": review.review_settings_get().calibration_every, "open_period": _period_dict(period) if period else None}
+
+
+class CalibrationSettingsView(GenericAPIView):
+    """Admins: the calibration rate (one in `every` next-report requests, 0 = off) and the open period."""
+
+    permission_classes = [IsAdmin]
+    serializer_class = CalibrationRateSerializer
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        return Response(_calibration_settings())
+
+    @extend_schema(request=CalibrationRateSerializer, responses={200: OpenApiTypes.OBJECT})
+    def patch(self, request: Request) -> Response:
+        body = CalibrationRateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        review_services.calibration_rate_set(every=body.validated_data["every"])
+        return Response(_calibration_settings())
+
+    put = patch
+
+
+class CalibrationReportListView(GenericAPIView):
+    """Admins: calibration reports; POST marks a gold report as one."""
+
+    permission_classes = [IsAdmin]
+    serializer_class = CalibrationMarkSerializer
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(review.calibration_reports())
+        return self.get_paginated_response([
+            {"report": c.report_id, "external_id": c.report.external_id, "is_active": c.is_active, "marked_at": c.marked_at}
+            for c in page or []
+        ])
+
+    @extend_schema(request=CalibrationMarkSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        body = CalibrationMarkSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        report = get_object_or_404(Report, id=body.validated_data["report"])
+        row = review_services.calibration_report_mark(report=report, admin=user_of(request))
+        return Response({"report": row.report_id, "is_active": row.is_active, "marked_at": row.marked_at},
+                        status=status.HTTP_201_CREATED)
+
+
+class CalibrationReportDetailView(APIView):
+    """Admins: DELETE takes a report out of calibration (its reads stay measured)."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, report_id: int) -> Response:
+        review_services.calibration_report_unmark(report=get_object_or_404(Report, id=report_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CalibrationPeriodListView(GenericAPIView):
+    """Admins: calibration periods; POST opens one (calibration reports are served only while one is open)."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(review.calibration_periods().select_related("started_by", "ended_by"))
+        return self.get_paginated_response([_period_dict(p) for p in page or []])
+
+    @extend_schema(request=None, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        period = review_services.calibration_period_start(admin=user_of(request))
+        return Response(_period_dict(period), status=status.HTTP_201_CREATED)
+
+
+class CalibrationPeriodEndView(APIView):
+    """Admins: end the open period; readers then see gold feedback on its calibration reads."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        return Response(_period_dict(review_services.calibration_period_end(admin=user_of(request))))
+
+
+class CalibrationAccuracyView(APIView):
+    """Admins: each reader's accuracy on calibration reports against gold: overall,
+    per observation, per ISO week (drift) and per hour of the reading session (fatigue)."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        return Response({"readers": [r.as_dict() for r in review.calibration_accuracy()]})

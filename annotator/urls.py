@@ -25,4 +25,5 @@ urlpatterns = [
     path("manage/imports/<int:batch_id>/withdraw", views.import_withdraw, name="import_withdraw"),
     path("manage/flags/", views.manage_flags, name="manage_flags"),
     path("manage/guidelines/", views.manage_guidelines, name="manage_guidelines"),
+    path("manage/calibration/", views.manage_calibration, name="manage_calibration"),
 ]

@@ -591,3 +591,40 @@ def manage_guidelines(request: AuthenticatedHttpRequest) -> HttpResponse:
                 messages.error(request, str(exc))
         return redirect("annotator:manage_guidelines")
     return render(request, "annotator/manage_guidelines.html", {"guidelines": list(selectors.guidelines_current().values())})
+
+
+@role_required(Role.ADMIN)
+def manage_calibration(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Calibration reports: the rate, periods, which gold reports, readers' accuracy."""
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        try:
+            if action == "rate":
+                services.calibration_rate_set(every=_int_or_zero(request.POST.get("every")))
+                messages.success(request, "Calibration rate saved.")
+            elif action in ("mark", "unmark"):
+                report = Report.objects.filter(id=_int_or_zero(request.POST.get("report"))).first()
+                if report is None:
+                    messages.error(request, "No such report.")
+                elif action == "mark":
+                    services.calibration_report_mark(report=report, admin=request.user)
+                    messages.success(request, f"Report {report.id} is a calibration report.")
+                else:
+                    services.calibration_report_unmark(report=report)
+                    messages.success(request, f"Report {report.id} is no longer served for calibration.")
+            elif action == "start":
+                services.calibration_period_start(admin=request.user)
+                messages.success(request, "Calibration period started.")
+            elif action == "end":
+                services.calibration_period_end(admin=request.user)
+                messages.success(request, "Calibration period ended: readers now see feedback on its calibration reads.")
+        except services.ReviewError as exc:
+            messages.error(request, str(exc))
+        return redirect("annotator:manage_calibration")
+    return render(request, "annotator/manage_calibration.html", {
+        "every": selectors.review_settings_get().calibration_every,
+        "open_period": selectors.calibration_period_open(),
+        "periods": list(selectors.calibration_periods()[:20]),
+        "reports": list(selectors.calibration_reports()[:200]),
+        "accuracy": selectors.calibration_accuracy(),
+    })

@@ -60,6 +60,13 @@ urlpatterns = [
     path("users/<int:user_id>/password/", accounts_apis.UserPasswordView.as_view(), name="user_password"),
     path("users/<int:user_id>/sessions/end/", privacy_apis.UserSessionsEndView.as_view(), name="user_sessions_end"),
     path("statistics/", quality_apis.StatisticsView.as_view(), name="statistics"),
+    path("calibration/", annotator_apis.CalibrationSettingsView.as_view(), name="calibration_settings"),
+    path("calibration/reports/", annotator_apis.CalibrationReportListView.as_view(), name="calibration_reports"),
+    path("calibration/reports/<int:report_id>/", annotator_apis.CalibrationReportDetailView.as_view(),
+         name="calibration_report_detail"),
+    path("calibration/periods/", annotator_apis.CalibrationPeriodListView.as_view(), name="calibration_periods"),
+    path("calibration/periods/end/", annotator_apis.CalibrationPeriodEndView.as_view(), name="calibration_period_end"),
+    path("calibration/accuracy/", annotator_apis.CalibrationAccuracyView.as_view(), name="calibration_accuracy"),
     path("audit/", annotator_apis.AuditListView.as_view(), name="audit"),
     path("audit/export/", annotator_apis.AuditExportView.as_view(), name="audit_export"),
 ]

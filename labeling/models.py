@@ -226,6 +226,10 @@ class Annotation(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     # Reads imported from a file (`import_labels --as reads`): the file they came from.
     label_import = models.ForeignKey(LabelImport, null=True, blank=True, on_delete=models.PROTECT, related_name="annotations")
+    # A read of a calibration report (a gold report served unannounced to measure
+    # the reader, `annotator.services.calibration`). It never counts: not toward
+    # k, agreement, auto-gold, gold, acceptance rates or progress.
+    is_calibration = models.BooleanField(default=False)
     history = HistoricalRecords()
 
     class Meta:

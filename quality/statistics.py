@@ -164,7 +164,8 @@ def _gold_report_ids_subquery(query: StatisticsQuery) -> Any:
 
 
 def _submitted_reads(query: StatisticsQuery) -> Any:
-    qs = Annotation.objects.filter(status=Annotation.Status.SUBMITTED, report__is_flagged=False, report__is_withdrawn=False)
+    # Calibration reads are measurements of readers, not reads of the work: never in agreement, acceptance or progress.
+    qs = Annotation.objects.filter(status=Annotation.Status.SUBMITTED, report__is_flagged=False, report__is_withdrawn=False, is_calibration=False)
     if query.reads == "settled" or not (query.gold_version == CURRENT_GOLD and query.split == "all"):
         qs = qs.filter(report_id__in=_gold_report_ids_subquery(query))
     return qs

@@ -31,6 +31,17 @@ from annotator.selectors.assignment import (  # noqa: F401
     report_read_load,
     reservation_live_of_reader,
 )
+from annotator.selectors.calibration import (  # noqa: F401
+    ReaderCalibration,
+    calibration_accuracy,
+    calibration_candidates_for,
+    calibration_feedback_released,
+    calibration_hidden_report_ids,
+    calibration_period_open,
+    calibration_periods,
+    calibration_reports,
+    reader_calibrates,
+)
 from annotator.selectors.flags import (  # noqa: F401
     flagged_report_ids,
     flagged_report_ids_subquery,

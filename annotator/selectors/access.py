@@ -13,6 +13,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from accounts.roles import Role
 from accounts.selectors import user_roles
 from annotator.models import Reread, Reservation
+from annotator.selectors.calibration import calibration_feedback_released, calibration_hidden_report_ids
 from annotator.selectors.flags import report_is_flagged
 from annotator.selectors.reports import ReportWithStatus, reports_with_status
 from annotator.selectors.review_settings import review_settings_get
@@ -50,8 +51,10 @@ def annotation_visible_get(*, user: User, annotation_id: int) -> Annotation | No
 
 
 def gold_feedback_for_reader(*, reader: User, report: Report) -> GoldLabel | None:
-    """The current gold labels, only once the report is gold and `reader` submitted a read."""
-    if not Annotation.objects.filter(report=report, reader=reader, status=Annotation.Status.SUBMITTED).exists():
+    """The current gold labels, only once the report is gold and `reader` submitted
+    a read; for a calibration read, only once its calibration period has ended."""
+    read = Annotation.objects.filter(report=report, reader=reader, status=Annotation.Status.SUBMITTED).first()
+    if read is None or not calibration_feedback_released(annotation=read):
         return None
     return GoldLabel.objects.filter(report=report, is_current=True).first()
 
@@ -59,9 +62,10 @@ def gold_feedback_for_reader(*, reader: User, report: Report) -> GoldLabel | Non
 def reports_visible(*, user: User, roles: frozenset[Role]) -> QuerySet[ReportWithStatus]:
     """Reports `user` may list: everything for admins and adjudicators; for a
     reader only reports reserved for them or read by them, never flagged ones."""
-    qs = reports_with_status()
     if roles & {Role.ADMIN, Role.ADJUDICATOR}:
-        return qs.order_by("id")
+        return reports_with_status().order_by("id")
+    # A reader's calibration report shows as in review until its period ends.
+    qs = reports_with_status(gold_hidden=calibration_hidden_report_ids(reader=user))
     if Role.READER in roles:
         mine = Exists(
             Reservation.objects.filter(report_id=OuterRef("pk"), reader=user, state=Reservation.State.ACTIVE)
@@ -93,7 +97,7 @@ def reports_awaiting_adjudication() -> QuerySet[Report]:
     reports, as a correction); one definition for the queue, the pages and the API."""
     k = runtime_settings_get().reads_per_report
     ready = (
-        Annotation.objects.filter(status=Annotation.Status.SUBMITTED)
+        Annotation.objects.filter(status=Annotation.Status.SUBMITTED, is_calibration=False)
         .values("report_id")
         .annotate(n=Count("id"))
         .filter(n__gte=k)
@@ -147,10 +151,13 @@ def reads_visible_to(*, user: User, report: Report) -> bool:
 
 def report_ids_hidden_from(*, user: User) -> QuerySet[Report, object]:  # rows are {"id": ...}
     """Reports whose reads `user` must not see in any list (audit history,
-    statistics): the ones they read or hold that are not gold yet."""
+    statistics): the ones they read or hold that are not gold yet, or that are
+    their calibration reports whose period has not ended."""
+    gold = Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True))
+    calibrating = calibration_hidden_report_ids(reader=user)
     return (
         Report.objects.filter(_involved(user))
-        .exclude(Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True)))
+        .exclude(Q(gold) & ~Q(id__in=calibrating) if calibrating else gold)
         .values("id")
     )
 

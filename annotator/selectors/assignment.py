@@ -6,11 +6,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotator.models import Reservation
+from annotator.selectors.calibration import calibration_hidden_report_ids
 from annotator.selectors.flags import unflagged_reports
 from labeling.models import (
     Annotation,
@@ -27,10 +28,11 @@ def _live_reservations(now: dt.datetime) -> QuerySet[Reservation]:
 
 
 def report_read_load(*, report_id: int, now: dt.datetime | None = None, exclude_reader: User | None = None) -> int:
-    """Submitted reads + live reservations of a report: what counts toward k."""
+    """Submitted reads + live reservations of a report: what counts toward k
+    (calibration reads and reservations never do)."""
     now = now or timezone.now()
-    submitted = Annotation.objects.filter(report_id=report_id, status=Annotation.Status.SUBMITTED)
-    live = _live_reservations(now).filter(report_id=report_id)
+    submitted = Annotation.objects.filter(report_id=report_id, status=Annotation.Status.SUBMITTED, is_calibration=False)
+    live = _live_reservations(now).filter(report_id=report_id, is_calibration=False)
     if exclude_reader is not None:
         submitted = submitted.exclude(reader=exclude_reader)
         live = live.exclude(reader=exclude_reader)
@@ -54,9 +56,9 @@ def assignable_reports(*, reader: User, now: dt.datetime | None = None, order: s
     settings_row = runtime_settings_get()
     k = settings_row.reads_per_report
     order = order or settings_row.queue_order
-    load = _count_subquery(Annotation.objects.filter(report_id=OuterRef("pk"), status=Annotation.Status.SUBMITTED)) + _count_subquery(
-        _live_reservations(now).filter(report_id=OuterRef("pk"))
-    )
+    load = _count_subquery(
+        Annotation.objects.filter(report_id=OuterRef("pk"), status=Annotation.Status.SUBMITTED, is_calibration=False)
+    ) + _count_subquery(_live_reservations(now).filter(report_id=OuterRef("pk"), is_calibration=False))
     qs = (
         unflagged_reports()
         .exclude(Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True)))
@@ -92,7 +94,8 @@ def reservation_live_of_reader(*, reader: User, now: dt.datetime | None = None) 
         .filter(reader=reader)
         .exclude(Exists(Annotation.objects.filter(report_id=OuterRef("report_id"), reader=reader, status=Annotation.Status.SUBMITTED)))
         .filter(report__is_flagged=False, report__is_withdrawn=False)
-        .exclude(Exists(GoldLabel.objects.filter(report_id=OuterRef("report_id"), is_current=True)))
+        # A calibration report is gold by definition: resumed all the same.
+        .exclude(Q(is_calibration=False) & Exists(GoldLabel.objects.filter(report_id=OuterRef("report_id"), is_current=True)))
         .order_by("created_at", "id")
         .first()
     )
@@ -119,6 +122,7 @@ def reader_queue_summary(*, reader: User, recent: int = 10) -> QueueSummary:
         done.order_by("-submitted_at").values("report_id", "report__external_id", "submitted_at")[:recent]
     )
     gold_ids = set(GoldLabel.objects.filter(report_id__in=[r["report_id"] for r in rows], is_current=True).values_list("report_id", flat=True))
+    gold_ids -= calibration_hidden_report_ids(reader=reader)  # a calibration report looks like any other until its period ends
     recent_rows: list[dict[str, object]] = [{**r, "is_gold": r["report_id"] in gold_ids} for r in rows]
     return QueueSummary(
         assigned=assigned,

@@ -41,7 +41,8 @@ def intra_reader_agreement(*, reader: User | None = None) -> list[IntraReaderAgr
         rereads = rereads.filter(reader=reader)
     firsts = {
         (a.report_id, a.reader_id): a.labels
-        for a in Annotation.objects.filter(status=Annotation.Status.SUBMITTED, report_id__in=rereads.values("report_id"))
+        for a in Annotation.objects.filter(status=Annotation.Status.SUBMITTED, is_calibration=False,
+                                           report_id__in=rereads.values("report_id"))
     }
     by_reader: dict[str, list[tuple[dict[str, str], dict[str, str]]]] = {}
     for r in rereads:

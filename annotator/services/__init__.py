@@ -24,6 +24,14 @@ from annotator.services.base import (  # noqa: F401
     full_labels,
     report_lock,
 )
+from annotator.services.calibration import (  # noqa: F401
+    calibration_next_assign,
+    calibration_period_end,
+    calibration_period_start,
+    calibration_rate_set,
+    calibration_report_mark,
+    calibration_report_unmark,
+)
 from annotator.services.flags import (  # noqa: F401
     flag_resolve,
     report_flag,

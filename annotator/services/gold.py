@@ -36,7 +36,7 @@ def report_gold_by_agreement_try(*, report: Report) -> GoldLabel | None:
     values (blank != negative). Call inside a transaction holding the report lock."""
     if GoldLabel.objects.filter(report=report, is_current=True).exists() or selectors.report_is_flagged(report_id=report.id):
         return None
-    annotations = list(Annotation.objects.filter(report=report, status=Annotation.Status.SUBMITTED))
+    annotations = list(Annotation.objects.filter(report=report, status=Annotation.Status.SUBMITTED, is_calibration=False))
     if len(annotations) < runtime_settings_get().reads_per_report:
         return None
     if selectors.conflicting_observations(a.labels for a in annotations):
@@ -79,7 +79,7 @@ def gold_adjudicate(
                 report=report, labels=values, method=GoldLabel.Method.ADJUDICATED, adjudicator=adjudicator,
                 rationale=rationale.strip(), supersedes=current,
             )
-            gold.annotations.set(Annotation.objects.filter(report=report, status=Annotation.Status.SUBMITTED))
+            gold.annotations.set(Annotation.objects.filter(report=report, status=Annotation.Status.SUBMITTED, is_calibration=False))
             _gold_split_assign(report)
     if refusal:
         # Recorded after the transaction, which wrote nothing.

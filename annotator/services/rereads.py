@@ -38,7 +38,7 @@ def reread_next_assign(*, reader: User, rng: random.Random | None = None,
     now = now or timezone.now()
     report_id = (
         Annotation.objects.filter(reader=reader, status=Annotation.Status.SUBMITTED, submitted_at__lte=now - REREAD_MIN_AGE,
-                                  report__is_flagged=False, report__is_withdrawn=False)
+                                  report__is_flagged=False, report__is_withdrawn=False, is_calibration=False)
         .exclude(report__rereads__reader=reader)
         .order_by("?")
         .values_list("report_id", flat=True)

@@ -52,6 +52,15 @@ ENDPOINTS = [
     ("get", "/api/statistics/", {"reader", "adjudicator", "admin"}),
     ("get", "/api/audit/", {"admin"}),
     ("get", "/api/audit/export/", {"admin"}),
+    ("get", "/api/calibration/", {"admin"}),
+    ("patch", "/api/calibration/", {"admin"}),
+    ("get", "/api/calibration/reports/", {"admin"}),
+    ("post", "/api/calibration/reports/", {"admin"}),
+    ("delete", "/api/calibration/reports/1/", {"admin"}),
+    ("get", "/api/calibration/periods/", {"admin"}),
+    ("post", "/api/calibration/periods/", {"admin"}),
+    ("post", "/api/calibration/periods/end/", {"admin"}),
+    ("get", "/api/calibration/accuracy/", {"admin"}),
 ]
 ROLE_USER = {"anonymous": None, "reader": "reader1", "adjudicator": "adjudicator", "admin": "admin"}
 
