@@ -321,7 +321,7 @@ class AnnotationSubmitView(GenericAPIView):
                 "consistency_warnings", warnings=[str(w) for w in result.warnings],
             ), status=status.HTTP_400_BAD_REQUEST, content_type=PROBLEM_CONTENT_TYPE)
         data = AnnotationSerializer(result.annotation).data
-        data["became_gold"] = result.gold is not None
+        # Nothing about gold: it would tell a second reader whether the first agreed (access.gold_feedback_due).
         return with_etag(Response(data), result.annotation.version)  # type: ignore[union-attr]
 
 

@@ -237,7 +237,8 @@ def review_submit(request: AuthenticatedHttpRequest, report_id: int) -> HttpResp
         return _review_page(request, report, posted=labels, error=str(exc), status=status)
     if not result.submitted:
         return _review_page(request, report, warnings=result.warnings, posted=labels)
-    messages.success(request, f"Submitted {report.external_id}." + (" All reads agreed: it is gold now." if result.gold else ""))
+    # Say only that it was saved: whether it made gold would tell a second reader what the first read.
+    messages.success(request, f"Submitted {report.external_id}: your read is saved.")
     # Straight on to the next report (the fast path of the keyboard flow).
     reread_report = services.reread_next_assign(reader=request.user)
     if reread_report is not None:

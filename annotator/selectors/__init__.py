@@ -6,6 +6,7 @@ from annotator.selectors.access import (  # noqa: F401
     adjudication_access,
     annotation_of_reader,
     annotation_visible_get,
+    gold_feedback_due,
     gold_feedback_for_reader,
     reads_visible_to,
     report_for_reader,

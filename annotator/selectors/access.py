@@ -6,9 +6,12 @@ statistic that shows a report or a read to a user asks these functions."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from accounts.roles import Role
 from accounts.selectors import user_roles
@@ -49,9 +52,30 @@ def annotation_visible_get(*, user: User, annotation_id: int) -> Annotation | No
     return Annotation.objects.filter(id=annotation_id, reader=user).first()
 
 
-def gold_feedback_for_reader(*, reader: User, report: Report) -> GoldLabel | None:
-    """The current gold labels, only once the report is gold and `reader` submitted a read."""
-    if not Annotation.objects.filter(report=report, reader=reader, status=Annotation.Status.SUBMITTED).exists():
+def gold_feedback_due(*, reader: User, annotation: Annotation, now: datetime | None = None) -> bool:
+    """THE batching rule for a reader's feedback against gold: never right after a
+    submit. Feedback on `annotation` (submitted by `reader`) is due only once the
+    reader has submitted CHEXGOLD_FEEDBACK_AFTER_READS further reads, or
+    CHEXGOLD_FEEDBACK_AFTER_HOURS have passed since the submit. So what a submit
+    leads to (gold by agreement or adjudication) can never be told apart, on the
+    next page, from a report still waiting: a second reader cannot learn whether
+    the first agreed."""
+    if annotation.reader_id != reader.id or annotation.status != Annotation.Status.SUBMITTED or annotation.submitted_at is None:
+        return False
+    now = now or timezone.now()
+    if now - annotation.submitted_at >= timedelta(hours=settings.CHEXGOLD_FEEDBACK_AFTER_HOURS):
+        return True
+    later = Annotation.objects.filter(
+        reader=reader, status=Annotation.Status.SUBMITTED, submitted_at__gt=annotation.submitted_at
+    ).count()
+    return later >= settings.CHEXGOLD_FEEDBACK_AFTER_READS
+
+
+def gold_feedback_for_reader(*, reader: User, report: Report, now: datetime | None = None) -> GoldLabel | None:
+    """The current gold labels, only once the report is gold, `reader` submitted a
+    read and feedback on it is due (`gold_feedback_due`)."""
+    annotation = Annotation.objects.filter(report=report, reader=reader, status=Annotation.Status.SUBMITTED).first()
+    if annotation is None or not gold_feedback_due(reader=reader, annotation=annotation, now=now):
         return None
     return GoldLabel.objects.filter(report=report, is_current=True).first()
 

@@ -46,6 +46,15 @@ def report_gold_by_agreement_try(*, report: Report) -> GoldLabel | None:
     return gold
 
 
+def gold_overrides_all_reads(*, labels: Mapping[str, str], reads: Sequence[Mapping[str, str]]) -> list[str]:
+    """Observations (CheXpert order) where the chosen gold value differs from every
+    read's value (blank != negative): overriding all readers needs a rationale."""
+    if not reads:
+        return []
+    return [name for name, value in labels_from_mapping(labels).items()
+            if all(labels_from_mapping(read).get(name, "") != value for read in reads)]
+
+
 def gold_adjudicate(
     *,
     report: Report,
@@ -59,7 +68,8 @@ def gold_adjudicate(
     the history). Allowed as `selectors.adjudication_access` says; otherwise the
     attempt is recorded and AdjudicationRefused (404) raised, nothing written.
     Raises GoldConflict when the current gold row is not `expected_current_gold_id`
-    (someone resolved it meanwhile)."""
+    (someone resolved it meanwhile). Raises ReviewError (400) when the labels
+    override every reader on some observation and `rationale` is blank."""
     values = full_labels(labels)
     refusal = ""
     with transaction.atomic():
@@ -71,6 +81,12 @@ def gold_adjudicate(
             current = GoldLabel.objects.select_for_update().filter(report=report, is_current=True).first()
             if (current.id if current else None) != expected_current_gold_id:
                 raise GoldConflict("Someone else resolved this report while you were working. Reload to see the current gold labels.")
+            reads = list(Annotation.objects.filter(report=report, status=Annotation.Status.SUBMITTED))
+            overridden = gold_overrides_all_reads(labels=values, reads=[a.labels for a in reads])
+            if overridden and not rationale.strip():
+                raise ReviewError(
+                    "Give a rationale: your value differs from every reader's on " + ", ".join(overridden) + "."
+                )
             if current is not None:
                 current.is_current = False
                 current.save(update_fields=["is_current"])
@@ -78,7 +94,7 @@ def gold_adjudicate(
                 report=report, labels=values, method=GoldLabel.Method.ADJUDICATED, adjudicator=adjudicator,
                 rationale=rationale.strip(), supersedes=current,
             )
-            gold.annotations.set(Annotation.objects.filter(report=report, status=Annotation.Status.SUBMITTED))
+            gold.annotations.set(reads)
             _gold_split_assign(report)
     if refusal:
         # Recorded after the transaction, which wrote nothing.

@@ -85,7 +85,7 @@ def test_reader_never_sees_another_readers_annotation(client_for, make_reports):
     adj = client_for("adjudicator")
     got = adj.get(f"/api/adjudication/{report.id}/")
     assert got.status_code == 200 and len(got.json()["reads"]) == 2
-    assert adj.post(f"/api/adjudication/{report.id}/", {"labels": NORMAL, "version": 0}, format="json").status_code == 200
+    assert adj.post(f"/api/adjudication/{report.id}/", {"labels": NORMAL, "rationale": "normal", "version": 0}, format="json").status_code == 200
     assert r2.get(f"/api/annotations/{mine['id']}/").status_code == 404
     detail = r2.get(f"/api/reports/{report.id}/").json()
     assert detail["gold"]["labels"] == NORMAL  # gold of a report they read: visible

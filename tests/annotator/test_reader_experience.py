@@ -1,0 +1,129 @@
+"""Reader experience (issue #17): an honest submit that says nothing about gold,
+feedback against gold only in batches, a rationale when gold overrides every reader."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from annotator import selectors, services
+from annotator.models import Reservation
+from labeling.models import Annotation, GoldLabel
+from tests.annotator.conftest import NORMAL
+from tests.factories import labels
+
+pytestmark = pytest.mark.django_db
+
+
+def read(reader, report, values=NORMAL):  # type: ignore[no-untyped-def]
+    if not Reservation.objects.filter(report=report, reader=reader).exists():
+        services.next_report_assign(reader=reader)
+    return services.annotation_submit(reader=reader, report=report, labels=values, expected_version=0)
+
+
+def _form(values: dict[str, str]) -> dict[str, str]:
+    from labeling.observations import OBSERVATIONS
+
+    return {f"obs-{o.slug}": values[o.value] for o in OBSERVATIONS} | {"version": "0"}
+
+
+# --- honest submit ------------------------------------------------------------------------
+@pytest.mark.parametrize("second_agrees", [True, False])
+def test_second_readers_submit_page_says_only_saved(settings_row, readers, make_reports, second_agrees):
+    (report,) = make_reports(1)
+    read(readers[0], report, NORMAL)
+    services.next_report_assign(reader=readers[1])
+    client = Client()
+    client.force_login(readers[1])
+    values = NORMAL if second_agrees else labels(edema="positive")
+    resp = client.post(f"/review/{report.id}/submit", _form(values) | {"override": "1"}, follow=True)
+    page = resp.content.decode()
+    assert GoldLabel.objects.filter(report=report).exists() is second_agrees
+    assert "your read is saved" in page
+    assert "agreed" not in page.lower() and "gold now" not in page.lower()
+
+
+@pytest.mark.parametrize("second_agrees", [True, False])
+def test_api_submit_and_report_detail_do_not_reveal_agreement(settings_row, readers, make_reports, second_agrees):
+    (report,) = make_reports(1)
+    read(readers[0], report, NORMAL)
+    api = APIClient()
+    api.force_authenticate(readers[1])
+    assert api.post("/api/reports/next/").json()["id"] == report.id
+    created = api.post("/api/annotations/", {"report": report.id, "labels": NORMAL}, format="json").json()
+    values = NORMAL if second_agrees else labels(edema="positive")
+    sub = api.post(f"/api/annotations/{created['id']}/submit/", {"labels": values, "override_warnings": True, "version": 1},
+                   format="json")
+    assert sub.status_code == 200, sub.content
+    body = sub.json()
+    assert "became_gold" not in body and "gold" not in body
+    assert api.get(f"/api/reports/{report.id}/").json()["gold"] is None  # either way: nothing to tell them apart
+
+
+# --- the batching rule --------------------------------------------------------------------------
+def test_feedback_waits_for_n_more_reads_or_the_next_day(settings, settings_row, readers, make_reports):
+    settings.CHEXGOLD_FEEDBACK_AFTER_READS = 2
+    settings.CHEXGOLD_FEEDBACK_AFTER_HOURS = 24
+    first, second, third = make_reports(3)
+    read(readers[0], first)
+    read(readers[1], first)  # agreement: gold at once
+    assert GoldLabel.objects.filter(report=first, is_current=True).exists()
+    # right after the submit, neither reader learns anything
+    for reader in readers[:2]:
+        assert selectors.gold_feedback_for_reader(reader=reader, report=first) is None
+    read(readers[1], second)
+    assert selectors.gold_feedback_for_reader(reader=readers[1], report=first) is None  # one more read: not yet
+    read(readers[1], third)
+    assert selectors.gold_feedback_for_reader(reader=readers[1], report=first) is not None  # two more: due
+    # reader 1 read nothing since: due only the next day
+    assert selectors.gold_feedback_for_reader(reader=readers[0], report=first) is None
+    tomorrow = timezone.now() + dt.timedelta(hours=25)
+    assert selectors.gold_feedback_for_reader(reader=readers[0], report=first, now=tomorrow) is not None
+
+
+def test_feedback_never_for_someone_elses_or_unsubmitted_read(settings, settings_row, readers, make_reports):
+    settings.CHEXGOLD_FEEDBACK_AFTER_HOURS = 0
+    (report,) = make_reports(1)
+    read(readers[0], report)
+    read(readers[1], report)
+    other = Annotation.objects.get(report=report, reader=readers[0])
+    assert not selectors.gold_feedback_due(reader=readers[1], annotation=other)
+    assert selectors.gold_feedback_for_reader(reader=readers[2], report=report) is None  # never read it
+
+
+# --- adjudication rationale -----------------------------------------------------------------------
+def test_rationale_required_only_when_overriding_every_reader(settings_row, readers, adjudicator, make_reports):
+    a, b = make_reports(2)
+    for report in (a, b):
+        read(readers[0], report, labels(no_finding="positive"))
+        read(readers[1], report, labels(edema="positive"))
+    # siding with one reader on every row: no rationale needed
+    gold = services.gold_adjudicate(report=a, adjudicator=adjudicator, labels=labels(edema="positive"), expected_current_gold_id=None)
+    assert gold.rationale == ""
+    # "uncertain" on Edema overrides both readers: refused without a rationale, nothing written
+    with pytest.raises(services.ReviewError, match="Edema"):
+        services.gold_adjudicate(report=b, adjudicator=adjudicator, labels=labels(edema="uncertain"), rationale="  ",
+                                 expected_current_gold_id=None)
+    assert not GoldLabel.objects.filter(report=b).exists()
+    gold = services.gold_adjudicate(report=b, adjudicator=adjudicator, labels=labels(edema="uncertain"),
+                                    rationale="Edema hedged.", expected_current_gold_id=None)
+    assert gold.rationale == "Edema hedged."
+
+
+def test_api_rationale_required_is_a_400_problem(settings_row, readers, adjudicator, make_reports):
+    (report,) = make_reports(1)
+    read(readers[0], report, labels(no_finding="positive"))
+    read(readers[1], report, labels(edema="positive"))
+    api = APIClient()
+    api.force_authenticate(adjudicator)
+    refused = api.post(f"/api/adjudication/{report.id}/", {"labels": labels(edema="uncertain"), "version": 0}, format="json")
+    assert refused.status_code == 400
+    assert refused["Content-Type"].startswith("application/problem+json") and "rationale" in refused.json()["detail"]
+    ok = api.post(f"/api/adjudication/{report.id}/", {"labels": labels(edema="uncertain"), "rationale": "Hedged.", "version": 0},
+                  format="json")
+    assert ok.status_code == 200, ok.content
+    assert GoldLabel.objects.get(report=report, is_current=True).rationale == "Hedged."
