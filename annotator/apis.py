@@ -79,6 +79,10 @@ class AnnotationSubmitSerializer(AnnotationWriteSerializer):
     override_warnings = serializers.BooleanField(required=False, default=False)
 
 
+class AnnotationReopenSerializer(serializers.Serializer):
+    version = serializers.IntegerField(required=False, min_value=0, help_text="Alternative to If-Match (409 when stale).")
+
+
 class AdjudicationResolveSerializer(serializers.Serializer):
     labels = LabelsField()
     rationale = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
@@ -323,6 +327,25 @@ class AnnotationSubmitView(GenericAPIView):
         data = AnnotationSerializer(result.annotation).data
         # Nothing about gold: it would tell a second reader whether the first agreed (access.gold_feedback_due).
         return with_etag(Response(data), result.annotation.version)  # type: ignore[union-attr]
+
+
+class AnnotationReopenView(GenericAPIView):
+    """Readers: reopen their own submitted read as a draft to change it (If-Match or
+    `version` required). 409 problem `read_used` once the report is gold or awaits
+    adjudication; the submitted values stay in the audit history."""
+
+    permission_classes = [IsReader]
+    serializer_class = AnnotationReopenSerializer
+
+    @extend_schema(request=AnnotationReopenSerializer, responses=AnnotationSerializer,
+                   parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER)])
+    def post(self, request: Request, annotation_id: int) -> Response:
+        annotation = _own_annotation(request, annotation_id)
+        AnnotationReopenSerializer(data=request.data).is_valid(raise_exception=True)
+        reopened = call_with_version(request, lambda v: review_services.annotation_reopen(
+            reader=user_of(request), report=annotation.report, expected_version=v,
+        ))
+        return with_etag(Response(AnnotationSerializer(reopened).data), reopened.version)
 
 
 class AdjudicationQueueView(APIView):

@@ -10,6 +10,7 @@ urlpatterns = [
     path("review/<int:report_id>/draft", views.review_draft, name="review_draft"),
     path("review/<int:report_id>/submit", views.review_submit, name="review_submit"),
     path("review/<int:report_id>/first-read", views.review_first_read, name="review_first_read"),
+    path("review/<int:report_id>/reopen", views.review_reopen, name="review_reopen"),
     path("review/<int:report_id>/skip", views.review_skip, name="review_skip"),
     path("review/<int:report_id>/flag", views.review_flag, name="review_flag"),
     path("reread/<int:report_id>/", views.reread, name="reread"),

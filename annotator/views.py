@@ -177,6 +177,7 @@ def _review_page(request: AuthenticatedHttpRequest, report: Report, *, warnings:
     return _render_review(
         request, report, values=values, machine=machine, status=status, error=error,
         annotation=annotation, version=annotation.version if annotation else 0, submitted=submitted, first_read=first_read,
+        can_reopen=submitted and annotation is not None and not selectors.read_is_used(annotation=annotation),
         gold=gold, gold_rows=[(o.value, gold.labels.get(o.value), values.get(o.value)) for o in OBSERVATIONS] if gold else [],
         warnings=warnings or [], draft_url=reverse("annotator:review_draft", args=[report.id]),
         time_before=annotation.time_spent_seconds if annotation else 0.0,
@@ -264,6 +265,18 @@ def review_first_read(request: AuthenticatedHttpRequest, report_id: int) -> Http
     except services.ReviewError as exc:
         return _review_page(request, report, posted=labels, error=str(exc), status=400)
     messages.info(request, "First read saved. Machine labels are shown now; revise and submit.")
+    return redirect("annotator:review", report_id=report.id)
+
+
+@require_POST
+@role_required(Role.READER)
+def review_reopen(request: AuthenticatedHttpRequest, report_id: int) -> HttpResponse:
+    report = _report_or_404(request, report_id)
+    try:
+        services.annotation_reopen(reader=request.user, report=report, expected_version=_int_or_zero(request.POST.get("version")))
+    except services.ReviewError as exc:
+        return _review_page(request, report, error=str(exc), status=exc.http_status)
+    messages.info(request, f"Reopened {report.external_id}: change your read and submit it again.")
     return redirect("annotator:review", report_id=report.id)
 
 

@@ -36,6 +36,7 @@ urlpatterns = [
     path("annotations/", annotator_apis.AnnotationListView.as_view(), name="annotations"),
     path("annotations/<int:annotation_id>/", annotator_apis.AnnotationDetailView.as_view(), name="annotation_detail"),
     path("annotations/<int:annotation_id>/submit/", annotator_apis.AnnotationSubmitView.as_view(), name="annotation_submit"),
+    path("annotations/<int:annotation_id>/reopen/", annotator_apis.AnnotationReopenView.as_view(), name="annotation_reopen"),
     path("adjudication/", annotator_apis.AdjudicationQueueView.as_view(), name="adjudication_queue"),
     path("adjudication/<int:report_id>/", annotator_apis.AdjudicationDetailView.as_view(), name="adjudication_detail"),
     path("gold/export/", labeling_apis.GoldExportView.as_view(), name="gold_export"),

@@ -38,6 +38,17 @@ def report_read_load(*, report_id: int, now: dt.datetime | None = None, exclude_
     return submitted.count() + live.count()
 
 
+def read_is_used(*, annotation: Annotation) -> bool:
+    """A submitted read is "used" once its report has gold (any row, current or
+    superseded) or has k submitted reads (gold by agreement or sent to
+    adjudication): from then on the reader may not reopen it."""
+    report_id = annotation.report_id
+    if GoldLabel.objects.filter(report_id=report_id).exists():
+        return True
+    submitted = Annotation.objects.filter(report_id=report_id, status=Annotation.Status.SUBMITTED).count()
+    return submitted >= runtime_settings_get().reads_per_report
+
+
 def _count_subquery(qs: QuerySet) -> Coalesce:
     return Coalesce(
         Subquery(qs.order_by().values("report_id").annotate(c=Count("id")).values("c")[:1], output_field=IntegerField()),

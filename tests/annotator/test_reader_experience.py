@@ -127,3 +127,72 @@ def test_api_rationale_required_is_a_400_problem(settings_row, readers, adjudica
                   format="json")
     assert ok.status_code == 200, ok.content
     assert GoldLabel.objects.get(report=report, is_current=True).rationale == "Hedged."
+
+
+# --- undo: reopen a submitted read until it is used ------------------------------------------------
+def test_reopen_change_and_resubmit_keeps_history(settings_row, readers, make_reports):
+    (report,) = make_reports(1)
+    first = read(readers[0], report, labels(edema="positive")).annotation
+    reopened = services.annotation_reopen(reader=readers[0], report=report, expected_version=first.version)
+    assert reopened.status == Annotation.Status.DRAFT and reopened.submitted_at is None
+    assert Reservation.objects.filter(report=report, reader=readers[0], state=Reservation.State.ACTIVE).exists()
+    again = services.annotation_submit(reader=readers[0], report=report, labels=NORMAL, expected_version=reopened.version)
+    assert again.submitted and again.annotation.labels == NORMAL
+    submitted_before = [h.labels for h in again.annotation.history.filter(status="submitted").order_by("history_date")]
+    assert submitted_before[0] == labels(edema="positive") and submitted_before[-1] == NORMAL  # nothing overwritten
+
+
+def test_reopen_refused_once_used_or_stale_or_not_submitted(settings_row, readers, adjudicator, make_reports):
+    a, b = make_reports(2)
+    read(readers[0], a)
+    services.next_report_assign(reader=readers[0])  # b: reserved, not submitted
+    with pytest.raises(services.ReviewError, match="Only a submitted"):
+        services.annotation_reopen(reader=readers[0], report=b, expected_version=0)
+    mine = Annotation.objects.get(report=a, reader=readers[0])
+    with pytest.raises(services.StaleVersion):
+        services.annotation_reopen(reader=readers[0], report=a, expected_version=mine.version + 5)
+    read(readers[1], a, labels(edema="positive"))  # k reads: sent to adjudication
+    with pytest.raises(services.ReadUsed):
+        services.annotation_reopen(reader=readers[0], report=a, expected_version=mine.version)
+    services.gold_adjudicate(report=a, adjudicator=adjudicator, labels=NORMAL, rationale="normal", expected_current_gold_id=None)
+    with pytest.raises(services.ReadUsed):
+        services.annotation_reopen(reader=readers[1], report=a,
+                                   expected_version=Annotation.objects.get(report=a, reader=readers[1]).version)
+
+
+def test_api_reopen_then_409_problem_once_used(settings_row, readers, make_reports):
+    (report,) = make_reports(1)
+    first = read(readers[0], report).annotation
+    api = APIClient()
+    api.force_authenticate(readers[0])
+    ok = api.post(f"/api/annotations/{first.id}/reopen/", {}, format="json", HTTP_IF_MATCH=f'"{first.version}"')
+    assert ok.status_code == 200, ok.content
+    assert ok.json()["status"] == "draft" and ok["ETag"] == f'"{first.version + 1}"'
+    sub = api.post(f"/api/annotations/{first.id}/submit/", {"labels": NORMAL, "version": first.version + 1}, format="json")
+    assert sub.status_code == 200, sub.content
+    read(readers[1], report)  # gold by agreement: used
+    used = api.post(f"/api/annotations/{first.id}/reopen/", {"version": sub.json()["version"]}, format="json")
+    assert used.status_code == 409 and used.json()["code"] == "read_used"
+    # another reader's annotation: 404, never 409
+    other = APIClient()
+    other.force_authenticate(readers[2])
+    assert other.post(f"/api/annotations/{first.id}/reopen/", {"version": 1}, format="json").status_code == 404
+
+
+def test_page_offers_change_until_used(settings_row, readers, make_reports):
+    (report,) = make_reports(1)
+    read(readers[0], report)
+    client = Client()
+    client.force_login(readers[0])
+    page = client.get(f"/review/{report.id}/").content.decode()
+    assert "Change my read (u)" in page
+    version = Annotation.objects.get(report=report, reader=readers[0]).version
+    resp = client.post(f"/review/{report.id}/reopen", {"version": str(version)}, follow=True)
+    assert "Reopened" in resp.content.decode()
+    assert Annotation.objects.get(report=report, reader=readers[0]).status == Annotation.Status.DRAFT
+    client.post(f"/review/{report.id}/submit", _form(NORMAL) | {"version": str(version + 1), "override": "1"})
+    read(readers[1], report)
+    page = client.get(f"/review/{report.id}/").content.decode()
+    assert "Change my read" not in page
+    refused = client.post(f"/review/{report.id}/reopen", {"version": str(version + 2)})
+    assert refused.status_code == 409
