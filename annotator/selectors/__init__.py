@@ -8,6 +8,7 @@ from annotator.selectors.access import (  # noqa: F401
     annotation_visible_get,
     gold_feedback_due,
     gold_feedback_for_reader,
+    reader_gold_visible,
     reads_visible_to,
     report_for_reader,
     report_identifiers_for,

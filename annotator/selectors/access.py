@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.roles import Role
@@ -71,6 +72,24 @@ def gold_feedback_due(*, reader: User, annotation: Annotation, now: datetime | N
     return later >= settings.CHEXGOLD_FEEDBACK_AFTER_READS
 
 
+def reader_gold_visible(*, reader: User, now: datetime | None = None) -> Exists:
+    """`gold_feedback_due` as a report filter (OuterRef("pk")): the report has
+    current gold and `reader`'s submitted read of it is due for feedback. Lists
+    and counts shown to a reader use this in place of "has gold"."""
+    now = now or timezone.now()
+    later = (
+        Annotation.objects.filter(reader=reader, status=Annotation.Status.SUBMITTED, submitted_at__gt=OuterRef("submitted_at"))
+        .order_by().values("reader_id").annotate(c=Count("id")).values("c")[:1]
+    )
+    due = (
+        Annotation.objects.filter(report_id=OuterRef(OuterRef("pk")), reader=reader, status=Annotation.Status.SUBMITTED)
+        .annotate(later=Coalesce(Subquery(later, output_field=IntegerField()), Value(0)))
+        .filter(Q(submitted_at__lte=now - timedelta(hours=settings.CHEXGOLD_FEEDBACK_AFTER_HOURS))
+                | Q(later__gte=settings.CHEXGOLD_FEEDBACK_AFTER_READS))
+    )
+    return Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True).filter(Exists(due)))
+
+
 def gold_feedback_for_reader(*, reader: User, report: Report, now: datetime | None = None) -> GoldLabel | None:
     """The current gold labels, only once the report is gold, `reader` submitted a
     read and feedback on it is due (`gold_feedback_due`)."""
@@ -90,7 +109,9 @@ def reports_visible(*, user: User, roles: frozenset[Role]) -> QuerySet[ReportWit
         mine = Exists(
             Reservation.objects.filter(report_id=OuterRef("pk"), reader=user, state=Reservation.State.ACTIVE)
         ) | Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=user))
-        return qs.filter(mine).filter(is_flagged=False).order_by("id")
+        # A reader learns that a report they read is gold only when feedback is due (`gold_feedback_due`).
+        return (qs.filter(mine).filter(is_flagged=False).annotate(has_gold=reader_gold_visible(reader=user))
+                .order_by("id"))
     return qs.none()
 
 

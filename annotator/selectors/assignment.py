@@ -11,6 +11,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotator.models import Reservation
+from annotator.selectors.access import reader_gold_visible
 from annotator.selectors.flags import unflagged_reports
 from labeling.models import (
     Annotation,
@@ -129,7 +130,11 @@ def reader_queue_summary(*, reader: User, recent: int = 10) -> QueueSummary:
     rows = list(
         done.order_by("-submitted_at").values("report_id", "report__external_id", "submitted_at")[:recent]
     )
-    gold_ids = set(GoldLabel.objects.filter(report_id__in=[r["report_id"] for r in rows], is_current=True).values_list("report_id", flat=True))
+    # "Gold" only where feedback is due (access.gold_feedback_due): never right after a submit.
+    gold_ids = set(
+        Report.objects.filter(id__in=[r["report_id"] for r in rows]).filter(reader_gold_visible(reader=reader, now=now))
+        .values_list("id", flat=True)
+    )
     recent_rows: list[dict[str, object]] = [{**r, "is_gold": r["report_id"] in gold_ids} for r in rows]
     return QueueSummary(
         assigned=assigned,

@@ -196,3 +196,24 @@ def test_page_offers_change_until_used(settings_row, readers, make_reports):
     assert "Change my read" not in page
     refused = client.post(f"/review/{report.id}/reopen", {"version": str(version + 2)})
     assert refused.status_code == 409
+
+
+@pytest.mark.parametrize("second_agrees", [True, False])
+def test_queue_page_and_report_list_hide_gold_until_feedback_is_due(settings, settings_row, readers, make_reports,
+                                                                    second_agrees):
+    settings.CHEXGOLD_FEEDBACK_AFTER_READS = 1
+    first, second = make_reports(2)
+    read(readers[0], first)
+    read(readers[1], first, NORMAL if second_agrees else labels(edema="positive"))
+    client = Client()
+    client.force_login(readers[1])
+    api = APIClient()
+    api.force_authenticate(readers[1])
+    assert "Gold — see feedback" not in client.get("/queue/").content.decode()
+    statuses = {r["id"]: r["status"] for r in api.get("/api/reports/").json()["results"]}
+    assert statuses[first.id] == "in_review"  # the same whether or not reader 1 agreed
+    assert api.get("/api/reports/?status=gold").json()["results"] == []
+    read(readers[1], second)  # one more read: feedback on the first is due
+    assert ("Gold — see feedback" in client.get("/queue/").content.decode()) is second_agrees
+    statuses = {r["id"]: r["status"] for r in api.get("/api/reports/").json()["results"]}
+    assert (statuses[first.id] == "gold") is second_agrees
