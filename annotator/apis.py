@@ -329,6 +329,24 @@ class AnnotationSubmitView(GenericAPIView):
         return with_etag(Response(data), result.annotation.version)  # type: ignore[union-attr]
 
 
+class ReaderProgressSerializer(serializers.Serializer):
+    today = serializers.IntegerField(help_text="Reads you submitted today")
+    this_week = serializers.IntegerField(help_text="Reads you submitted since Monday")
+    awaiting_reads = serializers.IntegerField(help_text="Reports (no gold, not flagged) that still need reads")
+    median_seconds = serializers.FloatField(allow_null=True, help_text="Your median time per report, seconds")
+
+
+class ReaderProgressView(APIView):
+    """Readers: their own progress (reads today and this week, reports awaiting
+    reads, their median seconds per report)."""
+
+    permission_classes = [IsReader]
+
+    @extend_schema(responses=ReaderProgressSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(ReaderProgressSerializer(review.reader_progress(reader=user_of(request))).data)
+
+
 class AnnotationReopenView(GenericAPIView):
     """Readers: reopen their own submitted read as a draft to change it (If-Match or
     `version` required). 409 problem `read_used` once the report is gold or awaits

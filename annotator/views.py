@@ -89,7 +89,8 @@ def queue(request: AuthenticatedHttpRequest) -> HttpResponse:
     summary = selectors.reader_queue_summary(reader=request.user)
     consistency = selectors.intra_reader_agreement(reader=request.user)  # the reader's own figures only
     return render(request, "annotator/queue.html",
-                  {"summary": summary, "settings_row": runtime_settings_get(), "consistency": consistency})
+                  {"summary": summary, "settings_row": runtime_settings_get(), "consistency": consistency,
+                   "progress": selectors.reader_progress(reader=request.user)})
 
 
 @require_POST

@@ -31,6 +31,7 @@ urlpatterns = [
     path("imports/<int:batch_id>/", labeling_apis.ImportDetailView.as_view(), name="import_detail"),
     path("reports/", annotator_apis.ReportListView.as_view(), name="reports"),
     path("reports/next/", annotator_apis.NextReportView.as_view(), name="report_next"),
+    path("progress/", annotator_apis.ReaderProgressView.as_view(), name="reader_progress"),
     path("reports/<int:report_id>/", annotator_apis.ReportDetailView.as_view(), name="report_detail"),
     path("rereads/<int:report_id>/submit/", annotator_apis.RereadSubmitView.as_view(), name="reread_submit"),
     path("annotations/", annotator_apis.AnnotationListView.as_view(), name="annotations"),

@@ -28,8 +28,10 @@ from annotator.selectors.adjudication import (  # noqa: F401
 )
 from annotator.selectors.assignment import (  # noqa: F401
     QueueSummary,
+    ReaderProgress,
     assignable_reports,
     read_is_used,
+    reader_progress,
     reader_queue_summary,
     report_read_load,
     reservation_live_of_reader,

@@ -142,3 +142,41 @@ def reader_queue_summary(*, reader: User, recent: int = 10) -> QueueSummary:
         remaining=assignable_reports(reader=reader, now=now, order="sequential").count(),
         recent=recent_rows,
     )
+
+
+@dataclass(frozen=True)
+class ReaderProgress:
+    today: int  # reads the reader submitted since local midnight
+    this_week: int  # ... since Monday, local midnight
+    awaiting_reads: int  # unflagged reports without gold that still need reads (fewer than k submitted)
+    median_seconds: float | None  # the reader's median time per report (None before the first read)
+
+
+def reader_progress(*, reader: User, now: dt.datetime | None = None) -> ReaderProgress:
+    """The reader's own progress. Time per report is the annotation's recorded
+    `time_spent_seconds`: active time on the review page from opening the read
+    to submit (the page counts it), or reservation-to-submit when the client
+    sent none; imported reads carry no time and are left out."""
+    now = now or timezone.now()
+    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    monday = midnight - dt.timedelta(days=midnight.weekday())
+    mine = Annotation.objects.filter(reader=reader, status=Annotation.Status.SUBMITTED)
+    seconds = sorted(mine.filter(label_import__isnull=True).values_list("time_spent_seconds", flat=True))
+    median = None
+    if seconds:
+        mid = len(seconds) // 2
+        median = float(seconds[mid]) if len(seconds) % 2 else (seconds[mid - 1] + seconds[mid]) / 2
+    k = runtime_settings_get().reads_per_report
+    awaiting = (
+        unflagged_reports()
+        .exclude(Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True)))
+        .annotate(reads=_count_subquery(Annotation.objects.filter(report_id=OuterRef("pk"), status=Annotation.Status.SUBMITTED)))
+        .filter(reads__lt=k)
+        .count()
+    )
+    return ReaderProgress(
+        today=mine.filter(submitted_at__gte=midnight).count(),
+        this_week=mine.filter(submitted_at__gte=monday).count(),
+        awaiting_reads=awaiting,
+        median_seconds=median,
+    )

@@ -217,3 +217,28 @@ def test_queue_page_and_report_list_hide_gold_until_feedback_is_due(settings, se
     assert ("Gold — see feedback" in client.get("/queue/").content.decode()) is second_agrees
     statuses = {r["id"]: r["status"] for r in api.get("/api/reports/").json()["results"]}
     assert (statuses[first.id] == "gold") is second_agrees
+
+
+# --- progress ------------------------------------------------------------------------------------------
+def test_reader_progress_counts_and_median(settings_row, readers, make_reports):
+    r1, r2, r3, r4 = make_reports(4)
+    for report, seconds in ((r1, 10.0), (r2, 30.0), (r3, 20.0)):
+        services.next_report_assign(reader=readers[0])
+        services.annotation_submit(reader=readers[0], report=report, labels=NORMAL, expected_version=0, time_spent_seconds=seconds)
+    Annotation.objects.filter(report=r1).update(submitted_at=timezone.now() - dt.timedelta(days=8))  # last week
+    progress = selectors.reader_progress(reader=readers[0])
+    assert progress.median_seconds == 20.0
+    assert progress.this_week >= progress.today >= 1 and progress.this_week <= 2
+    assert progress.awaiting_reads == 4  # k = 2: every report still needs a read
+    given = services.next_report_assign(reader=readers[1])
+    services.annotation_submit(reader=readers[1], report=given, labels=NORMAL, expected_version=0)  # agreement: gold
+    assert selectors.reader_progress(reader=readers[0]).awaiting_reads == 3
+    assert selectors.reader_progress(reader=readers[2]).median_seconds is None
+    api = APIClient()
+    api.force_authenticate(readers[0])
+    body = api.get("/api/progress/").json()
+    assert body["median_seconds"] == 20.0 and body["awaiting_reads"] == 3
+    client = Client()
+    client.force_login(readers[0])
+    page = client.get("/queue/").content.decode()
+    assert "My median time per report" in page and "20 s" in page

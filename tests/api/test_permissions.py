@@ -26,6 +26,8 @@ ENDPOINTS = [
     ("get", "/api/annotations/1/", {"reader"}),
     ("patch", "/api/annotations/1/", {"reader"}),
     ("post", "/api/annotations/1/submit/", {"reader"}),
+    ("post", "/api/annotations/1/reopen/", {"reader"}),
+    ("get", "/api/progress/", {"reader"}),
     ("get", "/api/adjudication/", {"adjudicator"}),
     ("get", "/api/adjudication/1/", {"adjudicator"}),
     ("post", "/api/adjudication/1/", {"adjudicator"}),
