@@ -402,6 +402,11 @@ class AdjudicationDetailView(GenericAPIView):
             "conflicts": view.conflicts,
             "current_gold": {"id": view.current_gold.id, "labels": view.current_gold.labels} if view.current_gold else None,
             "version": gold_id,
+            "history": [
+                {"id": g.id, "method": g.method, "labels": g.labels, "is_current": g.is_current, "created_at": g.created_at,
+                 "adjudicator": g.adjudicator.get_username() if g.adjudicator else None, "rationale": g.rationale}
+                for g in review.gold_history_of_report(report_id=view.report.id)
+            ],
         }
         return with_etag(Response(data), gold_id)
 

@@ -6,6 +6,7 @@ app_name = "annotator"
 urlpatterns = [
     path("queue/", views.queue, name="queue"),
     path("queue/next", views.queue_next, name="queue_next"),
+    path("my-reads-vs-gold/", views.my_reads_vs_gold, name="my_reads_vs_gold"),
     path("review/<int:report_id>/", views.review, name="review"),
     path("review/<int:report_id>/draft", views.review_draft, name="review_draft"),
     path("review/<int:report_id>/submit", views.review_submit, name="review_submit"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
@@ -91,6 +92,15 @@ def queue(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "annotator/queue.html",
                   {"summary": summary, "settings_row": runtime_settings_get(), "consistency": consistency,
                    "progress": selectors.reader_progress(reader=request.user)})
+
+
+@require_GET
+@role_required(Role.READER)
+def my_reads_vs_gold(request: AuthenticatedHttpRequest) -> HttpResponse:
+    return render(request, "annotator/my_reads_vs_gold.html", {
+        "rows": selectors.reader_reads_vs_gold(reader=request.user),
+        "after_reads": settings.CHEXGOLD_FEEDBACK_AFTER_READS, "after_hours": settings.CHEXGOLD_FEEDBACK_AFTER_HOURS,
+    })
 
 
 @require_POST
@@ -413,6 +423,7 @@ def adjudicate(request: AuthenticatedHttpRequest, report_id: int) -> HttpRespons
         "view": view, "rows": rows, "label_values": LABEL_VALUES, "machine": machine, "error": error,
         "report": view.report, "show_study_date": selectors.report_metadata_visible(user=request.user),
         "rationale": request.POST.get("rationale", "") if request.method == "POST" else "",
+        "gold_history": selectors.gold_history_of_report(report_id=view.report.id),
         "page_data": {"text": view.report.text, "sections": selectors.sections_for_js(report=view.report), "evidence": machine.evidence},
     }
     report_access_record(user=request.user, report_ids=[view.report.id], request=request)

@@ -25,6 +25,7 @@ from labeling.models import (
     GoldLabel,
     Report,
 )
+from labeling.observations import OBSERVATION_NAMES
 from labeling.selectors import runtime_settings_get
 
 
@@ -97,6 +98,38 @@ def gold_feedback_for_reader(*, reader: User, report: Report, now: datetime | No
     if annotation is None or not gold_feedback_due(reader=reader, annotation=annotation, now=now):
         return None
     return GoldLabel.objects.filter(report=report, is_current=True).first()
+
+
+@dataclass(frozen=True)
+class ReadVsGold:
+    report_id: int
+    external_id: str
+    method: str  # how the gold came about (agreement, adjudicated, imported)
+    rationale: str  # the adjudicator's, when given
+    differences: list[tuple[str, str, str]]  # (observation, my value, gold value), CheXpert order
+
+
+def reader_reads_vs_gold(*, reader: User, limit: int = 200) -> list[ReadVsGold]:
+    """"My reads vs gold": the reader's own submitted reads of reports whose gold
+    they may see now (`reader_gold_visible`: in batches, never right after a
+    submit), newest first, with where they differed and the adjudicator's rationale.
+    Only the reader's own values and the gold values: never another reader's."""
+    reports = Report.objects.filter(is_flagged=False).filter(reader_gold_visible(reader=reader))
+    mine = (
+        Annotation.objects.filter(reader=reader, status=Annotation.Status.SUBMITTED, report__in=reports)
+        .select_related("report").order_by("-submitted_at")[:limit]
+    )
+    golds = {g.report_id: g for g in GoldLabel.objects.filter(report_id__in=[a.report_id for a in mine], is_current=True)}
+    rows = []
+    for annotation in mine:
+        gold = golds.get(annotation.report_id)
+        if gold is None:
+            continue
+        differences = [(name, annotation.labels.get(name, ""), gold.labels.get(name, "")) for name in OBSERVATION_NAMES
+                       if annotation.labels.get(name, "") != gold.labels.get(name, "")]
+        rows.append(ReadVsGold(report_id=annotation.report_id, external_id=annotation.report.external_id,
+                               method=gold.get_method_display(), rationale=gold.rationale, differences=differences))
+    return rows
 
 
 def reports_visible(*, user: User, roles: frozenset[Role]) -> QuerySet[ReportWithStatus]:

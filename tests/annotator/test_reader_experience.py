@@ -242,3 +242,39 @@ def test_reader_progress_counts_and_median(settings_row, readers, make_reports):
     client.force_login(readers[0])
     page = client.get("/queue/").content.decode()
     assert "My median time per report" in page and "20 s" in page
+
+
+# --- my reads vs gold, gold history ------------------------------------------------------------------
+def test_my_reads_vs_gold_in_batches_with_rationale(settings, settings_row, readers, adjudicator, make_reports):
+    settings.CHEXGOLD_FEEDBACK_AFTER_READS = 1
+    first, second = make_reports(2)
+    read(readers[0], first, labels(no_finding="positive"))
+    read(readers[1], first, labels(edema="positive"))
+    services.gold_adjudicate(report=first, adjudicator=adjudicator, labels=labels(edema="uncertain"), rationale="Edema hedged.",
+                             expected_current_gold_id=None)
+    client = Client()
+    client.force_login(readers[1])
+    assert "Edema hedged." not in client.get("/my-reads-vs-gold/").content.decode()  # not yet due
+    read(readers[1], second)
+    page = client.get("/my-reads-vs-gold/").content.decode()
+    assert "Edema hedged." in page and "Edema: positive → uncertain" in page
+    assert "No Finding: positive" not in page  # reader 1's values are nowhere
+    rows = selectors.reader_reads_vs_gold(reader=readers[1])
+    assert [r.report_id for r in rows] == [first.id] and rows[0].differences == [("Edema", "positive", "uncertain")]
+    assert "Edema hedged." in client.get(f"/review/{first.id}/").content.decode()  # on the review page's gold card too
+
+
+def test_gold_history_with_rationale_for_adjudicators(settings_row, readers, adjudicator, make_reports):
+    (report,) = make_reports(1)
+    read(readers[0], report, labels(no_finding="positive"))
+    read(readers[1], report, labels(edema="positive"))
+    gold = services.gold_adjudicate(report=report, adjudicator=adjudicator, labels=labels(edema="uncertain"),
+                                    rationale="Edema hedged.", expected_current_gold_id=None)
+    api = APIClient()
+    api.force_authenticate(adjudicator)
+    history = api.get(f"/api/adjudication/{report.id}/").json()["history"]
+    assert [(h["id"], h["rationale"], h["adjudicator"]) for h in history] == [(gold.id, "Edema hedged.", adjudicator.username)]
+    client = Client()
+    client.force_login(adjudicator)
+    page = client.get(f"/adjudicate/{report.id}/").content.decode()
+    assert "Gold history" in page and "Edema hedged." in page
