@@ -278,3 +278,27 @@ def test_gold_history_with_rationale_for_adjudicators(settings_row, readers, adj
     client.force_login(adjudicator)
     page = client.get(f"/adjudicate/{report.id}/").content.decode()
     assert "Gold history" in page and "Edema hedged." in page
+
+
+# --- per-reader sensitivity/specificity against gold: the reader, adjudicators, admins only ----------------
+@pytest.mark.parametrize("role", ["reader_self", "other_reader", "adjudicator", "admin"])
+def test_reader_scores_against_gold_visible_by_role(settings_row, readers, adjudicator, make_reports, make_user, role):
+    from quality.statistics import statistics_cache_clear
+
+    statistics_cache_clear()
+    for report in make_reports(2):
+        read(readers[0], report, labels(edema="positive"))
+        read(readers[1], report, labels(edema="positive"))  # gold by agreement
+    viewer = {"reader_self": readers[0], "other_reader": readers[2], "adjudicator": adjudicator,
+              "admin": make_user("boss", "admin")}[role]
+    api = APIClient()
+    api.force_authenticate(viewer)
+    body = api.get("/api/statistics/").json()
+    rows = {r["reader"]: r for r in body["readers"]}
+    if role == "reader_self":
+        assert set(rows) == {"reader1"} and "sensitivity" in str(rows["reader1"])
+    elif role == "other_reader":
+        assert rows == {}  # never another reader's figures
+    else:
+        assert set(rows) == {"reader1", "reader2"}
+    statistics_cache_clear()
