@@ -143,8 +143,9 @@ def reports_visible(*, user: User, roles: frozenset[Role]) -> QuerySet[ReportWit
             Reservation.objects.filter(report_id=OuterRef("pk"), reader=user, state=Reservation.State.ACTIVE)
         ) | Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=user))
         # A reader learns that a report they read is gold only when feedback is due (`gold_feedback_due`).
-        return (qs.filter(mine).filter(is_flagged=False).annotate(has_gold=reader_gold_visible(reader=user))
-                .order_by("id"))
+        # Re-annotating has_gold replaces the plain "has current gold" of `reports_with_status`.
+        visible = reader_gold_visible(reader=user)
+        return qs.filter(mine).filter(is_flagged=False).annotate(has_gold=visible).order_by("id")  # type: ignore[no-redef]
     return qs.none()
 
 

@@ -15,7 +15,7 @@ from annotator.errors import AdjudicationRefused, GoldConflict, ReviewError
 from annotator.models import RefusedGoldWrite, ReportPriority
 from annotator.services.base import full_labels, report_lock
 from labeling.models import Annotation, GoldLabel, GoldSetMembership, GoldSetVersion, LabelImport, Report
-from labeling.observations import labels_from_mapping
+from labeling.observations import OBSERVATION_NAMES, labels_from_mapping
 from labeling.selectors import runtime_settings_get
 from labeling.splits import gold_split_for
 
@@ -51,8 +51,9 @@ def gold_overrides_all_reads(*, labels: Mapping[str, str], reads: Sequence[Mappi
     read's value (blank != negative): overriding all readers needs a rationale."""
     if not reads:
         return []
-    return [name for name, value in labels_from_mapping(labels).items()
-            if all(labels_from_mapping(read).get(name, "") != value for read in reads)]
+    # Both sides are stored as full, normalised label dicts (`full_labels`); a missing key is blank.
+    return [name for name in OBSERVATION_NAMES
+            if all(read.get(name, "") != labels.get(name, "") for read in reads)]
 
 
 def gold_adjudicate(
