@@ -16,7 +16,7 @@ from labeling.models import Annotation, GoldLabel
 from tests.annotator.conftest import NORMAL
 from tests.factories import labels
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.both_backends]
 
 
 def read(reader, report, values=NORMAL):  # type: ignore[no-untyped-def]
