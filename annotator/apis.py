@@ -80,6 +80,10 @@ class AnnotationSubmitSerializer(AnnotationWriteSerializer):
     override_warnings = serializers.BooleanField(required=False, default=False)
 
 
+class AnnotationReopenSerializer(serializers.Serializer):
+    version = serializers.IntegerField(required=False, min_value=0, help_text="Alternative to If-Match (409 when stale).")
+
+
 class AdjudicationResolveSerializer(serializers.Serializer):
     labels = LabelsField()
     rationale = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
@@ -322,8 +326,45 @@ class AnnotationSubmitView(GenericAPIView):
                 "consistency_warnings", warnings=[str(w) for w in result.warnings],
             ), status=status.HTTP_400_BAD_REQUEST, content_type=PROBLEM_CONTENT_TYPE)
         data = AnnotationSerializer(result.annotation).data
-        data["became_gold"] = result.gold is not None
+        # Nothing about gold: it would tell a second reader whether the first agreed (access.gold_feedback_due).
         return with_etag(Response(data), result.annotation.version)  # type: ignore[union-attr]
+
+
+class ReaderProgressSerializer(serializers.Serializer):
+    today = serializers.IntegerField(help_text="Reads you submitted today")
+    this_week = serializers.IntegerField(help_text="Reads you submitted since Monday")
+    awaiting_reads = serializers.IntegerField(help_text="Reports (no gold, not flagged) that still need reads")
+    median_seconds = serializers.FloatField(allow_null=True, help_text="Your median time per report, seconds")
+
+
+class ReaderProgressView(APIView):
+    """Readers: their own progress (reads today and this week, reports awaiting
+    reads, their median seconds per report)."""
+
+    permission_classes = [IsReader]
+
+    @extend_schema(responses=ReaderProgressSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(ReaderProgressSerializer(review.reader_progress(reader=user_of(request))).data)
+
+
+class AnnotationReopenView(GenericAPIView):
+    """Readers: reopen their own submitted read as a draft to change it (If-Match or
+    `version` required). 409 problem `read_used` once the report is gold or awaits
+    adjudication; the submitted values stay in the audit history."""
+
+    permission_classes = [IsReader]
+    serializer_class = AnnotationReopenSerializer
+
+    @extend_schema(request=AnnotationReopenSerializer, responses=AnnotationSerializer,
+                   parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER)])
+    def post(self, request: Request, annotation_id: int) -> Response:
+        annotation = _own_annotation(request, annotation_id)
+        AnnotationReopenSerializer(data=request.data).is_valid(raise_exception=True)
+        reopened = call_with_version(request, lambda v: review_services.annotation_reopen(
+            reader=user_of(request), report=annotation.report, expected_version=v,
+        ))
+        return with_etag(Response(AnnotationSerializer(reopened).data), reopened.version)
 
 
 class AdjudicationQueueView(APIView):
@@ -362,6 +403,11 @@ class AdjudicationDetailView(GenericAPIView):
             "conflicts": view.conflicts,
             "current_gold": {"id": view.current_gold.id, "labels": view.current_gold.labels} if view.current_gold else None,
             "version": gold_id,
+            "history": [
+                {"id": g.id, "method": g.method, "labels": g.labels, "is_current": g.is_current, "created_at": g.created_at,
+                 "adjudicator": g.adjudicator.get_username() if g.adjudicator else None, "rationale": g.rationale}
+                for g in review.gold_history_of_report(report_id=view.report.id)
+            ],
         }
         return with_etag(Response(data), gold_id)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
@@ -82,7 +83,17 @@ def queue(request: AuthenticatedHttpRequest) -> HttpResponse:
     summary = selectors.reader_queue_summary(reader=request.user)
     consistency = selectors.intra_reader_agreement(reader=request.user)  # the reader's own figures only
     return render(request, "annotator/queue.html",
-                  {"summary": summary, "settings_row": runtime_settings_get(), "consistency": consistency})
+                  {"summary": summary, "settings_row": runtime_settings_get(), "consistency": consistency,
+                   "progress": selectors.reader_progress(reader=request.user)})
+
+
+@require_GET
+@role_required(Role.READER)
+def my_reads_vs_gold(request: AuthenticatedHttpRequest) -> HttpResponse:
+    return render(request, "annotator/my_reads_vs_gold.html", {
+        "rows": selectors.reader_reads_vs_gold(reader=request.user),
+        "after_reads": settings.CHEXGOLD_FEEDBACK_AFTER_READS, "after_hours": settings.CHEXGOLD_FEEDBACK_AFTER_HOURS,
+    })
 
 
 @require_POST
@@ -170,6 +181,7 @@ def _review_page(request: AuthenticatedHttpRequest, report: Report, *, warnings:
     return _render_review(
         request, report, values=values, machine=machine, status=status, error=error,
         annotation=annotation, version=annotation.version if annotation else 0, submitted=submitted, first_read=first_read,
+        can_reopen=submitted and annotation is not None and not selectors.read_is_used(annotation=annotation),
         gold=gold, gold_rows=[(o.value, gold.labels.get(o.value), values.get(o.value)) for o in OBSERVATIONS] if gold else [],
         warnings=warnings or [], draft_url=reverse("annotator:review_draft", args=[report.id]),
         time_before=annotation.time_spent_seconds if annotation else 0.0,
@@ -230,7 +242,8 @@ def review_submit(request: AuthenticatedHttpRequest, report_id: int) -> HttpResp
         return _review_page(request, report, posted=labels, error=str(exc), status=status)
     if not result.submitted:
         return _review_page(request, report, warnings=result.warnings, posted=labels)
-    messages.success(request, f"Submitted {report.external_id}." + (" All reads agreed: it is gold now." if result.gold else ""))
+    # Say only that it was saved: whether it made gold would tell a second reader what the first read.
+    messages.success(request, f"Submitted {report.external_id}: your read is saved.")
     # Straight on to the next report (the fast path of the keyboard flow).
     reread_report = services.reread_next_assign(reader=request.user)
     if reread_report is not None:
@@ -256,6 +269,18 @@ def review_first_read(request: AuthenticatedHttpRequest, report_id: int) -> Http
     except services.ReviewError as exc:
         return _review_page(request, report, posted=labels, error=str(exc), status=400)
     messages.info(request, "First read saved. Machine labels are shown now; revise and submit.")
+    return redirect("annotator:review", report_id=report.id)
+
+
+@require_POST
+@role_required(Role.READER)
+def review_reopen(request: AuthenticatedHttpRequest, report_id: int) -> HttpResponse:
+    report = _report_or_404(request, report_id)
+    try:
+        services.annotation_reopen(reader=request.user, report=report, expected_version=_int_or_zero(request.POST.get("version")))
+    except services.ReviewError as exc:
+        return _review_page(request, report, error=str(exc), status=exc.http_status)
+    messages.info(request, f"Reopened {report.external_id}: change your read and submit it again.")
     return redirect("annotator:review", report_id=report.id)
 
 
@@ -391,6 +416,7 @@ def adjudicate(request: AuthenticatedHttpRequest, report_id: int) -> HttpRespons
         "view": view, "rows": rows, "label_values": LABEL_VALUES, "machine": machine, "error": error,
         "report": view.report, "show_study_date": selectors.report_metadata_visible(user=request.user),
         "rationale": request.POST.get("rationale", "") if request.method == "POST" else "",
+        "gold_history": selectors.gold_history_of_report(report_id=view.report.id),
         "page_data": {"text": view.report.text, "sections": selectors.sections_for_js(report=view.report), "evidence": machine.evidence},
     }
     report_access_record(user=request.user, report_ids=[view.report.id], request=request)

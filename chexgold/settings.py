@@ -406,6 +406,10 @@ CHEXGOLD_READS_PER_REPORT = env.int("CHEXGOLD_READS_PER_REPORT", default=2)
 CHEXGOLD_RESERVATION_MINUTES = env.int("CHEXGOLD_RESERVATION_MINUTES", default=30)
 CHEXGOLD_QUEUE_ORDER = env.str("CHEXGOLD_QUEUE_ORDER", default="disagreement")
 CHEXGOLD_AUTO_GOLD = env.bool("CHEXGOLD_AUTO_GOLD", default=True)
+# Readers see their reads against gold in batches (annotator.selectors.access.gold_feedback_due):
+# after this many further reads of theirs, or this many hours after the submit.
+CHEXGOLD_FEEDBACK_AFTER_READS = env.int("CHEXGOLD_FEEDBACK_AFTER_READS", default=20)
+CHEXGOLD_FEEDBACK_AFTER_HOURS = env.float("CHEXGOLD_FEEDBACK_AFTER_HOURS", default=24)
 CHEXGOLD_PROMOTION_POLICY = env.str("CHEXGOLD_PROMOTION_POLICY", default="auto")
 # The promotion gate (quality.gate): per observation, a model pre-fills only where it
 # beats the rules on at least this much validation gold; without gold it must agree

@@ -3,10 +3,14 @@ reader-blinding policy. This package re-exports their public functions."""
 
 from annotator.selectors.access import (  # noqa: F401
     AdjudicationAccess,
+    ReadVsGold,
     adjudication_access,
     annotation_of_reader,
     annotation_visible_get,
+    gold_feedback_due,
     gold_feedback_for_reader,
+    reader_gold_visible,
+    reader_reads_vs_gold,
     reads_visible_to,
     report_for_reader,
     report_identifiers_for,
@@ -26,7 +30,10 @@ from annotator.selectors.adjudication import (  # noqa: F401
 )
 from annotator.selectors.assignment import (  # noqa: F401
     QueueSummary,
+    ReaderProgress,
     assignable_reports,
+    read_is_used,
+    reader_progress,
     reader_queue_summary,
     report_read_load,
     reservation_live_of_reader,
@@ -55,6 +62,7 @@ from annotator.selectors.gold import (  # noqa: F401
     GoldLabelChange,
     GoldSetComparison,
     gold_current_count,
+    gold_history_of_report,
     gold_set_versions,
     gold_set_versions_compare,
 )

@@ -6,9 +6,13 @@ statistic that shows a report or a read to a user asks these functions."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import User
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from accounts.roles import Role
 from accounts.selectors import user_roles
@@ -22,6 +26,7 @@ from labeling.models import (
     GoldLabel,
     Report,
 )
+from labeling.observations import OBSERVATION_NAMES
 from labeling.selectors import runtime_settings_get
 
 
@@ -50,13 +55,89 @@ def annotation_visible_get(*, user: User, annotation_id: int) -> Annotation | No
     return Annotation.objects.filter(id=annotation_id, reader=user).first()
 
 
-def gold_feedback_for_reader(*, reader: User, report: Report) -> GoldLabel | None:
-    """The current gold labels, only once the report is gold and `reader` submitted
-    a read; for a calibration read, only once its calibration period has ended."""
-    read = Annotation.objects.filter(report=report, reader=reader, status=Annotation.Status.SUBMITTED).first()
-    if read is None or not calibration_feedback_released(annotation=read):
+def gold_feedback_due(*, reader: User, annotation: Annotation, now: datetime | None = None) -> bool:
+    """THE batching rule for a reader's feedback against gold: never right after a
+    submit. Feedback on `annotation` (submitted by `reader`) is due only once the
+    reader has submitted CHEXGOLD_FEEDBACK_AFTER_READS further reads, or
+    CHEXGOLD_FEEDBACK_AFTER_HOURS have passed since the submit. So what a submit
+    leads to (gold by agreement or adjudication) can never be told apart, on the
+    next page, from a report still waiting: a second reader cannot learn whether
+    the first agreed."""
+    if annotation.reader_id != reader.id or annotation.status != Annotation.Status.SUBMITTED or annotation.submitted_at is None:
+        return False
+    now = now or timezone.now()
+    if now - annotation.submitted_at >= timedelta(hours=settings.CHEXGOLD_FEEDBACK_AFTER_HOURS):
+        return True
+    later = Annotation.objects.filter(
+        reader=reader, status=Annotation.Status.SUBMITTED, submitted_at__gt=annotation.submitted_at
+    ).count()
+    return later >= settings.CHEXGOLD_FEEDBACK_AFTER_READS
+
+
+def reader_gold_visible(*, reader: User, now: datetime | None = None) -> Exists:
+    """`gold_feedback_due` as a report filter (OuterRef("pk")): the report has
+    current gold and `reader`'s submitted read of it is due for feedback. Lists
+    and counts shown to a reader use this in place of "has gold"."""
+    now = now or timezone.now()
+    later = (
+        Annotation.objects.filter(reader=reader, status=Annotation.Status.SUBMITTED, submitted_at__gt=OuterRef("submitted_at"))
+        .order_by().values("reader_id").annotate(c=Count("id")).values("c")[:1]
+    )
+    due = (
+        # Calibration reads never reveal gold in lists (their feedback is per period, gold_feedback_for_reader).
+        Annotation.objects.filter(report_id=OuterRef(OuterRef("pk")), reader=reader, status=Annotation.Status.SUBMITTED,
+                                  is_calibration=False)
+        .annotate(later=Coalesce(Subquery(later, output_field=IntegerField()), Value(0)))
+        .filter(Q(submitted_at__lte=now - timedelta(hours=settings.CHEXGOLD_FEEDBACK_AFTER_HOURS))
+                | Q(later__gte=settings.CHEXGOLD_FEEDBACK_AFTER_READS))
+    )
+    return Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True).filter(Exists(due)))
+
+
+def gold_feedback_for_reader(*, reader: User, report: Report, now: datetime | None = None) -> GoldLabel | None:
+    """The current gold labels, only once the report is gold, `reader` submitted a
+    read and feedback on it is due (`gold_feedback_due`)."""
+    annotation = Annotation.objects.filter(report=report, reader=reader, status=Annotation.Status.SUBMITTED).first()
+    if annotation is None:
+        return None
+    # A calibration read: only once its calibration period has ended; any other read: when feedback is due.
+    released = (calibration_feedback_released(annotation=annotation) if annotation.is_calibration
+                else gold_feedback_due(reader=reader, annotation=annotation, now=now))
+    if not released:
         return None
     return GoldLabel.objects.filter(report=report, is_current=True).first()
+
+
+@dataclass(frozen=True)
+class ReadVsGold:
+    report_id: int
+    external_id: str
+    method: str  # how the gold came about (agreement, adjudicated, imported)
+    rationale: str  # the adjudicator's, when given
+    differences: list[tuple[str, str, str]]  # (observation, my value, gold value), CheXpert order
+
+
+def reader_reads_vs_gold(*, reader: User, limit: int = 200) -> list[ReadVsGold]:
+    """"My reads vs gold": the reader's own submitted reads of reports whose gold
+    they may see now (`reader_gold_visible`: in batches, never right after a
+    submit), newest first, with where they differed and the adjudicator's rationale.
+    Only the reader's own values and the gold values: never another reader's."""
+    reports = Report.objects.filter(is_flagged=False).filter(reader_gold_visible(reader=reader))
+    mine = (
+        Annotation.objects.filter(reader=reader, status=Annotation.Status.SUBMITTED, report__in=reports)
+        .select_related("report").order_by("-submitted_at")[:limit]
+    )
+    golds = {g.report_id: g for g in GoldLabel.objects.filter(report_id__in=[a.report_id for a in mine], is_current=True)}
+    rows = []
+    for annotation in mine:
+        gold = golds.get(annotation.report_id)
+        if gold is None:
+            continue
+        differences = [(name, annotation.labels.get(name, ""), gold.labels.get(name, "")) for name in OBSERVATION_NAMES
+                       if annotation.labels.get(name, "") != gold.labels.get(name, "")]
+        rows.append(ReadVsGold(report_id=annotation.report_id, external_id=annotation.report.external_id,
+                               method=gold.get_method_display(), rationale=gold.rationale, differences=differences))
+    return rows
 
 
 def reports_visible(*, user: User, roles: frozenset[Role]) -> QuerySet[ReportWithStatus]:
@@ -70,7 +151,10 @@ def reports_visible(*, user: User, roles: frozenset[Role]) -> QuerySet[ReportWit
         mine = Exists(
             Reservation.objects.filter(report_id=OuterRef("pk"), reader=user, state=Reservation.State.ACTIVE)
         ) | Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=user))
-        return qs.filter(mine).filter(is_flagged=False, is_withdrawn=False).order_by("id")
+        # A reader learns that a report they read is gold only when feedback is due (`gold_feedback_due`).
+        # Re-annotating has_gold replaces the plain "has current gold" of `reports_with_status`.
+        visible = reader_gold_visible(reader=user)
+        return qs.filter(mine).filter(is_flagged=False, is_withdrawn=False).annotate(has_gold=visible).order_by("id")  # type: ignore[no-redef]
     return qs.none()
 
 

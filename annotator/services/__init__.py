@@ -7,6 +7,7 @@ from annotator.errors import (  # noqa: F401
     GoldConflict,
     NoCapacity,
     NotAllowed,
+    ReadUsed,
     ReviewError,
     StaleVersion,
 )
@@ -56,6 +57,7 @@ from annotator.services.reads import (  # noqa: F401
     SubmitResult,
     annotation_draft_save,
     annotation_first_read_commit,
+    annotation_reopen,
     annotation_submit,
     review_first_read_required,
     time_spent_clamp,

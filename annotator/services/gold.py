@@ -15,7 +15,7 @@ from annotator.errors import AdjudicationRefused, GoldConflict, ReviewError
 from annotator.models import RefusedGoldWrite, ReportPriority
 from annotator.services.base import full_labels, report_lock
 from labeling.models import Annotation, GoldLabel, GoldSetMembership, GoldSetVersion, LabelImport, Report
-from labeling.observations import labels_from_mapping
+from labeling.observations import OBSERVATION_NAMES, labels_from_mapping
 from labeling.selectors import runtime_settings_get
 from labeling.services.withdraw import ImportWithdrawal, import_batch_reports_withdraw
 from labeling.splits import gold_split_for
@@ -47,6 +47,16 @@ def report_gold_by_agreement_try(*, report: Report) -> GoldLabel | None:
     return gold
 
 
+def gold_overrides_all_reads(*, labels: Mapping[str, str], reads: Sequence[Mapping[str, str]]) -> list[str]:
+    """Observations (CheXpert order) where the chosen gold value differs from every
+    read's value (blank != negative): overriding all readers needs a rationale."""
+    if not reads:
+        return []
+    # Both sides are stored as full, normalised label dicts (`full_labels`); a missing key is blank.
+    return [name for name in OBSERVATION_NAMES
+            if all(read.get(name, "") != labels.get(name, "") for read in reads)]
+
+
 def gold_adjudicate(
     *,
     report: Report,
@@ -60,7 +70,8 @@ def gold_adjudicate(
     the history). Allowed as `selectors.adjudication_access` says; otherwise the
     attempt is recorded and AdjudicationRefused (404) raised, nothing written.
     Raises GoldConflict when the current gold row is not `expected_current_gold_id`
-    (someone resolved it meanwhile)."""
+    (someone resolved it meanwhile). Raises ReviewError (400) when the labels
+    override every reader on some observation and `rationale` is blank."""
     values = full_labels(labels)
     refusal = ""
     with transaction.atomic():
@@ -72,6 +83,12 @@ def gold_adjudicate(
             current = GoldLabel.objects.select_for_update().filter(report=report, is_current=True).first()
             if (current.id if current else None) != expected_current_gold_id:
                 raise GoldConflict("Someone else resolved this report while you were working. Reload to see the current gold labels.")
+            reads = list(Annotation.objects.filter(report=report, status=Annotation.Status.SUBMITTED, is_calibration=False))
+            overridden = gold_overrides_all_reads(labels=values, reads=[a.labels for a in reads])
+            if overridden and not rationale.strip():
+                raise ReviewError(
+                    "Give a rationale: your value differs from every reader's on " + ", ".join(overridden) + "."
+                )
             if current is not None:
                 current.is_current = False
                 current.save(update_fields=["is_current"])
@@ -79,7 +96,7 @@ def gold_adjudicate(
                 report=report, labels=values, method=GoldLabel.Method.ADJUDICATED, adjudicator=adjudicator,
                 rationale=rationale.strip(), supersedes=current,
             )
-            gold.annotations.set(Annotation.objects.filter(report=report, status=Annotation.Status.SUBMITTED, is_calibration=False))
+            gold.annotations.set(reads)
             _gold_split_assign(report)
     if refusal:
         # Recorded after the transaction, which wrote nothing.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from annotator import selectors
 from annotator.consistency import ConsistencyWarning, consistency_warnings
-from annotator.errors import NoCapacity, NotAllowed, ReviewError, StaleVersion
+from annotator.errors import NoCapacity, NotAllowed, ReadUsed, ReviewError, StaleVersion
 from annotator.models import Reservation
 from annotator.services.assignment import priority_open_recompute
 from annotator.services.base import MAX_TIME_SPENT_SECONDS, full_labels, report_lock
@@ -189,6 +190,38 @@ def annotation_submit(
         gold = report_gold_by_agreement_try(report=report) if settings_row.auto_gold else None
         priority_open_recompute(report_id=report.id)
     return SubmitResult(annotation=annotation, warnings=warnings, gold=gold)
+
+
+@transaction.atomic
+def annotation_reopen(*, reader: User, report: Report, expected_version: int) -> Annotation:
+    """Reopen the reader's own submitted read as a draft, to change and submit it
+    again. Allowed until the read is used (`selectors.read_is_used`: the report
+    became gold or went to adjudication); then ReadUsed (409). The submitted
+    values stay in the annotation's history (django-simple-history, the audit
+    log); the reader holds the report again (a fresh reservation) so its place
+    among the k reads is kept while they edit."""
+    report = report_lock(report.id)
+    if selectors.report_for_reader(reader=reader, report_id=report.id) is None:
+        raise NotAllowed("This report is not assigned to you.")
+    annotation = Annotation.objects.select_for_update().filter(report=report, reader=reader).first()
+    if annotation is None or annotation.status != Annotation.Status.SUBMITTED:
+        raise ReviewError("Only a submitted read can be reopened.")
+    if annotation.version != expected_version:
+        raise StaleVersion("This read was changed elsewhere (another tab?). Reload the page to continue.")
+    if selectors.read_is_used(annotation=annotation):
+        raise ReadUsed("This read can no longer be changed: its report is gold or awaits adjudication.")
+    annotation.status = Annotation.Status.DRAFT
+    annotation.submitted_at = None
+    annotation.prefill_outcome = None
+    annotation.version += 1
+    annotation.save()
+    minutes = runtime_settings_get().reservation_minutes
+    Reservation.objects.update_or_create(
+        report=report, reader=reader,
+        defaults={"state": Reservation.State.ACTIVE, "expires_at": timezone.now() + dt.timedelta(minutes=minutes)},
+    )
+    priority_open_recompute(report_id=report.id)
+    return annotation
 
 
 def review_first_read_required(*, annotation: Annotation | None) -> bool:
