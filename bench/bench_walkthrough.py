@@ -3,14 +3,14 @@
     .venv/bin/python bench/bench_walkthrough.py [--reports 7]
 
 Seeds a temporary SQLite database with demo reports (rule labels from the rule
-labeler, an active model that disagrees with the rules on one observation per
-report), starts `manage.py runserver` on it, and drives Debian's Chromium through
+labeler, an active model whose gate lets it contest the rules, disagreeing on
+Fracture in reader 3's reports), starts `manage.py runserver` on it, and drives Debian's Chromium through
 Playwright with the keyboard only, as fast as it can (no thinking time: this
 measures the interface, page loads and round trips, not a radiologist):
 
 - accept-all: submit the pre-filled read (Ctrl+Enter);
 - change-two-labels: `o p e 2`, `o e d 1`, Ctrl+Enter;
-- resolve-a-contested-row: `c` to the row where rules and model disagree, a value key, Ctrl+Enter;
+- resolve-a-contested-row: `c` to the contested row (rules and model disagree, not pre-filled), a value key, Ctrl+Enter;
 - adjudicate-a-disagreement: on the adjudication page, `c` to each conflicting row and `a` (Reader A's
   value) there, Ctrl+Enter (the reports readers 1 and 2 disagreed on, usually on two rows).
 
@@ -44,11 +44,13 @@ PASSWORD = "walkthrough-horse-42"
 
 
 def seed(n_reports: int) -> None:
-    """3n demo reports with rule labels; an active model flips Fracture on each."""
+    """3n demo reports with rule labels and an active model's labels, equal to the
+    rules' except Fracture on reader 3's reports, a contested row there."""
     from accounts.roles import Role
     from accounts.services import user_create_or_update
     from labeling.models import MachinePrediction, ModelVersion, Report, RuntimeSettings
     from labeling.report_files import text_sha256
+    from labeling.routing import GATE_STATUS_RULES_AGREEMENT
     from labeling.rules import label_report
     from labeling.selectors import runtime_settings_get
     from labeling.services.report_import import _sections_for_storage
@@ -61,7 +63,9 @@ def seed(n_reports: int) -> None:
         user_create_or_update(username=name, password=PASSWORD, roles=[role])
     with open(REPO_ROOT / "demo" / "reports.csv", newline="", encoding="utf-8") as fh:
         texts = [r["Reports"] for r in csv.DictReader(fh)][: 3 * n_reports]
-    model = ModelVersion.objects.create(name="walkthrough", checkpoint_path="/models/walkthrough", is_active=True)
+    # A gate that lets the model contest the rules (labeling.routing): where they disagree the row is contested.
+    model = ModelVersion.objects.create(name="walkthrough", checkpoint_path="/models/walkthrough", is_active=True,
+                                        gate={"status": GATE_STATUS_RULES_AGREEMENT})
     for i, text in enumerate(texts):
         report = Report.objects.create(external_id=f"WALK-{i:04d}", text=text, text_sha256=text_sha256(text),
                                        sections=_sections_for_storage(text))
@@ -69,7 +73,8 @@ def seed(n_reports: int) -> None:
         MachinePrediction.objects.create(report=report, source="rules", source_version=rules.rules_version,
                                          labels=rules.labels, evidence=rules.evidence_as_json())
         flipped = dict(rules.labels)
-        flipped["Fracture"] = "blank" if flipped["Fracture"] == "positive" else "positive"
+        if i > n_reports:  # reader 3's reports (readers 1 and 2 read and reserve the first n + 1)
+            flipped["Fracture"] = "blank" if flipped["Fracture"] == "positive" else "positive"
         MachinePrediction.objects.create(report=report, source="model", source_version=model.name, model_version=model,
                                          labels=flipped)
 
@@ -171,7 +176,7 @@ def main() -> None:
             # those n reports then wait for adjudication.
             results["accept-all"] = walk(Walker(browser, base, "reader1"), n, [])
             results["change-two-labels"] = walk(Walker(browser, base, "reader2"), n, ["o", "p", "e", "2", "o", "e", "d", "1"])
-            # Reader 3 gets the next n reports; Fracture (rules ≠ model) needs a look on each.
+            # Reader 3 gets the next n reports; Fracture is contested on each (no pre-filled value).
             results["resolve-a-contested-row"] = walk(Walker(browser, base, "reader3"), n, ["c", "2"])
             from django.contrib.auth import get_user_model
 
@@ -185,13 +190,16 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    from labeling.models import GoldLabel
+    from labeling.models import Annotation, GoldLabel
 
     out = {
         "benchmark": "walkthrough",
         "what": "keyboard-only walkthrough in Chromium against manage.py runserver (SQLite), no thinking time;"
                 " seconds per report from page ready to the next page ready",
         "scenarios": results,
+        # Checks that the keys did what they say: `c` landed on the contested Fracture row.
+        "contested_rows_resolved": Annotation.objects.filter(reader__username="reader3", status="submitted",
+                                                             labels__Fracture="negative").count(),
         "gold_after_adjudication": GoldLabel.objects.filter(method="adjudicated", is_current=True).count(),
         "machine": machine_info(),
         "load_average": os.getloadavg(),

@@ -39,8 +39,9 @@ def kdemo(transactional_db, make_user):  # type: ignore[no-untyped-def]
     report = ReportFactory(external_id="CXR-0100", text=LONG_TEXT, sections=_sections_for_storage(LONG_TEXT))
     MachinePrediction.objects.create(report=report, source="rules", source_version="test",
                                      labels=labels(pleural_effusion="positive", edema="positive"))
-    model = ModelVersionFactory(is_active=True)
-    # The model disagrees with the rules on Edema and Fracture: those rows need attention.
+    # A gate that lets the model contest the rules (labeling.routing): where they
+    # disagree (Edema, Fracture) the row is contested, not pre-filled.
+    model = ModelVersionFactory(is_active=True, gate={"status": "rules_agreement"})
     MachinePrediction.objects.create(report=report, source="model", source_version=model.name, model_version=model,
                                      labels=labels(pleural_effusion="positive", edema="negative", fracture="positive"))
     return {"users": users, "report": report}
@@ -85,6 +86,7 @@ def test_reader_keys_jump_contested_sheet_and_report_text(browser, live_server, 
     expect(focused_in(page, "Support Devices")).to_have_count(1)
 
     # c / Shift+C: next / previous row needing attention (rule ≠ model or contested), wrapping.
+    assert not group(page, "Edema").locator("input:checked").count()  # contested: no pre-filled value
     page.keyboard.press("c")
     expect(focused_in(page, "Edema")).to_have_count(1)
     page.keyboard.press("1")
@@ -119,12 +121,17 @@ def test_reader_keys_jump_contested_sheet_and_report_text(browser, live_server, 
     for want in ("report-text", "obs-no_finding", "obs-support_devices", "Submit (Ctrl+Enter)", "Skip (s)", "flag-button", "help-button"):
         assert want in reached, want
 
+    page.keyboard.press("Control+Enter")  # Fracture is still contested: the read is not sent
+    expect(page.locator("#save-status")).to_contain_text("Choose a value for Fracture")
+    expect(focused_in(page, "Fracture")).to_have_count(1)
+    page.keyboard.press("2")
     page.keyboard.press("Control+Enter")
     page.wait_for_url("**/queue/")
     from labeling.models import Annotation
 
     mine = Annotation.objects.get(reader=kdemo["users"]["reader1"], report=kdemo["report"])
     assert mine.labels["Pleural Effusion"] == "negative" and mine.labels["Edema"] == "positive"
+    assert mine.labels["Fracture"] == "negative"
     page.close()
 
 
