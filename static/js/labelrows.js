@@ -96,15 +96,6 @@ export function initLabelRows(form, { data, onChange, onSubmitKey, extraKeys = {
   };
   const setValue = (value) => { setValueAt(rows[current], value); };
 
-  // Rows needing attention (contested, rule ≠ model, readers in conflict), in
-  // page order; c / Shift+C cycle through them, wrapping around.
-  const attention = (step) => {
-    for (let n = 1; n <= rows.length; n++) {
-      const i = (current + step * n + rows.length * n) % rows.length;
-      if (rows[i].dataset.attention) { setCurrent(i); return; }
-    }
-  };
-
   // Jump: `o` then the row's two-letter code (data-jump; labeling.observations.JUMP_KEYS).
   const jumpStatus = document.createElement("span");
   jumpStatus.id = "jump-status";
@@ -126,6 +117,16 @@ export function initLabelRows(form, { data, onChange, onSubmitKey, extraKeys = {
       return;
     }
     jumpStatus.textContent = `Go to: ${jump}…`;
+  };
+
+  // Rows needing attention (contested, rule ≠ model, readers in conflict), in
+  // page order; c / Shift+C cycle through them, wrapping around.
+  const attention = (step) => {
+    for (let n = 1; n <= rows.length; n++) {
+      const i = (current + step * n + rows.length * n) % rows.length;
+      if (rows[i].dataset.attention) { jumpStatus.textContent = ""; setCurrent(i); return; }
+    }
+    jumpStatus.textContent = "No row needs a look here";
   };
 
   document.addEventListener("keydown", (e) => {
