@@ -51,6 +51,19 @@ def focused_in(page, name: str):  # type: ignore[no-untyped-def]
     return group(page, name).locator("input:focus")
 
 
+def assert_tab_reaches(page, *wanted: str) -> None:  # type: ignore[no-untyped-def]
+    """Tab from the first link through the page (wrapping) reaches each control, named by name, id or text."""
+    page.get_by_role("link").first.focus()
+    reached: set[str] = set()
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        reached.add(page.evaluate("document.activeElement.getAttribute('name') || document.activeElement.id"
+                                  " || document.activeElement.textContent.trim()"))
+    for want in wanted:
+        assert want in reached, want
+    page.get_by_role("link").first.focus()  # out of any text field, so the next keys are shortcuts
+
+
 def test_reader_keys_jump_contested_sheet_and_report_text(browser, live_server, kdemo) -> None:  # noqa: F811
     page = login(browser, live_server, "reader1")
     page.keyboard.press("n")
@@ -112,14 +125,8 @@ def test_reader_keys_jump_contested_sheet_and_report_text(browser, live_server, 
     expect(focused_in(page, "Edema")).to_have_count(1)
 
     # Tab reaches the report text, every observation, submit, skip and flag.
-    page.get_by_role("link").first.focus()
-    reached: set[str] = set()
-    for _ in range(60):
-        page.keyboard.press("Tab")
-        reached.add(page.evaluate("document.activeElement.getAttribute('name') || document.activeElement.id"
-                                  " || document.activeElement.textContent.trim()"))
-    for want in ("report-text", "obs-no_finding", "obs-support_devices", "Submit (Ctrl+Enter)", "Skip (s)", "flag-button", "help-button"):
-        assert want in reached, want
+    assert_tab_reaches(page, "report-text", "obs-no_finding", "obs-support_devices", "Submit (Ctrl+Enter)", "Skip (s)",
+                       "flag-button", "help-button")
 
     page.keyboard.press("Control+Enter")  # Fracture is still contested: the read is not sent
     expect(page.locator("#save-status")).to_contain_text("Choose a value for Fracture")
@@ -175,6 +182,9 @@ def test_adjudicator_keys_and_required_rationale(browser, live_server, kdemo) ->
     assert radio("Edema", "Negative").is_checked() and radio("Pleural Effusion", "Uncertain").is_checked()
     page.keyboard.press("Shift+A")
     assert radio("Edema", "Positive").is_checked() and radio("Pleural Effusion", "Positive").is_checked()
+
+    assert_tab_reaches(page, "report-text", "obs-no_finding", "obs-support_devices", "rationale", "Save gold labels (Ctrl+Enter)",
+                       "help-button")
 
     # Overriding both readers (uncertain where they said positive / negative) needs a rationale.
     page.keyboard.press("o")
