@@ -121,7 +121,8 @@ def _row_context(*, values: dict[str, str], machine: selectors.MachineLabels | N
             prob = max(machine.probabilities[name].values())
         rows.append(
             {
-                "name": name, "slug": obs.slug, "value": values.get(name, ""), "rule": rule, "model": model, "prob": prob,
+                "name": name, "slug": obs.slug, "jump_key": obs.jump_key, "value": values.get(name, ""), "rule": rule,
+                "model": model, "prob": prob,
                 "differs": rule is not None and model is not None and rule != model,
                 "guideline": guidelines[name],
                 # Provenance of the pre-filled value (labeling.routing): its source, or contested.
@@ -406,7 +407,8 @@ def adjudicate(request: AuthenticatedHttpRequest, report_id: int) -> HttpRespons
             value = agreed
         rows.append(
             {
-                "name": name, "slug": obs.slug, "value": value, "reads": read_values, "conflict": name in view.conflicts,
+                "name": name, "slug": obs.slug, "jump_key": obs.jump_key, "value": value, "reads": read_values,
+                "conflict": name in view.conflicts,
                 "rule": machine.rules.get(name) if machine.rules else None,
                 "model": machine.model.get(name) if machine.model else None,
                 "guideline": guidelines[name],
