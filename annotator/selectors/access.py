@@ -83,13 +83,18 @@ def reader_gold_visible(*, reader: User, now: datetime | None = None) -> Exists:
         Annotation.objects.filter(reader=reader, status=Annotation.Status.SUBMITTED, submitted_at__gt=OuterRef("submitted_at"))
         .order_by().values("reader_id").annotate(c=Count("id")).values("c")[:1]
     )
+    # A normal read: due after N more reads or the next day. A calibration read: once its
+    # period has ended (calibration_feedback_released), as in gold_feedback_for_reader.
+    calibration_hidden = calibration_hidden_report_ids(reader=reader)
     due = (
-        # Calibration reads never reveal gold in lists (their feedback is per period, gold_feedback_for_reader).
-        Annotation.objects.filter(report_id=OuterRef(OuterRef("pk")), reader=reader, status=Annotation.Status.SUBMITTED,
-                                  is_calibration=False)
+        Annotation.objects.filter(report_id=OuterRef(OuterRef("pk")), reader=reader, status=Annotation.Status.SUBMITTED)
         .annotate(later=Coalesce(Subquery(later, output_field=IntegerField()), Value(0)))
-        .filter(Q(submitted_at__lte=now - timedelta(hours=settings.CHEXGOLD_FEEDBACK_AFTER_HOURS))
-                | Q(later__gte=settings.CHEXGOLD_FEEDBACK_AFTER_READS))
+        .filter(
+            (Q(is_calibration=False)
+             & (Q(submitted_at__lte=now - timedelta(hours=settings.CHEXGOLD_FEEDBACK_AFTER_HOURS))
+                | Q(later__gte=settings.CHEXGOLD_FEEDBACK_AFTER_READS)))
+            | (Q(is_calibration=True) & ~Q(report_id__in=calibration_hidden))
+        )
     )
     return Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True).filter(Exists(due)))
 
