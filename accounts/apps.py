@@ -7,4 +7,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Users, roles and sign-in"
 
     def ready(self) -> None:
-        from accounts import signals  # noqa: F401  (role-change audit receivers)
+        from accounts import directory, signals  # noqa: F401  (role-change audit receivers; directory settings check)

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.http import HttpRequest
 
 from accounts.roles import Role
@@ -8,7 +9,8 @@ ADMIN_NAV = (
     ("labeling:import_list", "Imports"), ("ml_worker:training_runs", "Training"), ("ml_worker:model_versions", "Models"),
     ("annotator:manage_users", "Users"), ("annotator:manage_settings", "Settings"),
     ("annotator:manage_gold_versions", "Gold versions"), ("annotator:manage_flags", "Flags"),
-    ("annotator:manage_guidelines", "Guidelines"), ("privacy:access_log", "Access audit"),
+    ("annotator:manage_guidelines", "Guidelines"), ("annotator:manage_calibration", "Calibration"),
+    ("privacy:access_log", "Access audit"),
 )
 
 
@@ -25,3 +27,12 @@ def roles(request: HttpRequest) -> dict[str, object]:
         "admin_nav": ADMIN_NAV,
     }
 
+
+
+def sign_in_options(request: HttpRequest) -> dict[str, object]:
+    """Which ways to sign in the login page offers (README "Directory sign-in")."""
+    return {
+        "password_login": settings.CHEXGOLD_PASSWORD_LOGIN,
+        "oidc_login": settings.CHEXGOLD_OIDC_ENABLED,
+        "oidc_provider_name": settings.CHEXGOLD_OIDC_PROVIDER_NAME,
+    }

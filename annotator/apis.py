@@ -27,6 +27,7 @@ from annotator import selectors as review
 from annotator import services as review_services
 from annotator.selectors.access import reports_visible
 from annotator.selectors.reports import REPORT_STATUSES, annotations_of_reader, report_status, reports_filter
+from annotator.services.label_import import FILE_FORMATS as LABEL_FILE_FORMATS
 from annotator.services.label_import import KINDS as LABEL_IMPORT_KINDS
 from annotator.services.label_import import LabelImportResult
 from api.concurrency import call_with_version, expected_version, stale_as_http, with_etag
@@ -77,6 +78,10 @@ class AnnotationWriteSerializer(serializers.Serializer):
 
 class AnnotationSubmitSerializer(AnnotationWriteSerializer):
     override_warnings = serializers.BooleanField(required=False, default=False)
+
+
+class AnnotationReopenSerializer(serializers.Serializer):
+    version = serializers.IntegerField(required=False, min_value=0, help_text="Alternative to If-Match (409 when stale).")
 
 
 class AdjudicationResolveSerializer(serializers.Serializer):
@@ -321,8 +326,45 @@ class AnnotationSubmitView(GenericAPIView):
                 "consistency_warnings", warnings=[str(w) for w in result.warnings],
             ), status=status.HTTP_400_BAD_REQUEST, content_type=PROBLEM_CONTENT_TYPE)
         data = AnnotationSerializer(result.annotation).data
-        data["became_gold"] = result.gold is not None
+        # Nothing about gold: it would tell a second reader whether the first agreed (access.gold_feedback_due).
         return with_etag(Response(data), result.annotation.version)  # type: ignore[union-attr]
+
+
+class ReaderProgressSerializer(serializers.Serializer):
+    today = serializers.IntegerField(help_text="Reads you submitted today")
+    this_week = serializers.IntegerField(help_text="Reads you submitted since Monday")
+    awaiting_reads = serializers.IntegerField(help_text="Reports (no gold, not flagged) that still need reads")
+    median_seconds = serializers.FloatField(allow_null=True, help_text="Your median time per report, seconds")
+
+
+class ReaderProgressView(APIView):
+    """Readers: their own progress (reads today and this week, reports awaiting
+    reads, their median seconds per report)."""
+
+    permission_classes = [IsReader]
+
+    @extend_schema(responses=ReaderProgressSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(ReaderProgressSerializer(review.reader_progress(reader=user_of(request))).data)
+
+
+class AnnotationReopenView(GenericAPIView):
+    """Readers: reopen their own submitted read as a draft to change it (If-Match or
+    `version` required). 409 problem `read_used` once the report is gold or awaits
+    adjudication; the submitted values stay in the audit history."""
+
+    permission_classes = [IsReader]
+    serializer_class = AnnotationReopenSerializer
+
+    @extend_schema(request=AnnotationReopenSerializer, responses=AnnotationSerializer,
+                   parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER)])
+    def post(self, request: Request, annotation_id: int) -> Response:
+        annotation = _own_annotation(request, annotation_id)
+        AnnotationReopenSerializer(data=request.data).is_valid(raise_exception=True)
+        reopened = call_with_version(request, lambda v: review_services.annotation_reopen(
+            reader=user_of(request), report=annotation.report, expected_version=v,
+        ))
+        return with_etag(Response(AnnotationSerializer(reopened).data), reopened.version)
 
 
 class AdjudicationQueueView(APIView):
@@ -361,6 +403,11 @@ class AdjudicationDetailView(GenericAPIView):
             "conflicts": view.conflicts,
             "current_gold": {"id": view.current_gold.id, "labels": view.current_gold.labels} if view.current_gold else None,
             "version": gold_id,
+            "history": [
+                {"id": g.id, "method": g.method, "labels": g.labels, "is_current": g.is_current, "created_at": g.created_at,
+                 "adjudicator": g.adjudicator.get_username() if g.adjudicator else None, "rationale": g.rationale}
+                for g in review.gold_history_of_report(report_id=view.report.id)
+            ],
         }
         return with_etag(Response(data), gold_id)
 
@@ -435,6 +482,8 @@ LabelImportRequestSerializer = type("LabelImportRequestSerializer", (serializers
     "zero_means": serializers.ChoiceField(choices=ZERO_MEANS, default="negative",
                                           help_text="how a 0 cell is read: negative (CheXpert) or blank (positive-only references)"),
     "replace": serializers.BooleanField(default=False, help_text="gold: supersede differing current gold"),
+    "format": serializers.ChoiceField(choices=LABEL_FILE_FORMATS, default="auto",
+                                      help_text="auto (CheXpert CSV or JSONL) or label-studio (a Label Studio JSON export)"),
 })
 
 
@@ -485,11 +534,39 @@ class LabelImportView(ListAPIView):
         result = review_services.label_upload_import(
             upload=data["file"], kind=data["as"], user=user_of(request), reader=data.get("reader") or None,
             labeler=data.get("labeler") or None, zero_means=data["zero_means"], replace=data["replace"],
+            file_format=data["format"],
         )
         if not result.ok:
             listed = [{"line": e.line, "column": e.column, "message": e.message} for e in result.errors]
             raise UploadInvalid(f"{len(listed)} problem(s) in {result.filename}; nothing was imported.", listed)
         return Response(_label_import_result_dict(result), status=status.HTTP_201_CREATED if result.changed else status.HTTP_200_OK)
+
+
+# --- withdrawing an import batch --------------------------------------------------------------
+class ImportWithdrawRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, help_text="why (kept with the batch)")
+
+
+class ImportWithdrawView(APIView):
+    """Admins: withdraw import batch `batch_id` (`annotator.services.gold.import_batch_withdraw`).
+    Its reports leave the queues, statistics and exports; a gold-set version
+    without them is frozen when they had gold; nothing is deleted. 409 when
+    already withdrawn or still importing."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(request=ImportWithdrawRequestSerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request, batch_id: int) -> Response:
+        body = ImportWithdrawRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = review_services.import_batch_withdraw(batch_id=batch_id, user=user_of(request), reason=body.validated_data.get("reason", ""))
+        batch = result.batch
+        return Response({
+            "id": batch.id, "filename": batch.filename, "withdrawn_at": batch.withdrawn_at,
+            "withdrawn_by": batch.withdrawn_by.username if batch.withdrawn_by else None, "reason": batch.withdraw_reason,
+            "reports": result.reports, "gold_version": result.gold_version, "model_versions": result.model_versions,
+            "message": result.message,
+        })
 
 
 # --- audit history (review tables, models, settings, roles) ---------------------------------
@@ -550,3 +627,115 @@ class AuditExportView(APIView):
             yield buffer.getvalue()
 
         return stream_download(rows(), content_type="text/csv; charset=utf-8", filename="audit.csv")
+
+
+# --- calibration reports (admins only; readers never learn which reports these are) ----
+class CalibrationRateSerializer(serializers.Serializer):
+    every = serializers.IntegerField(min_value=0, help_text="About one in `every` next-report requests (0 = off).")
+
+
+class CalibrationMarkSerializer(serializers.Serializer):
+    report = serializers.IntegerField(min_value=1)
+
+
+def _period_dict(p: Any) -> dict[str, Any]:
+    return {"id": p.id, "started_at": p.started_at, "ended_at": p.ended_at,
+            "started_by": p.started_by.get_username() if p.started_by else None,
+            "ended_by": p.ended_by.get_username() if p.ended_by else None}
+
+
+def _calibration_settings() -> dict[str, Any]:
+    period = review.calibration_period_open()
+    return {"every": review.review_settings_get().calibration_every, "open_period": _period_dict(period) if period else None}
+
+
+class CalibrationSettingsView(GenericAPIView):
+    """Admins: the calibration rate (one in `every` next-report requests, 0 = off) and the open period."""
+
+    permission_classes = [IsAdmin]
+    serializer_class = CalibrationRateSerializer
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        return Response(_calibration_settings())
+
+    @extend_schema(request=CalibrationRateSerializer, responses={200: OpenApiTypes.OBJECT})
+    def patch(self, request: Request) -> Response:
+        body = CalibrationRateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        review_services.calibration_rate_set(every=body.validated_data["every"])
+        return Response(_calibration_settings())
+
+    put = patch
+
+
+class CalibrationReportListView(GenericAPIView):
+    """Admins: calibration reports; POST marks a gold report as one."""
+
+    permission_classes = [IsAdmin]
+    serializer_class = CalibrationMarkSerializer
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(review.calibration_reports())
+        return self.get_paginated_response([
+            {"report": c.report_id, "external_id": c.report.external_id, "is_active": c.is_active, "marked_at": c.marked_at}
+            for c in page or []
+        ])
+
+    @extend_schema(request=CalibrationMarkSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        body = CalibrationMarkSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        report = get_object_or_404(Report, id=body.validated_data["report"])
+        row = review_services.calibration_report_mark(report=report, admin=user_of(request))
+        return Response({"report": row.report_id, "is_active": row.is_active, "marked_at": row.marked_at},
+                        status=status.HTTP_201_CREATED)
+
+
+class CalibrationReportDetailView(APIView):
+    """Admins: DELETE takes a report out of calibration (its reads stay measured)."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, report_id: int) -> Response:
+        review_services.calibration_report_unmark(report=get_object_or_404(Report, id=report_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CalibrationPeriodListView(GenericAPIView):
+    """Admins: calibration periods; POST opens one (calibration reports are served only while one is open)."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(review.calibration_periods().select_related("started_by", "ended_by"))
+        return self.get_paginated_response([_period_dict(p) for p in page or []])
+
+    @extend_schema(request=None, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        period = review_services.calibration_period_start(admin=user_of(request))
+        return Response(_period_dict(period), status=status.HTTP_201_CREATED)
+
+
+class CalibrationPeriodEndView(APIView):
+    """Admins: end the open period; readers then see gold feedback on its calibration reads."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        return Response(_period_dict(review_services.calibration_period_end(admin=user_of(request))))
+
+
+class CalibrationAccuracyView(APIView):
+    """Admins: each reader's accuracy on calibration reports against gold: overall,
+    per observation, per ISO week (drift) and per hour of the reading session (fatigue)."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        return Response({"readers": [r.as_dict() for r in review.calibration_accuracy()]})

@@ -27,6 +27,14 @@ class NoCapacity(ReviewError):
     code = "no_capacity"
 
 
+class ReadUsed(ReviewError):
+    """A submitted read can no longer be reopened: the report became gold or was
+    sent to adjudication (`selectors.read_is_used`)."""
+
+    http_status = 409
+    code = "read_used"
+
+
 class GoldConflict(ReviewError, VersionConflict):
     """The current gold row is not the one the adjudicator saw."""
 

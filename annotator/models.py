@@ -28,6 +28,9 @@ class ReviewSettings(models.Model):
     # columns (metadata) are shown to them only when an admin turns this on (dates
     # are identifiers under HIPAA Safe Harbor). Patient ids are never shown to them.
     readers_see_study_metadata = models.BooleanField(default=False)
+    # Calibration reports: about one in `calibration_every` next-report requests
+    # hands a reader a calibration report while a calibration period is open (0 = off).
+    calibration_every = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -52,6 +55,9 @@ class Reservation(models.Model):
     state = models.CharField(max_length=8, choices=State.choices, default=State.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
+    # Handed out as a calibration report (never counts toward k; the read it
+    # leads to is an `Annotation` with is_calibration).
+    is_calibration = models.BooleanField(default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["report", "reader"], name="one_reservation_per_reader_per_report")]
@@ -75,6 +81,30 @@ class Reread(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["report", "reader"], name="one_reread_per_reader_per_report")]
+
+
+class CalibrationReport(models.Model):
+    """A gold report an admin chose to serve, unannounced, among normal work to
+    measure readers against gold (`annotator.services.calibration`)."""
+
+    report = models.OneToOneField("labeling.Report", on_delete=models.CASCADE, related_name="calibration")
+    marked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    marked_at = models.DateTimeField(auto_now_add=True)
+    # False once an admin takes it out of calibration (its reads stay measured).
+    is_active = models.BooleanField(default=True)
+
+
+class CalibrationPeriod(models.Model):
+    """A span in which calibration reports are served. Readers see feedback on
+    their calibration reads only once the period holding them has ended."""
+
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
 
 
 class Flag(models.Model):

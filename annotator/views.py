@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
-from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -35,7 +35,7 @@ from annotator.forms import (
     UserCreateForm,
 )
 from annotator.models import Flag
-from api.errors import DomainError
+from api.errors import DomainError, NotFound
 from labeling.forms import LabelImportForm
 from labeling.models import Annotation, GoldSetVersion, Report
 from labeling.observations import LABEL_VALUES, OBSERVATIONS
@@ -56,12 +56,6 @@ def home(request: HttpRequest) -> HttpResponse:
         if Role.ADJUDICATOR in roles:
             return redirect("annotator:adjudication_list")
     return render(request, "home.html", {"roles": sorted(r.value for r in roles), "Role": Role})
-
-
-def healthz(request: HttpRequest) -> JsonResponse:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})
 
 
 def _labels_from_post(post: Any) -> dict[str, str]:
@@ -89,7 +83,17 @@ def queue(request: AuthenticatedHttpRequest) -> HttpResponse:
     summary = selectors.reader_queue_summary(reader=request.user)
     consistency = selectors.intra_reader_agreement(reader=request.user)  # the reader's own figures only
     return render(request, "annotator/queue.html",
-                  {"summary": summary, "settings_row": runtime_settings_get(), "consistency": consistency})
+                  {"summary": summary, "settings_row": runtime_settings_get(), "consistency": consistency,
+                   "progress": selectors.reader_progress(reader=request.user)})
+
+
+@require_GET
+@role_required(Role.READER)
+def my_reads_vs_gold(request: AuthenticatedHttpRequest) -> HttpResponse:
+    return render(request, "annotator/my_reads_vs_gold.html", {
+        "rows": selectors.reader_reads_vs_gold(reader=request.user),
+        "after_reads": settings.CHEXGOLD_FEEDBACK_AFTER_READS, "after_hours": settings.CHEXGOLD_FEEDBACK_AFTER_HOURS,
+    })
 
 
 @require_POST
@@ -117,7 +121,8 @@ def _row_context(*, values: dict[str, str], machine: selectors.MachineLabels | N
             prob = max(machine.probabilities[name].values())
         rows.append(
             {
-                "name": name, "slug": obs.slug, "value": values.get(name, ""), "rule": rule, "model": model, "prob": prob,
+                "name": name, "slug": obs.slug, "jump_key": obs.jump_key, "value": values.get(name, ""), "rule": rule,
+                "model": model, "prob": prob,
                 "differs": rule is not None and model is not None and rule != model,
                 "guideline": guidelines[name],
                 # Provenance of the pre-filled value (labeling.routing): its source, or contested.
@@ -177,6 +182,7 @@ def _review_page(request: AuthenticatedHttpRequest, report: Report, *, warnings:
     return _render_review(
         request, report, values=values, machine=machine, status=status, error=error,
         annotation=annotation, version=annotation.version if annotation else 0, submitted=submitted, first_read=first_read,
+        can_reopen=submitted and annotation is not None and not selectors.read_is_used(annotation=annotation),
         gold=gold, gold_rows=[(o.value, gold.labels.get(o.value), values.get(o.value)) for o in OBSERVATIONS] if gold else [],
         warnings=warnings or [], draft_url=reverse("annotator:review_draft", args=[report.id]),
         time_before=annotation.time_spent_seconds if annotation else 0.0,
@@ -237,7 +243,8 @@ def review_submit(request: AuthenticatedHttpRequest, report_id: int) -> HttpResp
         return _review_page(request, report, posted=labels, error=str(exc), status=status)
     if not result.submitted:
         return _review_page(request, report, warnings=result.warnings, posted=labels)
-    messages.success(request, f"Submitted {report.external_id}." + (" All reads agreed: it is gold now." if result.gold else ""))
+    # Say only that it was saved: whether it made gold would tell a second reader what the first read.
+    messages.success(request, f"Submitted {report.external_id}: your read is saved.")
     # Straight on to the next report (the fast path of the keyboard flow).
     reread_report = services.reread_next_assign(reader=request.user)
     if reread_report is not None:
@@ -263,6 +270,18 @@ def review_first_read(request: AuthenticatedHttpRequest, report_id: int) -> Http
     except services.ReviewError as exc:
         return _review_page(request, report, posted=labels, error=str(exc), status=400)
     messages.info(request, "First read saved. Machine labels are shown now; revise and submit.")
+    return redirect("annotator:review", report_id=report.id)
+
+
+@require_POST
+@role_required(Role.READER)
+def review_reopen(request: AuthenticatedHttpRequest, report_id: int) -> HttpResponse:
+    report = _report_or_404(request, report_id)
+    try:
+        services.annotation_reopen(reader=request.user, report=report, expected_version=_int_or_zero(request.POST.get("version")))
+    except services.ReviewError as exc:
+        return _review_page(request, report, error=str(exc), status=exc.http_status)
+    messages.info(request, f"Reopened {report.external_id}: change your read and submit it again.")
     return redirect("annotator:review", report_id=report.id)
 
 
@@ -390,7 +409,7 @@ def adjudicate(request: AuthenticatedHttpRequest, report_id: int) -> HttpRespons
             value = agreed
         rows.append(
             {
-                "name": name, "slug": obs.slug, "value": value, "reads": read_values, "conflict": name in view.conflicts,
+                "name": name, "slug": obs.slug, "jump_key": obs.jump_key, "value": value, "reads": read_values, "conflict": name in view.conflicts,
                 "rule": rule, "model": model, "differs": rule is not None and model is not None and rule != model,
                 "guideline": guidelines[name],
             }
@@ -399,6 +418,7 @@ def adjudicate(request: AuthenticatedHttpRequest, report_id: int) -> HttpRespons
         "view": view, "rows": rows, "label_values": LABEL_VALUES, "machine": machine, "error": error,
         "report": view.report, "show_study_date": selectors.report_metadata_visible(user=request.user),
         "rationale": request.POST.get("rationale", "") if request.method == "POST" else "",
+        "gold_history": selectors.gold_history_of_report(report_id=view.report.id),
         "page_data": {"text": view.report.text, "sections": selectors.sections_for_js(report=view.report), "evidence": machine.evidence},
     }
     report_access_record(user=request.user, report_ids=[view.report.id], request=request)
@@ -516,6 +536,21 @@ def manage_gold_versions(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @require_POST
 @role_required(Role.ADMIN)
+def import_withdraw(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse:
+    """The Imports page's Withdraw button (`annotator.services.gold.import_batch_withdraw`)."""
+    try:
+        result = services.import_batch_withdraw(batch_id=batch_id, user=request.user, reason=request.POST.get("reason", ""))
+    except NotFound:
+        raise Http404("No such import.") from None
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, result.message)
+    return redirect("labeling:import_list")
+
+
+@require_POST
+@role_required(Role.ADMIN)
 def label_import(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The Imports page's second form: prior labels as gold, reads or predictions
     (`annotator.services.label_import`). Errors re-render the Imports page."""
@@ -526,6 +561,7 @@ def label_import(request: AuthenticatedHttpRequest) -> HttpResponse:
         try:
             result = services.label_upload_import(
                 upload=data["file"], kind=kind, user=request.user, zero_means=data["zero_means"], replace=data["replace"],
+                file_format=data.get("file_format") or "auto",
                 reader=data["reader"] if kind == "reads" else None, labeler=data["labeler"] if kind == "predictions" else None,
             )
         except DomainError as exc:
@@ -583,3 +619,40 @@ def manage_guidelines(request: AuthenticatedHttpRequest) -> HttpResponse:
                 messages.error(request, str(exc))
         return redirect("annotator:manage_guidelines")
     return render(request, "annotator/manage_guidelines.html", {"guidelines": list(selectors.guidelines_current().values())})
+
+
+@role_required(Role.ADMIN)
+def manage_calibration(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Calibration reports: the rate, periods, which gold reports, readers' accuracy."""
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        try:
+            if action == "rate":
+                services.calibration_rate_set(every=_int_or_zero(request.POST.get("every")))
+                messages.success(request, "Calibration rate saved.")
+            elif action in ("mark", "unmark"):
+                report = Report.objects.filter(id=_int_or_zero(request.POST.get("report"))).first()
+                if report is None:
+                    messages.error(request, "No such report.")
+                elif action == "mark":
+                    services.calibration_report_mark(report=report, admin=request.user)
+                    messages.success(request, f"Report {report.id} is a calibration report.")
+                else:
+                    services.calibration_report_unmark(report=report)
+                    messages.success(request, f"Report {report.id} is no longer served for calibration.")
+            elif action == "start":
+                services.calibration_period_start(admin=request.user)
+                messages.success(request, "Calibration period started.")
+            elif action == "end":
+                services.calibration_period_end(admin=request.user)
+                messages.success(request, "Calibration period ended: readers now see feedback on its calibration reads.")
+        except services.ReviewError as exc:
+            messages.error(request, str(exc))
+        return redirect("annotator:manage_calibration")
+    return render(request, "annotator/manage_calibration.html", {
+        "every": selectors.review_settings_get().calibration_every,
+        "open_period": selectors.calibration_period_open(),
+        "periods": list(selectors.calibration_periods()[:20]),
+        "reports": list(selectors.calibration_reports()[:200]),
+        "accuracy": selectors.calibration_accuracy(),
+    })

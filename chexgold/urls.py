@@ -4,12 +4,16 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from accounts import directory_oidc
 from accounts.forms import OwnPasswordChangeForm
 from annotator import views as annotator_views
 
 urlpatterns = [
     path("", annotator_views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    # OpenID Connect sign-in (404 unless configured; README "Directory sign-in")
+    path("oidc/authenticate/", directory_oidc.oidc_authenticate, name="oidc_authentication_init"),
+    path("oidc/callback/", directory_oidc.oidc_callback, name="oidc_authentication_callback"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", auth_views.PasswordChangeView.as_view(form_class=OwnPasswordChangeForm), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
@@ -20,7 +24,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico whatever the <link rel=icon> says: no 404 in the logs.
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True), name="favicon"),
-    path("healthz", annotator_views.healthz, name="healthz"),
+    path("", include("operations.urls")),  # /healthz, /health/, /metrics
     path("api/", include("chexgold.api_urls")),
     path("privacy/", include("privacy.urls")),  # access audit, session keep-alive
 ]

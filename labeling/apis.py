@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -20,10 +20,16 @@ from accounts.permissions import IsAdmin, user_of
 from api.exceptions import UploadInvalid
 from api.http import FormatIsOurs, bad_request, stream_download
 from api.parsers import MultiPartParser
+from labeling.label_studio import label_studio_config
 from labeling.models import ImportBatch, ModelVersion
 from labeling.observations import OBSERVATION_NAMES, LabelValue
 from labeling.selectors import latest_rules_version, predictions_for_export
-from labeling.services.exports import gold_export_open, machine_predictions_export, uncertainty_policy_get
+from labeling.services.exports import (
+    gold_export_open,
+    label_studio_export_open,
+    machine_predictions_export,
+    uncertainty_policy_get,
+)
 from labeling.services.upload_validation import upload_validate
 from labeling.services.uploads import report_upload_accept
 from privacy.services.access_audit import report_access_record
@@ -50,7 +56,7 @@ class ImportBatchSerializer(serializers.ModelSerializer):
     class Meta:
         model = ImportBatch
         fields = ["id", "filename", "status", "progress", "rows_read", "rows_created", "rows_unchanged", "message",
-                  "errors", "deid_findings", "created_at", "started_at", "finished_at", "task"]
+                  "errors", "deid_findings", "created_at", "started_at", "finished_at", "task", "withdrawn_at", "withdraw_reason"]
 
     def get_task(self, obj: ImportBatch) -> str:
         return f"import-{obj.id}"
@@ -112,6 +118,31 @@ class GoldExportView(APIView):
                                   version_name=request.query_params.get("version"), request=request,
                                   uncertain=request.query_params.get("uncertain"))
         return stream_download(export.chunks, content_type=export.content_type, filename=export.filename)
+
+
+class LabelStudioTasksView(APIView):
+    """Admins: every report (not flagged or withdrawn) as Label Studio tasks (a
+    streamed JSON list) with machine labels as predictions. `source` (repeatable):
+    rules, model, model:VERSION or external:NAME; default the rules and the active model."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(parameters=[OpenApiParameter("source", str, many=True)],
+                   responses={(200, "application/json"): {"type": "array", "items": {"type": "object"}}})
+    def get(self, request: Request) -> StreamingHttpResponse:
+        export = label_studio_export_open(user=request.user, sources=request.query_params.getlist("source") or None, request=request)
+        return stream_download(export.chunks, content_type=export.content_type, filename=export.filename)
+
+
+class LabelStudioConfigView(APIView):
+    """Admins: the Label Studio labeling config (XML) that fits the exported tasks
+    and the `import_labels --format label-studio` import."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(responses={(200, "application/xml"): OpenApiTypes.STR})
+    def get(self, request: Request) -> HttpResponse:
+        return HttpResponse(label_studio_config(), content_type="application/xml; charset=utf-8")
 
 
 class PredictionExportView(APIView):

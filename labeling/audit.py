@@ -14,12 +14,14 @@ from typing import Any
 from django.db.models import QuerySet
 
 from accounts.models import AccountChange, RoleChange
-from labeling.models import Annotation, GoldLabel, ModelVersion, RuntimeSettings
+from labeling.models import Annotation, GoldLabel, ImportBatch, ModelVersion, RuntimeSettings
 
 AUDIT_FIELDS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "annotation": (Annotation, ("report_id", "reader_id", "labels", "status", "version")),
     "gold_label": (GoldLabel, ("report_id", "labels", "method", "is_current", "adjudicator_id", "rationale", "supersedes_id")),
     "model_version": (ModelVersion, ("name", "is_active", "promoted_at", "stage")),
+    # Report imports; a withdrawal (`labeling.services.withdraw`) is a change of withdrawn_at.
+    "import_batch": (ImportBatch, ("filename", "status", "withdrawn_at", "withdrawn_by_id", "withdraw_reason")),
     "runtime_settings": (RuntimeSettings, ("reads_per_report", "reservation_minutes", "queue_order", "auto_gold", "promotion_policy")),
 }
 AUDIT_KINDS = (*AUDIT_FIELDS, "role", "account")

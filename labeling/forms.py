@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 
 from labeling.label_files import ZERO_MEANS
+from labeling.label_studio import FORMAT as LABEL_STUDIO
 from labeling.models import LabelImport
 
 
@@ -16,7 +17,7 @@ class LabelImportForm(forms.Form):
     # Field names prefixed ("labels-file"): the report upload form on the same page has a `file` too.
     prefix = "labels"
 
-    file = forms.FileField(label="Label file (CSV or JSONL)")
+    file = forms.FileField(label="Label file (CSV, JSONL or Label Studio JSON)")
     kind = forms.ChoiceField(label="Import as", choices=LabelImport.Kind.choices, initial=LabelImport.Kind.GOLD)
     reader = forms.CharField(label="Reader (username, for reads)", required=False, max_length=150)
     labeler = forms.CharField(label="Labeler name (for predictions)", required=False, max_length=100)
@@ -26,6 +27,10 @@ class LabelImportForm(forms.Form):
                  for z in ZERO_MEANS],
     )
     replace = forms.BooleanField(label="Gold: supersede a report's current gold when it differs", required=False)
+    file_format = forms.ChoiceField(
+        label="File format", initial="auto", required=False,
+        choices=[("auto", "CheXpert CSV or JSONL"), (LABEL_STUDIO, "Label Studio JSON export")],
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -39,6 +39,12 @@ class ImportBatch(models.Model):
     progress = models.FloatField(default=0.0)  # 0..1, for the progress bar
     # Likely identifiers found by privacy.deid (counts, lines, masked examples); see deid_summary.
     deid_findings = models.JSONField(default=dict, blank=True)
+    # Withdrawn by an admin (`labeling.services.withdraw`): its reports left the
+    # queues, statistics, exports and the current gold set; nothing was deleted.
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    withdraw_reason = models.TextField(blank=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-created_at"]
@@ -108,6 +114,10 @@ class Report(models.Model):
     # misleads SQLite's planner into scanning reports instead of walking the
     # queue's priority index.
     is_flagged = models.BooleanField(default=False)
+    # Its import batch was withdrawn (`labeling.services.withdraw`): out of the
+    # queues, statistics, exports, gold and training, like a flagged report, but
+    # only an admin's withdrawal sets it. Nothing about the report is deleted.
+    is_withdrawn = models.BooleanField(default=False)
     # Identifier kinds replaced by placeholders at import (CHEXGOLD_DEID_POLICY=redact);
     # empty: stored as given. `text_sha256` is always the hash of the ORIGINAL text.
     redacted_kinds = models.JSONField(default=list, blank=True)
@@ -216,6 +226,10 @@ class Annotation(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     # Reads imported from a file (`import_labels --as reads`): the file they came from.
     label_import = models.ForeignKey(LabelImport, null=True, blank=True, on_delete=models.PROTECT, related_name="annotations")
+    # A read of a calibration report (a gold report served unannounced to measure
+    # the reader, `annotator.services.calibration`). It never counts: not toward
+    # k, agreement, auto-gold, gold, acceptance rates or progress.
+    is_calibration = models.BooleanField(default=False)
     history = HistoricalRecords()
 
     class Meta:

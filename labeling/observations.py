@@ -35,9 +35,24 @@ class Observation(str, enum.Enum):
         """Identifier-safe name, e.g. ``pleural_effusion`` (HTML ids, URL params)."""
         return self.name.lower()
 
+    @property
+    def jump_key(self) -> str:
+        """Two-letter code that jumps to this row on the review and adjudication
+        pages (`o` then the code); unique, so no prefix is ambiguous."""
+        return JUMP_KEYS[self]
+
     def __str__(self) -> str:
         return self.value
 
+
+# Keyboard jump codes (initials of two-word names; otherwise two telling letters).
+JUMP_KEYS: dict[Observation, str] = {
+    Observation.NO_FINDING: "nf", Observation.ENLARGED_CARDIOMEDIASTINUM: "ec", Observation.CARDIOMEGALY: "cm",
+    Observation.LUNG_LESION: "ll", Observation.LUNG_OPACITY: "lo", Observation.EDEMA: "ed",
+    Observation.CONSOLIDATION: "co", Observation.PNEUMONIA: "pn", Observation.ATELECTASIS: "at",
+    Observation.PNEUMOTHORAX: "px", Observation.PLEURAL_EFFUSION: "pe", Observation.PLEURAL_OTHER: "po",
+    Observation.FRACTURE: "fr", Observation.SUPPORT_DEVICES: "sd",
+}
 
 # CheXpert column order (enum definition order).
 OBSERVATIONS: tuple[Observation, ...] = tuple(Observation)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from labeling.models import (
     GoldLabel,
@@ -57,7 +57,7 @@ def gold_labels_for_export(*, gold_version: GoldSetVersion | None = None) -> Que
     if gold_version is None:
         # Flagged reports leave the gold set until an admin resolves the flag;
         # a frozen version is exported as it was frozen.
-        qs = GoldLabel.objects.filter(is_current=True, report__is_flagged=False)
+        qs = GoldLabel.objects.filter(is_current=True, report__is_flagged=False, report__is_withdrawn=False)
     else:
         qs = GoldLabel.objects.filter(
             id__in=GoldSetMembership.objects.filter(version=gold_version).values("gold_label_id")
@@ -67,10 +67,30 @@ def gold_labels_for_export(*, gold_version: GoldSetVersion | None = None) -> Que
 
 def predictions_for_export(*, source: str, source_version: str) -> QuerySet[MachinePrediction]:
     return (
-        MachinePrediction.objects.filter(source=source, source_version=source_version)
+        MachinePrediction.objects.filter(source=source, source_version=source_version, report__is_withdrawn=False)
         .select_related("report")
         .order_by("report_id")
     )
+
+
+def reports_for_label_studio() -> QuerySet[Report]:
+    """Reports a Label Studio export hands out: not flagged, not withdrawn, in id order."""
+    return Report.objects.filter(is_flagged=False, is_withdrawn=False).order_by("id")
+
+
+def predictions_of_reports(*, report_ids: list[int], sources: list[tuple[str, str]]) -> dict[int, dict[tuple[str, str], dict[str, str]]]:
+    """report id -> (source, version) -> labels, for the given reports and labelers."""
+    found: dict[int, dict[tuple[str, str], dict[str, str]]] = {}
+    if not sources or not report_ids:
+        return found
+    wanted = Q()
+    for source, version in sources:
+        wanted |= Q(source=source, source_version=version)
+    for start in range(0, len(report_ids), _IN_CHUNK):
+        rows = MachinePrediction.objects.filter(wanted, report_id__in=report_ids[start : start + _IN_CHUNK])
+        for report_id, source, version, labels in rows.values_list("report_id", "source", "source_version", "labels"):
+            found.setdefault(report_id, {})[(source, version)] = labels
+    return found
 
 
 def latest_rules_version() -> str | None:
@@ -135,13 +155,13 @@ def external_predictions_of_reports(*, labeler: str, report_ids: Collection[int]
 
 def current_gold_for_training() -> QuerySet[GoldLabel]:
     """Current gold labels of unflagged reports, with their report (text, split)."""
-    return GoldLabel.objects.filter(is_current=True, report__is_flagged=False).select_related("report").order_by("report_id")
+    return GoldLabel.objects.filter(is_current=True, report__is_flagged=False, report__is_withdrawn=False).select_related("report").order_by("report_id")
 
 
 def rule_labels_for_training(*, rules_version: str) -> QuerySet[MachinePrediction]:
     """Rule predictions of unflagged reports: the silver training data."""
     return (
-        MachinePrediction.objects.filter(source=MachinePrediction.Source.RULES, source_version=rules_version, report__is_flagged=False)
+        MachinePrediction.objects.filter(source=MachinePrediction.Source.RULES, source_version=rules_version, report__is_flagged=False, report__is_withdrawn=False)
         .select_related("report")
         .order_by("report_id")
     )

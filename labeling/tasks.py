@@ -13,6 +13,7 @@ from labeling.services.job_resume import jobs_resume
 from labeling.services.predictions import rule_predictions_create
 from labeling.services.prelabel import new_reports_prelabel
 from labeling.services.report_import import import_batch_mark_failed, report_import
+from labeling.services.upload_store import upload_local_path
 
 logger = logging.getLogger(__name__)
 
@@ -29,12 +30,13 @@ def report_import_task(batch_id: int) -> dict[str, object]:
     if batch.status in (ImportBatch.Status.SUCCEEDED, ImportBatch.Status.FAILED):
         return {"status": batch.status}  # a redelivered message: already done
     try:
-        result = report_import(
-            path=batch.stored_path,
-            filename=batch.filename,
-            batch=batch,
-            progress=lambda p: ImportBatch.objects.filter(id=batch_id).update(progress=p),
-        )
+        with upload_local_path(batch.stored_path) as path:
+            result = report_import(
+                path=path,
+                filename=batch.filename,
+                batch=batch,
+                progress=lambda p: ImportBatch.objects.filter(id=batch_id).update(progress=p),
+            )
     except Exception as exc:  # the import rolled back; say so instead of a stack trace
         logger.exception("import %s crashed", batch_id)
         import_batch_mark_failed(batch_id=batch_id, message=f"import failed: {exc.__class__.__name__}: {exc}")

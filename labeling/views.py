@@ -12,9 +12,10 @@ from accounts.access import AuthenticatedHttpRequest, role_required
 from accounts.roles import Role
 from api.errors import DomainError
 from labeling.forms import LabelImportForm
+from labeling.label_studio import label_studio_config
 from labeling.models import ImportBatch
 from labeling.selectors import import_batches_recent, label_imports_recent
-from labeling.services.exports import gold_export_open
+from labeling.services.exports import gold_export_open, label_studio_export_open
 from labeling.services.upload_validation import upload_validate
 from labeling.services.uploads import report_upload_accept
 
@@ -59,6 +60,23 @@ def import_status(request: HttpRequest, batch_id: int) -> JsonResponse:
     if batch is None:
         return JsonResponse({"detail": "not found"}, status=404)
     return JsonResponse(batch)
+
+
+@require_GET
+@role_required(Role.ADMIN)
+def label_studio_export_download(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """The Imports page's Label Studio links: the tasks (JSON) or, with ?config=1, the labeling config (XML)."""
+    if request.GET.get("config"):
+        response = HttpResponse(label_studio_config(), content_type="application/xml; charset=utf-8")
+        response["Content-Disposition"] = content_disposition_header(True, "label-studio-config.xml")
+        return response
+    try:
+        export = label_studio_export_open(user=request.user, sources=request.GET.getlist("source") or None, request=request)
+    except DomainError as exc:
+        return HttpResponse(str(exc), status=exc.http_status, content_type="text/plain")
+    stream = StreamingHttpResponse(export.chunks, content_type=export.content_type)
+    stream["Content-Disposition"] = content_disposition_header(True, export.filename)
+    return stream
 
 
 @require_GET

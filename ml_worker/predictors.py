@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from ml_worker.model_store import checkpoint_local_path
+
 if TYPE_CHECKING:
     from labeling.models import ModelVersion
     from ml_worker.ml.predict import Predictor
@@ -23,7 +25,7 @@ def predictor_for_path(path: str | Path, *, batch_size: int = 32) -> Predictor:
     # here, not at the top: these import torch, which web processes never need
     from ml_worker.ml.checkpoints import is_checkpoint_dir
     from ml_worker.ml.predict import Predictor
-
+    path = checkpoint_local_path(path)  # a `store:` checkpoint is fetched into this process's cache
     key = str(Path(path).resolve())
     with _lock:
         if key not in _cache:

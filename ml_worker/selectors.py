@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from labeling.models import ModelVersion
 from labeling.observations import OBSERVATION_NAMES
@@ -13,6 +13,12 @@ from ml_worker.models import TrainingRun
 
 def training_runs_recent(*, limit: int = 30) -> QuerySet[TrainingRun]:
     return TrainingRun.objects.select_related("started_by", "produced_version", "base_version").order_by("-created_at")[:limit]
+
+
+def training_run_counts_by_status() -> dict[str, int]:
+    """Number of training runs in each status, every status present (0 when none)."""
+    counts = dict(TrainingRun.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    return {status: counts.get(status, 0) for status in TrainingRun.Status.values}
 
 
 def model_versions_all() -> QuerySet[ModelVersion]:

@@ -120,7 +120,7 @@ def statistics_data_stamp() -> str:
         # Predictions are only ever added (deleted with their report, which changes gold/annotation counts).
         MachinePrediction.objects.aggregate(last=Max("id")),
         ModelVersion.objects.aggregate(n=Count("id"), last=Max("id"), active=Max("id", filter=Q(is_active=True))),
-        {"flagged": Report.objects.filter(is_flagged=True).count()},
+        {"flagged": Report.objects.filter(is_flagged=True).count(), "withdrawn": Report.objects.filter(is_withdrawn=True).count()},
         get_user_model().objects.aggregate(n=Count("id"), last=Max("id")),
     ]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
@@ -141,7 +141,7 @@ def statistics_cache_clear() -> None:
 
 def _gold_rows(query: StatisticsQuery) -> list[tuple[int, dict[str, str]]]:
     if query.gold_version == CURRENT_GOLD:
-        qs = GoldLabel.objects.filter(is_current=True, report__is_flagged=False)
+        qs = GoldLabel.objects.filter(is_current=True, report__is_flagged=False, report__is_withdrawn=False)
         if query.split != "all":
             qs = qs.filter(report__gold_split=query.split)
         return list(qs.order_by("report_id").values_list("report_id", "labels"))
@@ -153,7 +153,7 @@ def _gold_rows(query: StatisticsQuery) -> list[tuple[int, dict[str, str]]]:
 
 def _gold_report_ids_subquery(query: StatisticsQuery) -> Any:
     if query.gold_version == CURRENT_GOLD:
-        qs = GoldLabel.objects.filter(is_current=True, report__is_flagged=False)
+        qs = GoldLabel.objects.filter(is_current=True, report__is_flagged=False, report__is_withdrawn=False)
         if query.split != "all":
             qs = qs.filter(report__gold_split=query.split)
         return qs.values("report_id")
@@ -164,7 +164,8 @@ def _gold_report_ids_subquery(query: StatisticsQuery) -> Any:
 
 
 def _submitted_reads(query: StatisticsQuery) -> Any:
-    qs = Annotation.objects.filter(status=Annotation.Status.SUBMITTED, report__is_flagged=False)
+    # Calibration reads are measurements of readers, not reads of the work: never in agreement, acceptance or progress.
+    qs = Annotation.objects.filter(status=Annotation.Status.SUBMITTED, report__is_flagged=False, report__is_withdrawn=False, is_calibration=False)
     if query.reads == "settled" or not (query.gold_version == CURRENT_GOLD and query.split == "all"):
         qs = qs.filter(report_id__in=_gold_report_ids_subquery(query))
     return qs

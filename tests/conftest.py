@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.object_store"]  # the s3_server fixture (a moto S3 server)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_SERVICES = os.environ.get("CHEXGOLD_REQUIRE_SERVICES") == "1"
 

@@ -3,10 +3,14 @@ reader-blinding policy. This package re-exports their public functions."""
 
 from annotator.selectors.access import (  # noqa: F401
     AdjudicationAccess,
+    ReadVsGold,
     adjudication_access,
     annotation_of_reader,
     annotation_visible_get,
+    gold_feedback_due,
     gold_feedback_for_reader,
+    reader_gold_visible,
+    reader_reads_vs_gold,
     reads_visible_to,
     report_for_reader,
     report_identifiers_for,
@@ -26,10 +30,24 @@ from annotator.selectors.adjudication import (  # noqa: F401
 )
 from annotator.selectors.assignment import (  # noqa: F401
     QueueSummary,
+    ReaderProgress,
     assignable_reports,
+    read_is_used,
+    reader_progress,
     reader_queue_summary,
     report_read_load,
     reservation_live_of_reader,
+)
+from annotator.selectors.calibration import (  # noqa: F401
+    ReaderCalibration,
+    calibration_accuracy,
+    calibration_candidates_for,
+    calibration_feedback_released,
+    calibration_hidden_report_ids,
+    calibration_period_open,
+    calibration_periods,
+    calibration_reports,
+    reader_calibrates,
 )
 from annotator.selectors.flags import (  # noqa: F401
     flagged_report_ids,
@@ -44,6 +62,7 @@ from annotator.selectors.gold import (  # noqa: F401
     GoldLabelChange,
     GoldSetComparison,
     gold_current_count,
+    gold_history_of_report,
     gold_set_versions,
     gold_set_versions_compare,
 )

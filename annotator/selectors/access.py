@@ -6,13 +6,18 @@ statistic that shows a report or a read to a user asks these functions."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import User
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from accounts.roles import Role
 from accounts.selectors import user_roles
 from annotator.models import Reread, Reservation
+from annotator.selectors.calibration import calibration_feedback_released, calibration_hidden_report_ids
 from annotator.selectors.flags import report_is_flagged
 from annotator.selectors.reports import ReportWithStatus, reports_with_status
 from annotator.selectors.review_settings import review_settings_get
@@ -21,6 +26,7 @@ from labeling.models import (
     GoldLabel,
     Report,
 )
+from labeling.observations import OBSERVATION_NAMES
 from labeling.selectors import runtime_settings_get
 
 
@@ -49,24 +55,111 @@ def annotation_visible_get(*, user: User, annotation_id: int) -> Annotation | No
     return Annotation.objects.filter(id=annotation_id, reader=user).first()
 
 
-def gold_feedback_for_reader(*, reader: User, report: Report) -> GoldLabel | None:
-    """The current gold labels, only once the report is gold and `reader` submitted a read."""
-    if not Annotation.objects.filter(report=report, reader=reader, status=Annotation.Status.SUBMITTED).exists():
+def gold_feedback_due(*, reader: User, annotation: Annotation, now: datetime | None = None) -> bool:
+    """THE batching rule for a reader's feedback against gold: never right after a
+    submit. Feedback on `annotation` (submitted by `reader`) is due only once the
+    reader has submitted CHEXGOLD_FEEDBACK_AFTER_READS further reads, or
+    CHEXGOLD_FEEDBACK_AFTER_HOURS have passed since the submit. So what a submit
+    leads to (gold by agreement or adjudication) can never be told apart, on the
+    next page, from a report still waiting: a second reader cannot learn whether
+    the first agreed."""
+    if annotation.reader_id != reader.id or annotation.status != Annotation.Status.SUBMITTED or annotation.submitted_at is None:
+        return False
+    now = now or timezone.now()
+    if now - annotation.submitted_at >= timedelta(hours=settings.CHEXGOLD_FEEDBACK_AFTER_HOURS):
+        return True
+    later = Annotation.objects.filter(
+        reader=reader, status=Annotation.Status.SUBMITTED, submitted_at__gt=annotation.submitted_at
+    ).count()
+    return later >= settings.CHEXGOLD_FEEDBACK_AFTER_READS
+
+
+def reader_gold_visible(*, reader: User, now: datetime | None = None) -> Exists:
+    """`gold_feedback_due` as a report filter (OuterRef("pk")): the report has
+    current gold and `reader`'s submitted read of it is due for feedback. Lists
+    and counts shown to a reader use this in place of "has gold"."""
+    now = now or timezone.now()
+    later = (
+        Annotation.objects.filter(reader=reader, status=Annotation.Status.SUBMITTED, submitted_at__gt=OuterRef("submitted_at"))
+        .order_by().values("reader_id").annotate(c=Count("id")).values("c")[:1]
+    )
+    # A normal read: due after N more reads or the next day. A calibration read: once its
+    # period has ended (calibration_feedback_released), as in gold_feedback_for_reader.
+    calibration_hidden = calibration_hidden_report_ids(reader=reader)
+    due = (
+        Annotation.objects.filter(report_id=OuterRef(OuterRef("pk")), reader=reader, status=Annotation.Status.SUBMITTED)
+        .annotate(later=Coalesce(Subquery(later, output_field=IntegerField()), Value(0)))
+        .filter(
+            (Q(is_calibration=False)
+             & (Q(submitted_at__lte=now - timedelta(hours=settings.CHEXGOLD_FEEDBACK_AFTER_HOURS))
+                | Q(later__gte=settings.CHEXGOLD_FEEDBACK_AFTER_READS)))
+            | (Q(is_calibration=True) & ~Q(report_id__in=calibration_hidden))
+        )
+    )
+    return Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True).filter(Exists(due)))
+
+
+def gold_feedback_for_reader(*, reader: User, report: Report, now: datetime | None = None) -> GoldLabel | None:
+    """The current gold labels, only once the report is gold, `reader` submitted a
+    read and feedback on it is due (`gold_feedback_due`)."""
+    annotation = Annotation.objects.filter(report=report, reader=reader, status=Annotation.Status.SUBMITTED).first()
+    if annotation is None:
+        return None
+    # A calibration read: only once its calibration period has ended; any other read: when feedback is due.
+    released = (calibration_feedback_released(annotation=annotation) if annotation.is_calibration
+                else gold_feedback_due(reader=reader, annotation=annotation, now=now))
+    if not released:
         return None
     return GoldLabel.objects.filter(report=report, is_current=True).first()
+
+
+@dataclass(frozen=True)
+class ReadVsGold:
+    report_id: int
+    external_id: str
+    method: str  # how the gold came about (agreement, adjudicated, imported)
+    rationale: str  # the adjudicator's, when given
+    differences: list[tuple[str, str, str]]  # (observation, my value, gold value), CheXpert order
+
+
+def reader_reads_vs_gold(*, reader: User, limit: int = 200) -> list[ReadVsGold]:
+    """"My reads vs gold": the reader's own submitted reads of reports whose gold
+    they may see now (`reader_gold_visible`: in batches, never right after a
+    submit), newest first, with where they differed and the adjudicator's rationale.
+    Only the reader's own values and the gold values: never another reader's."""
+    reports = Report.objects.filter(is_flagged=False).filter(reader_gold_visible(reader=reader))
+    mine = (
+        Annotation.objects.filter(reader=reader, status=Annotation.Status.SUBMITTED, report__in=reports)
+        .select_related("report").order_by("-submitted_at")[:limit]
+    )
+    golds = {g.report_id: g for g in GoldLabel.objects.filter(report_id__in=[a.report_id for a in mine], is_current=True)}
+    rows = []
+    for annotation in mine:
+        gold = golds.get(annotation.report_id)
+        if gold is None:
+            continue
+        differences = [(name, annotation.labels.get(name, ""), gold.labels.get(name, "")) for name in OBSERVATION_NAMES
+                       if annotation.labels.get(name, "") != gold.labels.get(name, "")]
+        rows.append(ReadVsGold(report_id=annotation.report_id, external_id=annotation.report.external_id,
+                               method=gold.get_method_display(), rationale=gold.rationale, differences=differences))
+    return rows
 
 
 def reports_visible(*, user: User, roles: frozenset[Role]) -> QuerySet[ReportWithStatus]:
     """Reports `user` may list: everything for admins and adjudicators; for a
     reader only reports reserved for them or read by them, never flagged ones."""
-    qs = reports_with_status()
     if roles & {Role.ADMIN, Role.ADJUDICATOR}:
-        return qs.order_by("id")
+        return reports_with_status().order_by("id")
+    # A reader's calibration report shows as in review until its period ends.
+    qs = reports_with_status(gold_hidden=calibration_hidden_report_ids(reader=user))
     if Role.READER in roles:
         mine = Exists(
             Reservation.objects.filter(report_id=OuterRef("pk"), reader=user, state=Reservation.State.ACTIVE)
         ) | Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=user))
-        return qs.filter(mine).filter(is_flagged=False).order_by("id")
+        # A reader learns that a report they read is gold only when feedback is due (`gold_feedback_due`).
+        # Re-annotating has_gold replaces the plain "has current gold" of `reports_with_status`.
+        visible = reader_gold_visible(reader=user)
+        return qs.filter(mine).filter(is_flagged=False, is_withdrawn=False).annotate(has_gold=visible).order_by("id")  # type: ignore[no-redef]
     return qs.none()
 
 
@@ -93,14 +186,14 @@ def reports_awaiting_adjudication() -> QuerySet[Report]:
     reports, as a correction); one definition for the queue, the pages and the API."""
     k = runtime_settings_get().reads_per_report
     ready = (
-        Annotation.objects.filter(status=Annotation.Status.SUBMITTED)
+        Annotation.objects.filter(status=Annotation.Status.SUBMITTED, is_calibration=False)
         .values("report_id")
         .annotate(n=Count("id"))
         .filter(n__gte=k)
         .values("report_id")
     )
     return (
-        Report.objects.filter(id__in=ready, is_flagged=False)
+        Report.objects.filter(id__in=ready, is_flagged=False, is_withdrawn=False)
         .exclude(Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True)))
     )
 
@@ -129,6 +222,8 @@ def adjudication_access(*, user: User, report: Report) -> AdjudicationAccess:
         return AdjudicationAccess(False, "not an adjudicator")
     if report.is_flagged:
         return AdjudicationAccess(False, "the report is flagged")
+    if report.is_withdrawn:
+        return AdjudicationAccess(False, "the report's import was withdrawn")
     if report_involves_user(user=user, report_id=report.id):
         return AdjudicationAccess(False, "you read or hold this report")
     if GoldLabel.objects.filter(report=report, is_current=True).exists():
@@ -145,10 +240,13 @@ def reads_visible_to(*, user: User, report: Report) -> bool:
 
 def report_ids_hidden_from(*, user: User) -> QuerySet[Report, object]:  # rows are {"id": ...}
     """Reports whose reads `user` must not see in any list (audit history,
-    statistics): the ones they read or hold that are not gold yet."""
+    statistics): the ones they read or hold that are not gold yet, or that are
+    their calibration reports whose period has not ended."""
+    gold = Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True))
+    calibrating = calibration_hidden_report_ids(reader=user)
     return (
         Report.objects.filter(_involved(user))
-        .exclude(Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True)))
+        .exclude(Q(gold) & ~Q(id__in=calibrating) if calibrating else gold)
         .values("id")
     )
 

@@ -38,7 +38,7 @@ def adjudication_queue(*, adjudicator: User) -> list[AdjudicationItem]:
     `adjudicator` neither reads nor holds, most conflicting observations first."""
     ids = dict(reports_adjudicable_by(user=adjudicator).values_list("id", "external_id"))
     labels_by_report: dict[int, list[LabelDict]] = {}
-    for report_id, labels in Annotation.objects.filter(report_id__in=list(ids), status=Annotation.Status.SUBMITTED).values_list("report_id", "labels"):
+    for report_id, labels in Annotation.objects.filter(report_id__in=list(ids), status=Annotation.Status.SUBMITTED, is_calibration=False).values_list("report_id", "labels"):
         labels_by_report.setdefault(report_id, []).append(labels)
     items = [
         AdjudicationItem(rid, ids[rid], len(sets), len(conflicting_observations(sets))) for rid, sets in labels_by_report.items()
@@ -69,7 +69,7 @@ def adjudication_view_get(*, adjudicator: User, report_id: int) -> AdjudicationV
     if report is None or not adjudication_access(user=adjudicator, report=report).allowed:
         return None
     annotations = list(
-        Annotation.objects.filter(report=report, status=Annotation.Status.SUBMITTED).select_related("reader").order_by("submitted_at", "id")
+        Annotation.objects.filter(report=report, status=Annotation.Status.SUBMITTED, is_calibration=False).select_related("reader").order_by("submitted_at", "id")
     )
     if not annotations:
         return None

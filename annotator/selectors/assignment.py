@@ -6,11 +6,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotator.models import Reservation
+from annotator.selectors.access import reader_gold_visible
+from annotator.selectors.calibration import calibration_hidden_report_ids
 from annotator.selectors.flags import unflagged_reports
 from labeling.models import (
     Annotation,
@@ -27,15 +29,27 @@ def _live_reservations(now: dt.datetime) -> QuerySet[Reservation]:
 
 
 def report_read_load(*, report_id: int, now: dt.datetime | None = None, exclude_reader: User | None = None) -> int:
-    """Submitted reads + live reservations of a report: what counts toward k."""
+    """Submitted reads + live reservations of a report: what counts toward k
+    (calibration reads and reservations never do)."""
     now = now or timezone.now()
-    submitted = Annotation.objects.filter(report_id=report_id, status=Annotation.Status.SUBMITTED)
-    live = _live_reservations(now).filter(report_id=report_id)
+    submitted = Annotation.objects.filter(report_id=report_id, status=Annotation.Status.SUBMITTED, is_calibration=False)
+    live = _live_reservations(now).filter(report_id=report_id, is_calibration=False)
     if exclude_reader is not None:
         submitted = submitted.exclude(reader=exclude_reader)
         live = live.exclude(reader=exclude_reader)
     # A reader's reservation is deleted when they submit, so nothing counts twice.
     return submitted.count() + live.count()
+
+
+def read_is_used(*, annotation: Annotation) -> bool:
+    """A submitted read is "used" once its report has gold (any row, current or
+    superseded) or has k submitted reads (gold by agreement or sent to
+    adjudication): from then on the reader may not reopen it."""
+    report_id = annotation.report_id
+    if GoldLabel.objects.filter(report_id=report_id).exists():
+        return True
+    submitted = Annotation.objects.filter(report_id=report_id, status=Annotation.Status.SUBMITTED).count()
+    return submitted >= runtime_settings_get().reads_per_report
 
 
 def _count_subquery(qs: QuerySet) -> Coalesce:
@@ -54,9 +68,9 @@ def assignable_reports(*, reader: User, now: dt.datetime | None = None, order: s
     settings_row = runtime_settings_get()
     k = settings_row.reads_per_report
     order = order or settings_row.queue_order
-    load = _count_subquery(Annotation.objects.filter(report_id=OuterRef("pk"), status=Annotation.Status.SUBMITTED)) + _count_subquery(
-        _live_reservations(now).filter(report_id=OuterRef("pk"))
-    )
+    load = _count_subquery(
+        Annotation.objects.filter(report_id=OuterRef("pk"), status=Annotation.Status.SUBMITTED, is_calibration=False)
+    ) + _count_subquery(_live_reservations(now).filter(report_id=OuterRef("pk"), is_calibration=False))
     qs = (
         unflagged_reports()
         .exclude(Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True)))
@@ -91,8 +105,9 @@ def reservation_live_of_reader(*, reader: User, now: dt.datetime | None = None) 
         _live_reservations(now)
         .filter(reader=reader)
         .exclude(Exists(Annotation.objects.filter(report_id=OuterRef("report_id"), reader=reader, status=Annotation.Status.SUBMITTED)))
-        .filter(report__is_flagged=False)
-        .exclude(Exists(GoldLabel.objects.filter(report_id=OuterRef("report_id"), is_current=True)))
+        .filter(report__is_flagged=False, report__is_withdrawn=False)
+        # A calibration report is gold by definition: resumed all the same.
+        .exclude(Q(is_calibration=False) & Exists(GoldLabel.objects.filter(report_id=OuterRef("report_id"), is_current=True)))
         .order_by("created_at", "id")
         .first()
     )
@@ -118,11 +133,54 @@ def reader_queue_summary(*, reader: User, recent: int = 10) -> QueueSummary:
     rows = list(
         done.order_by("-submitted_at").values("report_id", "report__external_id", "submitted_at")[:recent]
     )
-    gold_ids = set(GoldLabel.objects.filter(report_id__in=[r["report_id"] for r in rows], is_current=True).values_list("report_id", flat=True))
+    # "Gold" only where feedback is due (access.gold_feedback_due): never right after a submit.
+    gold_ids = set(
+        Report.objects.filter(id__in=[r["report_id"] for r in rows]).filter(reader_gold_visible(reader=reader, now=now))
+        .values_list("id", flat=True)
+    )
+    gold_ids -= calibration_hidden_report_ids(reader=reader)  # a calibration report looks like any other until its period ends
     recent_rows: list[dict[str, object]] = [{**r, "is_gold": r["report_id"] in gold_ids} for r in rows]
     return QueueSummary(
         assigned=assigned,
         done=done.count(),
         remaining=assignable_reports(reader=reader, now=now, order="sequential").count(),
         recent=recent_rows,
+    )
+
+
+@dataclass(frozen=True)
+class ReaderProgress:
+    today: int  # reads the reader submitted since local midnight
+    this_week: int  # ... since Monday, local midnight
+    awaiting_reads: int  # unflagged reports without gold that still need reads (fewer than k submitted)
+    median_seconds: float | None  # the reader's median time per report (None before the first read)
+
+
+def reader_progress(*, reader: User, now: dt.datetime | None = None) -> ReaderProgress:
+    """The reader's own progress. Time per report is the annotation's recorded
+    `time_spent_seconds`: active time on the review page from opening the read
+    to submit (the page counts it), or reservation-to-submit when the client
+    sent none; imported reads carry no time and are left out."""
+    now = now or timezone.now()
+    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    monday = midnight - dt.timedelta(days=midnight.weekday())
+    mine = Annotation.objects.filter(reader=reader, status=Annotation.Status.SUBMITTED)
+    seconds = sorted(mine.filter(label_import__isnull=True).values_list("time_spent_seconds", flat=True))
+    median = None
+    if seconds:
+        mid = len(seconds) // 2
+        median = float(seconds[mid]) if len(seconds) % 2 else (seconds[mid - 1] + seconds[mid]) / 2
+    k = runtime_settings_get().reads_per_report
+    awaiting = (
+        unflagged_reports()
+        .exclude(Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True)))
+        .annotate(reads=_count_subquery(Annotation.objects.filter(report_id=OuterRef("pk"), status=Annotation.Status.SUBMITTED)))
+        .filter(reads__lt=k)
+        .count()
+    )
+    return ReaderProgress(
+        today=mine.filter(submitted_at__gte=midnight).count(),
+        this_week=mine.filter(submitted_at__gte=monday).count(),
+        awaiting_reads=awaiting,
+        median_seconds=median,
     )

@@ -17,23 +17,23 @@ def _flags_keeping_report_out_q() -> Q:
 
 
 def flagged_report_ids() -> set[int]:
-    """Ids of reports that must stay out of queues, gold and training."""
-    return set(Report.objects.filter(is_flagged=True).values_list("id", flat=True))
+    """Ids of reports that must stay out of queues, gold and training: flagged, or of a withdrawn import."""
+    return set(Report.objects.filter(Q(is_flagged=True) | Q(is_withdrawn=True)).values_list("id", flat=True))
 
 
 def flagged_report_ids_subquery() -> QuerySet[Report, object]:  # rows are {"id": ...}
     """The same set as a subquery: ``Report.objects.exclude(id__in=flagged_report_ids_subquery())``."""
-    return Report.objects.filter(is_flagged=True).values("id")
+    return Report.objects.filter(Q(is_flagged=True) | Q(is_withdrawn=True)).values("id")
 
 
 def unflagged_reports(qs: QuerySet[Report] | None = None) -> QuerySet[Report]:
     """`qs` (default: all reports) without flagged reports."""
     base = Report.objects.all() if qs is None else qs
-    return base.filter(is_flagged=False)
+    return base.filter(is_flagged=False, is_withdrawn=False)
 
 
 def report_is_flagged(*, report_id: int) -> bool:
-    return Report.objects.filter(id=report_id, is_flagged=True).exists()
+    return Report.objects.filter(Q(is_flagged=True) | Q(is_withdrawn=True), id=report_id).exists()
 
 
 def report_flag_state(*, report_id: int) -> bool:

@@ -59,3 +59,10 @@ def gold_set_versions_compare(*, a: GoldSetVersion, b: GoldSetVersion) -> GoldSe
         else:
             unchanged += 1
     return GoldSetComparison(a, b, added, removed, changed, unchanged)
+
+
+def gold_history_of_report(*, report_id: int) -> list[GoldLabel]:
+    """Every gold row of a report, oldest first (agreement, adjudications with their
+    rationale, corrections, imports): its provenance. For adjudicators and admins
+    only; readers get feedback through `access.gold_feedback_for_reader`."""
+    return list(GoldLabel.objects.filter(report_id=report_id).select_related("adjudicator").order_by("created_at", "id"))

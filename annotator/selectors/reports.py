@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, TypeAlias, TypedDict
 
 from django.contrib.auth.models import User
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.expressions import Combinable
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
@@ -30,12 +31,21 @@ class _StatusAnnotations(TypedDict):
 ReportWithStatus: TypeAlias = "WithAnnotations[Report, _StatusAnnotations]"  # a Report from `reports_with_status`
 
 
-def reports_with_status() -> QuerySet[ReportWithStatus]:
+def reports_with_status(*, gold_hidden: set[int] | frozenset[int] = frozenset()) -> QuerySet[ReportWithStatus]:
+    """Reports with their status. `gold_hidden`: reports shown as in review
+    although gold (a reader's calibration reports, `access.reports_visible`)."""
     now = timezone.now()
+    gold = GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True)
+    # Calibration reads and reservations are not reads of the work (progress).
+    reads: Q | Combinable = Exists(Annotation.objects.filter(report_id=OuterRef("pk"), is_calibration=False)) | Exists(
+        Reservation.objects.filter(report_id=OuterRef("pk"), state=Reservation.State.ACTIVE, expires_at__gt=now, is_calibration=False)
+    )
+    if gold_hidden:
+        gold = gold.exclude(report_id__in=gold_hidden)
+        reads = reads | Exists(Report.objects.filter(pk=OuterRef("pk"), pk__in=gold_hidden))
     return Report.objects.annotate(
-        has_gold=Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True)),
-        has_reads=Exists(Annotation.objects.filter(report_id=OuterRef("pk")))
-        | Exists(Reservation.objects.filter(report_id=OuterRef("pk"), state=Reservation.State.ACTIVE, expires_at__gt=now)),
+        has_gold=Exists(gold),
+        has_reads=reads,
         flagged=F("is_flagged"),
     )
 

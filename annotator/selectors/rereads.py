@@ -18,7 +18,7 @@ from quality.metrics import cohen_kappa
 def reread_pending_get(*, reader: User, report_id: int) -> Reread | None:
     """The reader's own pending re-read of a report (never another reader's)."""
     return (
-        Reread.objects.filter(reader=reader, report_id=report_id, submitted_at__isnull=True, report__is_flagged=False)
+        Reread.objects.filter(reader=reader, report_id=report_id, submitted_at__isnull=True, report__is_flagged=False, report__is_withdrawn=False)
         .select_related("report")
         .first()
     )
@@ -41,7 +41,8 @@ def intra_reader_agreement(*, reader: User | None = None) -> list[IntraReaderAgr
         rereads = rereads.filter(reader=reader)
     firsts = {
         (a.report_id, a.reader_id): a.labels
-        for a in Annotation.objects.filter(status=Annotation.Status.SUBMITTED, report_id__in=rereads.values("report_id"))
+        for a in Annotation.objects.filter(status=Annotation.Status.SUBMITTED, is_calibration=False,
+                                           report_id__in=rereads.values("report_id"))
     }
     by_reader: dict[str, list[tuple[dict[str, str], dict[str, str]]]] = {}
     for r in rereads:

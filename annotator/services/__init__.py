@@ -7,6 +7,7 @@ from annotator.errors import (  # noqa: F401
     GoldConflict,
     NoCapacity,
     NotAllowed,
+    ReadUsed,
     ReviewError,
     StaleVersion,
 )
@@ -24,6 +25,14 @@ from annotator.services.base import (  # noqa: F401
     full_labels,
     report_lock,
 )
+from annotator.services.calibration import (  # noqa: F401
+    calibration_next_assign,
+    calibration_period_end,
+    calibration_period_start,
+    calibration_rate_set,
+    calibration_report_mark,
+    calibration_report_unmark,
+)
 from annotator.services.flags import (  # noqa: F401
     flag_resolve,
     report_flag,
@@ -33,6 +42,7 @@ from annotator.services.gold import (  # noqa: F401
     gold_adjudicate,
     gold_import,
     gold_set_version_freeze,
+    import_batch_withdraw,
     report_gold_by_agreement_try,
 )
 from annotator.services.guidelines import (  # noqa: F401
@@ -47,6 +57,7 @@ from annotator.services.reads import (  # noqa: F401
     SubmitResult,
     annotation_draft_save,
     annotation_first_read_commit,
+    annotation_reopen,
     annotation_submit,
     review_first_read_required,
     time_spent_clamp,

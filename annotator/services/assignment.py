@@ -8,7 +8,7 @@ import time
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from accounts.roles import Role
@@ -16,6 +16,7 @@ from accounts.selectors import user_roles
 from annotator import selectors
 from annotator.errors import NotAllowed
 from annotator.models import ReportPriority, Reservation
+from annotator.services.calibration import calibration_next_assign
 from labeling.models import Annotation, GoldLabel, MachinePrediction, Report, RuntimeSettings
 from labeling.observations import OBSERVATION_NAMES
 from labeling.selectors import active_model_version_get, latest_rules_version, runtime_settings_get
@@ -27,7 +28,9 @@ def next_report_assign(*, reader: User, now: dt.datetime | None = None) -> Repor
 
     Resumes the reader's own live reservation first. Never exceeds k (submitted
     reads + live reservations) and never hands a reader a report twice (unless
-    re-reads are on). Returns None when nothing is left."""
+    re-reads are on). About one in `calibration_every` requests gets a
+    calibration report instead (unannounced; `services.calibration`). Returns
+    None when nothing is left."""
     if Role.READER not in user_roles(user=reader):
         raise NotAllowed("Only readers get reports to read.")
     now = now or timezone.now()
@@ -42,7 +45,9 @@ def next_report_assign(*, reader: User, now: dt.datetime | None = None) -> Repor
         if current is not None:
             Reservation.objects.filter(id=current.id).update(expires_at=expires)
             return current.report
-        report_id = _reserve_first_free(reader=reader, now=now, expires=expires, k=settings_row.reads_per_report)
+        report_id = calibration_next_assign(reader=reader, now=now, expires=expires)
+        if report_id is None:
+            report_id = _reserve_first_free(reader=reader, now=now, expires=expires, k=settings_row.reads_per_report)
     return Report.objects.get(id=report_id) if report_id is not None else None
 
 
@@ -152,9 +157,9 @@ def report_priorities_refresh(*, batch_size: int = 2000) -> int:
 def _reports_closed(ids: list[int], *, k: int) -> set[int]:
     """Of `ids`, the reports that cannot be handed out again: gold, flagged, or k submitted reads."""
     gold = set(GoldLabel.objects.filter(report_id__in=ids, is_current=True).values_list("report_id", flat=True))
-    flagged = set(Report.objects.filter(id__in=ids, is_flagged=True).values_list("id", flat=True))
+    flagged = set(Report.objects.filter(Q(is_flagged=True) | Q(is_withdrawn=True), id__in=ids).values_list("id", flat=True))
     full = set(
-        Annotation.objects.filter(report_id__in=ids, status=Annotation.Status.SUBMITTED)
+        Annotation.objects.filter(report_id__in=ids, status=Annotation.Status.SUBMITTED, is_calibration=False)
         .values("report_id").annotate(n=Count("id")).filter(n__gte=k).values_list("report_id", flat=True)
     )
     return gold | flagged | full

@@ -15,8 +15,9 @@ from annotator.errors import AdjudicationRefused, GoldConflict, ReviewError
 from annotator.models import RefusedGoldWrite, ReportPriority
 from annotator.services.base import full_labels, report_lock
 from labeling.models import Annotation, GoldLabel, GoldSetMembership, GoldSetVersion, LabelImport, Report
-from labeling.observations import labels_from_mapping
+from labeling.observations import OBSERVATION_NAMES, labels_from_mapping
 from labeling.selectors import runtime_settings_get
+from labeling.services.withdraw import ImportWithdrawal, import_batch_reports_withdraw
 from labeling.splits import gold_split_for
 
 
@@ -35,7 +36,7 @@ def report_gold_by_agreement_try(*, report: Report) -> GoldLabel | None:
     values (blank != negative). Call inside a transaction holding the report lock."""
     if GoldLabel.objects.filter(report=report, is_current=True).exists() or selectors.report_is_flagged(report_id=report.id):
         return None
-    annotations = list(Annotation.objects.filter(report=report, status=Annotation.Status.SUBMITTED))
+    annotations = list(Annotation.objects.filter(report=report, status=Annotation.Status.SUBMITTED, is_calibration=False))
     if len(annotations) < runtime_settings_get().reads_per_report:
         return None
     if selectors.conflicting_observations(a.labels for a in annotations):
@@ -44,6 +45,16 @@ def report_gold_by_agreement_try(*, report: Report) -> GoldLabel | None:
     gold.annotations.set(annotations)
     _gold_split_assign(report)
     return gold
+
+
+def gold_overrides_all_reads(*, labels: Mapping[str, str], reads: Sequence[Mapping[str, str]]) -> list[str]:
+    """Observations (CheXpert order) where the chosen gold value differs from every
+    read's value (blank != negative): overriding all readers needs a rationale."""
+    if not reads:
+        return []
+    # Both sides are stored as full, normalised label dicts (`full_labels`); a missing key is blank.
+    return [name for name in OBSERVATION_NAMES
+            if all(read.get(name, "") != labels.get(name, "") for read in reads)]
 
 
 def gold_adjudicate(
@@ -59,7 +70,8 @@ def gold_adjudicate(
     the history). Allowed as `selectors.adjudication_access` says; otherwise the
     attempt is recorded and AdjudicationRefused (404) raised, nothing written.
     Raises GoldConflict when the current gold row is not `expected_current_gold_id`
-    (someone resolved it meanwhile)."""
+    (someone resolved it meanwhile). Raises ReviewError (400) when the labels
+    override every reader on some observation and `rationale` is blank."""
     values = full_labels(labels)
     refusal = ""
     with transaction.atomic():
@@ -71,6 +83,12 @@ def gold_adjudicate(
             current = GoldLabel.objects.select_for_update().filter(report=report, is_current=True).first()
             if (current.id if current else None) != expected_current_gold_id:
                 raise GoldConflict("Someone else resolved this report while you were working. Reload to see the current gold labels.")
+            reads = list(Annotation.objects.filter(report=report, status=Annotation.Status.SUBMITTED, is_calibration=False))
+            overridden = gold_overrides_all_reads(labels=values, reads=[a.labels for a in reads])
+            if overridden and not rationale.strip():
+                raise ReviewError(
+                    "Give a rationale: your value differs from every reader's on " + ", ".join(overridden) + "."
+                )
             if current is not None:
                 current.is_current = False
                 current.save(update_fields=["is_current"])
@@ -78,7 +96,7 @@ def gold_adjudicate(
                 report=report, labels=values, method=GoldLabel.Method.ADJUDICATED, adjudicator=adjudicator,
                 rationale=rationale.strip(), supersedes=current,
             )
-            gold.annotations.set(Annotation.objects.filter(report=report, status=Annotation.Status.SUBMITTED))
+            gold.annotations.set(reads)
             _gold_split_assign(report)
     if refusal:
         # Recorded after the transaction, which wrote nothing.
@@ -138,7 +156,7 @@ def gold_set_version_freeze(*, name: str, user: User | None, note: str = "") -> 
     version = GoldSetVersion.objects.create(name=name, note=note, created_by=user)
     rows = (
         GoldLabel.objects.filter(is_current=True)
-        .filter(report__is_flagged=False)
+        .filter(report__is_flagged=False, report__is_withdrawn=False)
         .values_list("id", "report_id")
     )
     batch: list[GoldSetMembership] = []
@@ -149,3 +167,30 @@ def gold_set_version_freeze(*, name: str, user: User | None, note: str = "") -> 
             batch = []
     GoldSetMembership.objects.bulk_create(batch)
     return version
+
+
+# --- withdrawing an import batch --------------------------------------------------------
+@transaction.atomic
+def import_batch_withdraw(*, batch_id: int, user: User | None, reason: str = "") -> ImportWithdrawal:
+    """An admin withdraws import batch `batch_id` (the API, the Imports page):
+    `labeling.services.withdraw` marks the batch and its reports withdrawn (out of
+    the queues, statistics and exports) and notes it on model cards; then, when
+    any of those reports had current gold, a gold-set version ``withdraw-<id>`` is
+    frozen without them. Their gold rows stay (history, earlier versions).
+    Raises NotFound or `ImportWithdrawError`."""
+    result = import_batch_reports_withdraw(batch_id=batch_id, user=user, reason=reason)
+    had_gold = GoldLabel.objects.filter(is_current=True, report__import_batch_id=batch_id).exists()
+    if had_gold:
+        name = f"withdraw-{batch_id}"
+        suffix = 1
+        while GoldSetVersion.objects.filter(name=name).exists():
+            suffix += 1
+            name = f"withdraw-{batch_id}-{suffix}"
+        version = gold_set_version_freeze(
+            name=name, user=user,
+            note=f"After withdrawing import {batch_id} ({result.batch.filename}): its {result.reports} report(s) left the gold set.",
+        )
+        result.gold_version = version.name
+    result.batch.message = (result.batch.message + "\n" if result.batch.message else "") + result.message
+    result.batch.save(update_fields=["message"])
+    return result

@@ -39,6 +39,8 @@ from annotator.services.assignment import priority_open_recompute
 from annotator.services.base import report_lock
 from annotator.services.gold import gold_import, gold_set_version_freeze, report_gold_by_agreement_try
 from labeling.label_files import KEY_ID, ZERO_MEANS, LabelFile, LabelRow, label_file_read
+from labeling.label_studio import FORMAT as LABEL_STUDIO
+from labeling.label_studio import label_studio_file_read
 from labeling.models import Annotation, GoldSetVersion, LabelImport
 from labeling.observations import OBSERVATION_NAMES, LabelDict
 from labeling.report_files import RowError, text_sha256
@@ -54,6 +56,9 @@ from labeling.services.predictions import external_predictions_store
 from labeling.services.upload_validation import file_level_problems, upload_as_path
 
 KINDS = tuple(LabelImport.Kind.values)
+# "auto": CheXpert CSV or JSONL (`labeling.label_files`); "label-studio": a Label Studio JSON export
+# (`labeling.label_studio`; rows are tasks, errors name the task's index as line).
+FILE_FORMATS = ("auto", LABEL_STUDIO)
 MAX_LABELER_NAME = 100
 _IN_CHUNK = 900
 
@@ -224,6 +229,7 @@ def label_file_import(
     labeler: str | None = None,
     zero_means: str = "negative",
     replace: bool = False,
+    file_format: str = "auto",
 ) -> LabelImportResult:
     """Validate the label file at `path`, then write it as `kind` ("gold", "reads"
     of `reader`, "predictions" of `labeler`) in one transaction.
@@ -234,11 +240,15 @@ def label_file_import(
     Raises LabelImportInvalid for impossible options and the account errors of
     `accounts.services.reader_account_check` for a bad reader name."""
     name = _options_check(kind=kind, reader=reader, labeler=labeler, zero_means=zero_means, replace=replace)
+    _file_format_check(file_format)
     filename = os.path.basename(filename or path)
     reader_user = reader_account_check(username=name) if kind == "reads" else None
     result = LabelImportResult(kind=kind, filename=filename, reader=name if kind == "reads" else None,
                                labeler=name if kind == "predictions" else None)
-    parsed = label_file_read(path, display_name=filename, zero_means=zero_means)
+    if file_format == LABEL_STUDIO:
+        parsed = label_studio_file_read(path, kind=kind, reader=name, zero_means=zero_means)
+    else:
+        parsed = label_file_read(path, display_name=filename, zero_means=zero_means)
     errors = list(parsed.errors)
     result.rows_read = len(parsed.rows)
     matched = _match_reports(parsed, errors)
@@ -285,19 +295,27 @@ def label_file_import(
 
 def label_upload_import(
     *, upload: UploadedFile, kind: str, user: AbstractBaseUser | None, reader: str | None = None, labeler: str | None = None,
-    zero_means: str = "negative", replace: bool = False,
+    zero_means: str = "negative", replace: bool = False, file_format: str = "auto",
 ) -> LabelImportResult:
     """`label_file_import` for an uploaded file (the Imports page and the API),
     after the upload checks every report upload gets (type, content type, size)."""
     name = os.path.basename(upload.name or "labels")
     _options_check(kind=kind, reader=reader, labeler=labeler, zero_means=zero_means, replace=replace)
-    problems = file_level_problems(name=name, size=upload.size, content_type=upload.content_type or "")
+    _file_format_check(file_format)
+    # A Label Studio export is one JSON document (.json), which report uploads do not accept.
+    checked_name = name[:-5] + ".jsonl" if file_format == LABEL_STUDIO and name.lower().endswith(".json") else name
+    problems = file_level_problems(name=checked_name, size=upload.size, content_type=upload.content_type or "")
     if problems:
         return LabelImportResult(kind=kind, filename=name, errors=problems, reader=reader if kind == "reads" else None,
                                  labeler=labeler if kind == "predictions" else None)
     with upload_as_path(upload) as path:
         return label_file_import(path=path, filename=name, kind=kind, user=user, reader=reader, labeler=labeler,
-                                 zero_means=zero_means, replace=replace)
+                                 zero_means=zero_means, replace=replace, file_format=file_format)
+
+
+def _file_format_check(file_format: str) -> None:
+    if file_format not in FILE_FORMATS:
+        raise LabelImportInvalid(f"The label file's format must be one of: {', '.join(FILE_FORMATS)}.")
 
 
 def _user_or_none(user: AbstractBaseUser | None) -> User | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from annotator import selectors
 from annotator.consistency import ConsistencyWarning, consistency_warnings
-from annotator.errors import NoCapacity, NotAllowed, ReviewError, StaleVersion
+from annotator.errors import NoCapacity, NotAllowed, ReadUsed, ReviewError, StaleVersion
 from annotator.models import Reservation
 from annotator.services.assignment import priority_open_recompute
 from annotator.services.base import MAX_TIME_SPENT_SECONDS, full_labels, report_lock
@@ -63,11 +64,16 @@ def _annotation_for_write(*, reader: User, report: Report, expected_version: int
     return annotation
 
 
-def _check_reader_may_write(*, reader: User, report: Report) -> None:
+def _check_reader_may_write(*, reader: User, report: Report) -> bool:
+    """Refuse writes to reports not handed to `reader` and to gold reports
+    (except a calibration report handed to them). Returns whether this is a
+    calibration read."""
     if selectors.report_for_reader(reader=reader, report_id=report.id) is None:
         raise NotAllowed("This report is not assigned to you.")
-    if GoldLabel.objects.filter(report=report, is_current=True).exists():
+    calibration = selectors.reader_calibrates(reader=reader, report_id=report.id)
+    if not calibration and GoldLabel.objects.filter(report=report, is_current=True).exists():
         raise ReviewError("This report is already gold.")
+    return calibration
 
 
 @transaction.atomic
@@ -79,7 +85,7 @@ def annotation_draft_save(
     unanswered when the draft is reopened.
 
     Raises StaleVersion when `expected_version` is not the stored version."""
-    _check_reader_may_write(reader=reader, report=report)
+    calibration = _check_reader_may_write(reader=reader, report=report)
     given: dict[object, object] = {k: v for k, v in labels.items() if v}
     try:
         normalised = labels_from_mapping(given)
@@ -90,7 +96,7 @@ def annotation_draft_save(
     spent = time_spent_clamp(time_spent_seconds)
     if annotation is None:
         return Annotation.objects.create(report=report, reader=reader, labels=values, time_spent_seconds=spent or 0.0,
-                                         prefill=_prefill_snapshot(report))
+                                         prefill=_prefill_snapshot(report), is_calibration=calibration)
     annotation.labels = values
     annotation.version += 1
     if spent is not None:
@@ -104,11 +110,12 @@ def annotation_first_read_commit(
     *, reader: User, report: Report, labels: Mapping[str, str], expected_version: int, time_spent_seconds: float | None = None
 ) -> Annotation:
     """Record the reader's independent first read; machine labels are shown from now on."""
-    _check_reader_may_write(reader=reader, report=report)
+    calibration = _check_reader_may_write(reader=reader, report=report)
     values = full_labels(labels)
     annotation = _annotation_for_write(reader=reader, report=report, expected_version=expected_version)
     if annotation is None:
-        annotation = Annotation(report=report, reader=reader, labels=values, prefill=_prefill_snapshot(report))
+        annotation = Annotation(report=report, reader=reader, labels=values, prefill=_prefill_snapshot(report),
+                                is_calibration=calibration)
     elif annotation.first_read_labels is not None:
         raise ReviewError("The first read is already committed.")
     else:
@@ -151,17 +158,18 @@ def annotation_submit(
         return SubmitResult(annotation=None, warnings=warnings)
     with transaction.atomic():
         report = report_lock(report.id)
-        _check_reader_may_write(reader=reader, report=report)
+        calibration = _check_reader_may_write(reader=reader, report=report)
         settings_row = runtime_settings_get()
         now = timezone.now()
         holds_live = Reservation.objects.filter(
             report=report, reader=reader, state=Reservation.State.ACTIVE, expires_at__gt=now
         ).exists()
-        if not holds_live and selectors.report_read_load(report_id=report.id, now=now, exclude_reader=reader) >= settings_row.reads_per_report:
+        # A calibration read takes no place among the k reads.
+        if not calibration and not holds_live and selectors.report_read_load(report_id=report.id, now=now, exclude_reader=reader) >= settings_row.reads_per_report:
             raise NoCapacity("Your reservation expired and this report now has enough reads. Take the next report.")
         annotation = _annotation_for_write(reader=reader, report=report, expected_version=expected_version)
         if annotation is None:
-            annotation = Annotation(report=report, reader=reader, prefill=_prefill_snapshot(report))
+            annotation = Annotation(report=report, reader=reader, prefill=_prefill_snapshot(report), is_calibration=calibration)
         else:
             annotation.version += 1
         if review_first_read_required(annotation=annotation):
@@ -177,9 +185,43 @@ def annotation_submit(
         annotation.time_spent_seconds = spent or 0.0
         annotation.save()
         Reservation.objects.filter(report=report, reader=reader).delete()
+        if calibration:  # never touches gold or the queue order
+            return SubmitResult(annotation=annotation, warnings=warnings, gold=None)
         gold = report_gold_by_agreement_try(report=report) if settings_row.auto_gold else None
         priority_open_recompute(report_id=report.id)
     return SubmitResult(annotation=annotation, warnings=warnings, gold=gold)
+
+
+@transaction.atomic
+def annotation_reopen(*, reader: User, report: Report, expected_version: int) -> Annotation:
+    """Reopen the reader's own submitted read as a draft, to change and submit it
+    again. Allowed until the read is used (`selectors.read_is_used`: the report
+    became gold or went to adjudication); then ReadUsed (409). The submitted
+    values stay in the annotation's history (django-simple-history, the audit
+    log); the reader holds the report again (a fresh reservation) so its place
+    among the k reads is kept while they edit."""
+    report = report_lock(report.id)
+    if selectors.report_for_reader(reader=reader, report_id=report.id) is None:
+        raise NotAllowed("This report is not assigned to you.")
+    annotation = Annotation.objects.select_for_update().filter(report=report, reader=reader).first()
+    if annotation is None or annotation.status != Annotation.Status.SUBMITTED:
+        raise ReviewError("Only a submitted read can be reopened.")
+    if annotation.version != expected_version:
+        raise StaleVersion("This read was changed elsewhere (another tab?). Reload the page to continue.")
+    if selectors.read_is_used(annotation=annotation):
+        raise ReadUsed("This read can no longer be changed: its report is gold or awaits adjudication.")
+    annotation.status = Annotation.Status.DRAFT
+    annotation.submitted_at = None
+    annotation.prefill_outcome = None
+    annotation.version += 1
+    annotation.save()
+    minutes = runtime_settings_get().reservation_minutes
+    Reservation.objects.update_or_create(
+        report=report, reader=reader,
+        defaults={"state": Reservation.State.ACTIVE, "expires_at": timezone.now() + dt.timedelta(minutes=minutes)},
+    )
+    priority_open_recompute(report_id=report.id)
+    return annotation
 
 
 def review_first_read_required(*, annotation: Annotation | None) -> bool:

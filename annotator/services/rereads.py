@@ -30,7 +30,7 @@ def reread_next_assign(*, reader: User, rng: random.Random | None = None,
     review = selectors.review_settings_get()
     if not review.allow_rereads:
         return None
-    pending = Reread.objects.filter(reader=reader, submitted_at__isnull=True, report__is_flagged=False).first()
+    pending = Reread.objects.filter(reader=reader, submitted_at__isnull=True, report__is_flagged=False, report__is_withdrawn=False).first()
     if pending is not None:
         return pending.report
     if (rng or random).random() * 100 >= review.reread_percent:
@@ -38,7 +38,7 @@ def reread_next_assign(*, reader: User, rng: random.Random | None = None,
     now = now or timezone.now()
     report_id = (
         Annotation.objects.filter(reader=reader, status=Annotation.Status.SUBMITTED, submitted_at__lte=now - REREAD_MIN_AGE,
-                                  report__is_flagged=False)
+                                  report__is_flagged=False, report__is_withdrawn=False, is_calibration=False)
         .exclude(report__rereads__reader=reader)
         .order_by("?")
         .values_list("report_id", flat=True)

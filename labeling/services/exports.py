@@ -16,10 +16,20 @@ from django.http import HttpRequest
 
 from api.errors import DomainError, NotFound
 from labeling import chexpert_csv
+from labeling.label_studio import label_studio_task
 from labeling.models import GoldLabel, GoldSetVersion, MachinePrediction
 from labeling.observations import OBSERVATION_NAMES, LabelValue
 from labeling.report_files import write_stream
-from labeling.selectors import gold_labels_for_export, gold_set_version_get, predictions_for_export
+from labeling.selectors import (
+    active_model_version_get,
+    gold_labels_for_export,
+    gold_set_version_get,
+    latest_rules_version,
+    model_version_get_by_name,
+    predictions_for_export,
+    predictions_of_reports,
+    reports_for_label_studio,
+)
 from labeling.uncertainty import AS_IS_POLICY, UncertaintyPolicy, UncertaintyPolicyError, uncertainty_policy_parse
 from labeling.uncertainty import POLICY_HELP as UNCERTAIN_HELP  # noqa: F401 - the commands' --uncertain help
 from privacy.services.access_audit import report_access_record
@@ -158,3 +168,82 @@ def machine_predictions_export(
             yield chexpert_csv.row(text=text, external_id=external_id, labels=policy.apply(labels), column_order=column_order)
 
     yield from write_stream(generate())
+
+
+# --- Label Studio -----------------------------------------------------------------------
+@dataclass
+class LabelStudioExport:
+    chunks: Iterator[str]  # a JSON list of tasks, streamed
+    filename: str
+    sources: list[tuple[str, str]]  # (source, version) of each prediction, in task order
+    content_type: str = "application/json"
+
+
+def prediction_source_resolve(*, spec: str) -> tuple[str, str]:
+    """``rules`` (the latest rules version), ``model`` (the active version),
+    ``model:VERSION`` or ``external:NAME`` as (source, version); NotFound when
+    that labeler has no predictions."""
+    spec = spec.strip()
+    if spec == "rules":
+        version = latest_rules_version()
+        if version is None:
+            raise NotFound("No rule predictions yet.")
+        return MachinePrediction.Source.RULES, version
+    if spec == "model" or spec.startswith("model:"):
+        name = spec.partition(":")[2].strip()
+        model_version = model_version_get_by_name(name=name) if name else active_model_version_get()
+        if model_version is None:
+            raise NotFound(f"No model version {name!r}." if name else "No active model version yet.")
+        return MachinePrediction.Source.MODEL, model_version.name
+    if spec.startswith("external:") and spec.partition(":")[2].strip():
+        name = spec.partition(":")[2].strip()
+        if not predictions_for_export(source=MachinePrediction.Source.EXTERNAL, source_version=name).exists():
+            raise NotFound(f"No predictions of an external labeler named {name!r}.")
+        return MachinePrediction.Source.EXTERNAL, name
+    raise ExportFormatUnknown("A prediction source is rules, model, model:VERSION or external:NAME.")
+
+
+def label_studio_export_open(
+    *, user: AbstractBaseUser | AnonymousUser | None, sources: list[str] | None = None, request: HttpRequest | None = None,
+    channel: str | None = None,
+) -> LabelStudioExport:
+    """Every report (not withdrawn or flagged) as a Label Studio task, with the
+    machine labels of `sources` (default: the rules, and the active model when
+    there is one) as predictions whose ``model_version`` is ``source:version``.
+    The reports handed out are recorded in the access audit. Pair it with
+    `labeling.label_studio.label_studio_config()`."""
+    if sources:
+        resolved = [prediction_source_resolve(spec=s) for s in dict.fromkeys(sources)]
+    else:
+        resolved = [prediction_source_resolve(spec="rules")] if latest_rules_version() else []
+        if active_model_version_get() is not None:
+            resolved.append(prediction_source_resolve(spec="model"))
+    reports = reports_for_label_studio()
+    report_access_record(user=user, report_ids=reports.values_list("id", flat=True), request=request, channel=channel)
+
+    def generate() -> Iterator[str]:
+        yield "["
+        first = True
+        ids_texts = reports.values_list("id", "external_id", "text")
+        chunk: list[tuple[int, str, str]] = []
+
+        def flush() -> Iterator[str]:
+            nonlocal first
+            by_report = predictions_of_reports(report_ids=[r[0] for r in chunk], sources=resolved)
+            for report_id, external_id, text in chunk:
+                preds = [(f"{source}:{version}", by_report[report_id][(source, version)])
+                         for source, version in resolved if (source, version) in by_report.get(report_id, {})]
+                task = label_studio_task(external_id=external_id, text=text, predictions=preds)
+                yield ("\n" if first else ",\n") + json.dumps(task, ensure_ascii=False)
+                first = False
+
+        for row in ids_texts.iterator(chunk_size=ITER_CHUNK):
+            chunk.append(row)
+            if len(chunk) >= ITER_CHUNK:
+                yield from flush()
+                chunk = []
+        if chunk:
+            yield from flush()
+        yield "\n]\n"
+
+    return LabelStudioExport(chunks=generate(), filename="label-studio-tasks.json", sources=resolved)

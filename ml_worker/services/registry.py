@@ -18,6 +18,7 @@ from labeling.selectors import (
     active_model_version_get,
     runtime_settings_get,
 )
+from ml_worker.model_store import checkpoint_publish
 from ml_worker.models import TrainingRun
 
 if TYPE_CHECKING:  # training imports this module to register what it trained
@@ -74,7 +75,7 @@ def model_version_register(*, run: TrainingRun, checkpoint_dir: Path, data: Trai
         number = (ModelVersion.objects.aggregate(n=Max("id"))["n"] or 0) + 1
         version = ModelVersion.objects.create(
             name=f"v{number}-{run.stage}",
-            checkpoint_path=str(checkpoint_dir),
+            checkpoint_path=checkpoint_publish(local_dir=checkpoint_dir),
             base_encoder=str(training.manifest.base_encoder),
             stage=run.stage,
             parent=run.base_version,

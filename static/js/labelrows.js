@@ -92,22 +92,70 @@ export function initLabelRows(form, { data, onChange, onSubmitKey, extraKeys = {
     row.addEventListener("focusin", () => { if (current !== i || !row.classList.contains("current")) setCurrent(i, false); });
     row.addEventListener("change", () => onChange && onChange(row));
   });
-  const setValue = (value) => {
-    const input = rows[current].querySelector(`input[value="${value}"]`);
-    if (!input || input.disabled) return;
+  const setValueAt = (row, value, focus = true) => {
+    const input = row.querySelector(`input[value="${value}"]`);
+    if (!input || input.disabled) return false;
+    if (input.checked) return false;
     input.checked = true;
-    input.focus();
+    if (focus) input.focus();
     input.dispatchEvent(new Event("change", { bubbles: true }));
+    return true;
+  };
+  const setValue = (value) => { setValueAt(rows[current], value); };
+
+  // Jump: `o` then the row's two-letter code (data-jump; labeling.observations.JUMP_KEYS).
+  const jumpStatus = document.createElement("span");
+  jumpStatus.id = "jump-status";
+  jumpStatus.className = "hint";
+  jumpStatus.setAttribute("role", "status");
+  jumpStatus.setAttribute("aria-live", "polite");
+  (document.querySelector(".labels-head") || form).appendChild(jumpStatus);
+  let jump = null;  // null: not jumping; else the letters typed so far
+  const endJump = (message = "") => { jump = null; jumpStatus.textContent = message; };
+  const jumpKey = (key) => {
+    if (key === "Escape") { endJump(); return; }
+    if (!/^[a-z]$/.test(key)) { endJump("Jump cancelled"); return; }
+    jump += key;
+    const matches = rows.filter((r) => (r.dataset.jump || "").startsWith(jump));
+    if (!matches.length) { endJump(`No observation with code ${jump}`); return; }
+    if (matches.length === 1 && matches[0].dataset.jump === jump) {
+      endJump(`Jumped to ${matches[0].dataset.obs}`);
+      setCurrent(rows.indexOf(matches[0]));
+      return;
+    }
+    jumpStatus.textContent = `Go to: ${jump}…`;
+  };
+
+  // Rows needing attention (contested, rule ≠ model, readers in conflict), in
+  // page order; c / Shift+C cycle through them, wrapping around.
+  const attention = (step) => {
+    for (let n = 1; n <= rows.length; n++) {
+      const i = (current + step * n + rows.length * n) % rows.length;
+      if (rows[i].dataset.attention) { jumpStatus.textContent = ""; setCurrent(i); return; }
+    }
+    jumpStatus.textContent = "No row needs a look here";
   };
 
   document.addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); onSubmitKey(); return; }
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); endJump(); onSubmitKey(); return; }
     if (e.altKey || e.ctrlKey || e.metaKey) return;
     if (document.querySelector("dialog[open]") && e.key !== "Escape") return;  // dialogs own their keys
-    if (isTyping(e.target)) return;
+    if (isTyping(e.target)) {
+      // Escape leaves a text field (the rationale) for the focused observation.
+      if (e.key === "Escape" && e.target.tagName === "TEXTAREA" && !e.target.closest("dialog")) { e.preventDefault(); setCurrent(current); }
+      return;
+    }
     const key = e.key;
-    if (key === "j") { e.preventDefault(); setCurrent(current + 1); }
+    if (key === "Shift") return;
+    if (jump !== null) { e.preventDefault(); jumpKey(key); return; }
+    const inText = textEl && document.activeElement === textEl;
+    if ((key === "j" || key === "k") && inText) { e.preventDefault(); setCurrent(current); }  // back to the labels
+    else if (key === "j") { e.preventDefault(); setCurrent(current + 1); }
     else if (key === "k") { e.preventDefault(); setCurrent(current - 1); }
+    else if (key === "o") { e.preventDefault(); jump = ""; jumpStatus.textContent = "Go to: type a two-letter code (? lists them)"; }
+    else if (key === "c") { e.preventDefault(); attention(1); }
+    else if (key === "C") { e.preventDefault(); attention(-1); }
+    else if (key === "r" && textEl) { e.preventDefault(); textEl.focus(); }
     else if (key in VALUE_KEYS) { e.preventDefault(); setValue(VALUE_KEYS[key]); }
     else if (key === "?") { e.preventDefault(); help && help.showModal(); }
     else if (key === "g") { e.preventDefault(); if (panel) { panel.hidden = !panel.hidden; } }
@@ -118,7 +166,7 @@ export function initLabelRows(form, { data, onChange, onSubmitKey, extraKeys = {
 
   if (rows.length) setCurrent(0, !data.readOnly);
   document.body.dataset.keyboardReady = "1";  // tests wait for this
-  return { rows, values: () => Object.fromEntries(rows.map((r) => [r.dataset.obs, (r.querySelector("input:checked") || {}).value || ""])) };
+  return { rows, current: () => rows[current], setValueAt, setCurrent, values: () => Object.fromEntries(rows.map((r) => [r.dataset.obs, (r.querySelector("input:checked") || {}).value || ""])) };
 }
 
 export function csrfToken(form) {

@@ -5,3 +5,4 @@ document.addEventListener("keydown", (e) => {
     document.getElementById("next-form").submit();
   }
 });
+document.body.dataset.keyboardReady = "1";  // tests wait for this before pressing `n`

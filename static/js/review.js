@@ -86,6 +86,7 @@ helpers = initLabelRows(form, {
   extraKeys: {
     s: () => submitForm("skip-form"),
     n: () => submitForm("next-form"),
+    u: () => submitForm("reopen-form"),  // reopen a submitted read (only offered until it is used)
     f: () => { if (flagDialog && !data.readOnly) { flagDialog.showModal(); flagDialog.querySelector("input[name=reason]").focus(); } },
   },
 });

@@ -60,11 +60,11 @@ def _build(state: str, *, report: Report, first, second, adjudicators) -> None: 
         return
     if state in ("adjudicated", "corrected"):
         services.gold_adjudicate(report=report, adjudicator=adjudicators[0], labels=labels(fracture="positive"),
-                                 expected_current_gold_id=None)
+                                 rationale="fracture named", expected_current_gold_id=None)
     if state == "corrected":
         current = GoldLabel.objects.get(report=report, is_current=True)
         services.gold_adjudicate(report=report, adjudicator=adjudicators[1], labels=labels(fracture="uncertain"),
-                                 expected_current_gold_id=current.id)
+                                 rationale="fracture equivocal", expected_current_gold_id=current.id)
     if state == "flagged":
         services.report_flag(report=report, user=adjudicators[0], reason="not_cxr")
 
@@ -109,7 +109,7 @@ def test_rule_holds_for_every_role_state_and_way_in(state, who, involved, make_u
     gold_before = list(GoldLabel.objects.filter(report=report).values_list("id", "is_current"))
     current = GoldLabel.objects.filter(report=report, is_current=True).first()
     refused_before = RefusedGoldWrite.objects.count()
-    resolve = client.post(f"/api/adjudication/{report.id}/", {"labels": labels(edema="positive"), "version": current.id if current else 0},
+    resolve = client.post(f"/api/adjudication/{report.id}/", {"labels": labels(edema="positive"), "rationale": "edema named", "version": current.id if current else 0},
                           content_type="application/json")
     if "adjudicator" not in roles:
         assert resolve.status_code == 403

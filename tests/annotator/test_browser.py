@@ -73,7 +73,7 @@ def group(page, name: str):  # type: ignore[no-untyped-def]
     return page.get_by_role("radiogroup", name=name, exact=True)
 
 
-def test_keyboard_review_adjudication_and_export(browser, live_server, demo) -> None:
+def test_keyboard_review_adjudication_and_export(browser, live_server, demo, settings) -> None:
     from labeling.models import Annotation, GoldLabel
     from labeling.services.exports import gold_label_set_export
 
@@ -160,10 +160,13 @@ def test_keyboard_review_adjudication_and_export(browser, live_server, demo) -> 
     exported = "".join(gold_label_set_export(fmt="jsonl"))
     assert "CXR-0001" in exported and "Effusion stated without hedging." in exported
 
-    # Reader 1 now sees the gold labels as feedback on their read.
+    # Reader 1 now sees the gold labels as feedback on their read, with the rationale
+    # (feedback comes in batches: here made due at once).
+    settings.CHEXGOLD_FEEDBACK_AFTER_HOURS = 0
     page = login(browser, live_server, "reader1")
     page.goto(f"{live_server.url}/review/{demo['reports'][0].id}/")
     page.get_by_role("heading", name="Gold labels").wait_for()
+    page.get_by_text("Effusion stated without hedging.").wait_for()
     page.close()
 
 

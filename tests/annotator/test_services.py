@@ -246,7 +246,8 @@ def test_adjudicate_then_correct_supersedes(settings_row, readers, adjudicator, 
     with pytest.raises(services.GoldConflict):
         services.gold_adjudicate(report=report, adjudicator=adjudicator, labels=NORMAL, expected_current_gold_id=None)
     other = make_user("adj2", "adjudicator")
-    fixed = services.gold_adjudicate(report=report, adjudicator=other, labels=labels(edema="uncertain"), expected_current_gold_id=gold.id)
+    fixed = services.gold_adjudicate(report=report, adjudicator=other, labels=labels(edema="uncertain"), rationale="equivocal",
+                                   expected_current_gold_id=gold.id)
     gold.refresh_from_db()
     assert not gold.is_current and fixed.is_current and fixed.supersedes == gold
     assert gold.labels == labels(edema="positive", lung_opacity="positive")  # old row untouched
@@ -307,7 +308,8 @@ def test_freeze_and_compare_gold_versions(settings_row, readers, adjudicator, ma
     read(readers[1], r1)
     v1 = services.gold_set_version_freeze(name="v1", user=adjudicator)
     gold = GoldLabel.objects.get(report=r1, is_current=True)
-    services.gold_adjudicate(report=r1, adjudicator=adjudicator, labels=labels(edema="positive"), expected_current_gold_id=gold.id)
+    services.gold_adjudicate(report=r1, adjudicator=adjudicator, labels=labels(edema="positive"), rationale="edema named",
+                            expected_current_gold_id=gold.id)
     read(readers[0], r2)
     read(readers[1], r2)
     v2 = services.gold_set_version_freeze(name="v2", user=adjudicator)

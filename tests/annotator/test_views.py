@@ -66,7 +66,7 @@ def test_reader_flow_and_blinding_by_url(clients, readers, make_reports):
     assert "Your read" in page and "Gold labels" not in page
 
 
-def test_reader_never_sees_other_reads_before_or_after_gold(clients, readers, adjudicator, make_reports):
+def test_reader_never_sees_other_reads_before_or_after_gold(clients, readers, adjudicator, make_reports, settings):
     (report,) = make_reports(1)
     c1, c2 = clients["reader1"], clients["reader2"]
     c1.post("/queue/next")
@@ -76,7 +76,8 @@ def test_reader_never_sees_other_reads_before_or_after_gold(clients, readers, ad
     page = c1.get(f"/review/{report.id}/").content.decode()
     assert 'value="uncertain" checked' not in page  # reader 2's value is nowhere in reader 1's page
     gold = services.gold_adjudicate(report=report, adjudicator=adjudicator, labels=labels(edema="uncertain", lung_opacity="positive"),
-                                    expected_current_gold_id=None)
+                                    rationale="edema equivocal", expected_current_gold_id=None)
+    settings.CHEXGOLD_FEEDBACK_AFTER_HOURS = 0  # feedback due at once (access.gold_feedback_due)
     page = c1.get(f"/review/{report.id}/").content.decode()
     assert "Gold labels" in page and "Reader B" not in page and "reader2" not in page
     assert gold.is_current
@@ -120,7 +121,7 @@ def test_adjudication_conflict_answers_409(clients, readers, adjudicator, make_u
     services.annotation_submit(reader=readers[1], report=report, labels=labels(fracture="positive"), expected_version=0)
     adj = clients["adj"]
     assert b"Reader A" in adj.get("/adjudicate/").content or adj.get("/adjudicate/").status_code == 200
-    services.gold_adjudicate(report=report, adjudicator=make_user("adj2", "adjudicator"), labels=NORMAL, expected_current_gold_id=None)
+    services.gold_adjudicate(report=report, adjudicator=make_user("adj2", "adjudicator"), labels=NORMAL, rationale="normal", expected_current_gold_id=None)
     resp = adj.post(f"/adjudicate/{report.id}/", form(labels(fracture="positive"), expected_gold="", rationale="x"))
     assert resp.status_code == 409 and GoldLabel.objects.count() == 1
 

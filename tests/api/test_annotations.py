@@ -3,6 +3,10 @@ version, 428 without either; nothing is lost."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.utils import timezone
+
 from labeling.models import Annotation, GoldLabel
 from tests.api.conftest import NORMAL, read_and_submit
 from tests.factories import labels
@@ -18,11 +22,15 @@ def test_reader_flow_next_draft_submit_then_gold(client_for, make_reports):  # t
     (report,) = make_reports(1)
     r1, r2 = client_for("reader1"), client_for("reader2")
     first = read_and_submit(r1)
-    assert first["status"] == "submitted" and first["became_gold"] is False
+    assert first["status"] == "submitted" and "became_gold" not in first
     second = read_and_submit(r2)
-    assert second["became_gold"] is True
+    # the submit answer says nothing about gold (a second reader would learn the first agreed)
+    assert "became_gold" not in second and "gold" not in second
     assert GoldLabel.objects.get(report=report, is_current=True).labels == NORMAL
-    # the reader now sees the gold labels of the report they read
+    # not right after the submit: feedback arrives in batches (access.gold_feedback_due)
+    assert r2.get(f"/api/reports/{report.id}/").json()["gold"] is None
+    # once due (here: a day later), the reader sees the gold labels of the report they read
+    Annotation.objects.filter(report=report).update(submitted_at=timezone.now() - timedelta(days=2))
     detail = r1.get(f"/api/reports/{report.id}/").json()
     assert detail["gold"]["labels"] == NORMAL
     assert detail["my_annotation"]["status"] == "submitted"

@@ -73,7 +73,7 @@ def test_audit_history_of_annotations_gold_models_and_roles(users, client_for, m
     (report,) = make_reports(1)
     read_and_submit(client_for("reader1"), labels(edema="positive"))
     read_and_submit(client_for("reader2"), NORMAL)
-    client_for("adjudicator").post(f"/api/adjudication/{report.id}/", {"labels": NORMAL, "version": 0}, format="json")
+    client_for("adjudicator").post(f"/api/adjudication/{report.id}/", {"labels": NORMAL, "rationale": "normal", "version": 0}, format="json")
     admin = client_for("admin")
     version = ModelVersion.objects.create(name="v1", checkpoint_path="/x")
     admin.post(f"/api/model-versions/{version.id}/promote/")

@@ -26,6 +26,8 @@ ENDPOINTS = [
     ("get", "/api/annotations/1/", {"reader"}),
     ("patch", "/api/annotations/1/", {"reader"}),
     ("post", "/api/annotations/1/submit/", {"reader"}),
+    ("post", "/api/annotations/1/reopen/", {"reader"}),
+    ("get", "/api/progress/", {"reader"}),
     ("get", "/api/adjudication/", {"adjudicator"}),
     ("get", "/api/adjudication/1/", {"adjudicator"}),
     ("post", "/api/adjudication/1/", {"adjudicator"}),
@@ -52,6 +54,15 @@ ENDPOINTS = [
     ("get", "/api/statistics/", {"reader", "adjudicator", "admin"}),
     ("get", "/api/audit/", {"admin"}),
     ("get", "/api/audit/export/", {"admin"}),
+    ("get", "/api/calibration/", {"admin"}),
+    ("patch", "/api/calibration/", {"admin"}),
+    ("get", "/api/calibration/reports/", {"admin"}),
+    ("post", "/api/calibration/reports/", {"admin"}),
+    ("delete", "/api/calibration/reports/1/", {"admin"}),
+    ("get", "/api/calibration/periods/", {"admin"}),
+    ("post", "/api/calibration/periods/", {"admin"}),
+    ("post", "/api/calibration/periods/end/", {"admin"}),
+    ("get", "/api/calibration/accuracy/", {"admin"}),
 ]
 ROLE_USER = {"anonymous": None, "reader": "reader1", "adjudicator": "adjudicator", "admin": "admin"}
 
@@ -69,7 +80,7 @@ def test_role_matrix(client_for, role, method, url, allowed):  # type: ignore[no
         assert response.status_code < 500
 
 
-def test_reader_never_sees_another_readers_annotation(client_for, make_reports):  # type: ignore[no-untyped-def]
+def test_reader_never_sees_another_readers_annotation(client_for, make_reports, settings):  # type: ignore[no-untyped-def]
     (report,) = make_reports(1)
     r1, r2 = client_for("reader1"), client_for("reader2")
     r1.post("/api/reports/next/")
@@ -85,8 +96,9 @@ def test_reader_never_sees_another_readers_annotation(client_for, make_reports):
     adj = client_for("adjudicator")
     got = adj.get(f"/api/adjudication/{report.id}/")
     assert got.status_code == 200 and len(got.json()["reads"]) == 2
-    assert adj.post(f"/api/adjudication/{report.id}/", {"labels": NORMAL, "version": 0}, format="json").status_code == 200
+    assert adj.post(f"/api/adjudication/{report.id}/", {"labels": NORMAL, "rationale": "normal", "version": 0}, format="json").status_code == 200
     assert r2.get(f"/api/annotations/{mine['id']}/").status_code == 404
+    settings.CHEXGOLD_FEEDBACK_AFTER_HOURS = 0  # feedback due at once (access.gold_feedback_due)
     detail = r2.get(f"/api/reports/{report.id}/").json()
     assert detail["gold"]["labels"] == NORMAL  # gold of a report they read: visible
     assert detail["my_annotation"]["labels"]["Pleural Effusion"] == "positive"

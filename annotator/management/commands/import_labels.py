@@ -8,7 +8,7 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotator.services.label_import import KINDS, label_file_import
+from annotator.services.label_import import FILE_FORMATS, KINDS, label_file_import
 from api.errors import DomainError
 from labeling.label_files import ZERO_MEANS
 from labeling.report_files import format_errors
@@ -32,6 +32,9 @@ class Command(BaseCommand):
         parser.add_argument("--zero-means", choices=ZERO_MEANS, default="negative",
                             help="how a 0 cell is read: negative (CheXpert convention, the default) or blank (positive-only "
                                  "references where 0 means 'not coded', e.g. Open-i labels.csv)")
+        parser.add_argument("--format", dest="file_format", choices=FILE_FORMATS, default="auto",
+                            help="auto: CheXpert CSV or JSONL; label-studio: a Label Studio JSON export (gold: its annotations; "
+                                 "reads: the annotations completed by --reader; predictions: its predictions)")
         parser.add_argument("--replace", action="store_true",
                             help="gold: supersede a report's current gold when the file's labels differ (otherwise that row is an error)")
 
@@ -46,6 +49,7 @@ class Command(BaseCommand):
             result = label_file_import(
                 path=path, kind=str(options["kind"]), user=None, reader=options["reader"],  # type: ignore[arg-type]
                 labeler=options["labeler"], zero_means=str(options["zero_means"]), replace=bool(options["replace"]),  # type: ignore[arg-type]
+                file_format=str(options["file_format"]),
             )
         except DomainError as exc:
             raise CommandError(f"{path}: nothing was imported; {exc}") from None
