@@ -10,7 +10,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,8 @@ from django.test import Client
 from accounts.models import RoleChange
 from accounts.roles import Role
 from accounts.selectors import active_admin_ids, user_roles
-from tests.conftest import REPO_ROOT, require_service
+from tests.accounts.directory_settings import backends_and_password_login
+from tests.conftest import require_service
 
 pytestmark = pytest.mark.django_db
 
@@ -224,21 +224,10 @@ def test_lockout_counts_ldap_failures(ldap_login: str, settings: Any) -> None:
     assert locked.status_code == 429
 
 
-SETTINGS_CHECK = """
-import django
-django.setup()
-from django.conf import settings
-print(" ".join(settings.AUTHENTICATION_BACKENDS), settings.CHEXGOLD_PASSWORD_LOGIN)
-"""
 
 
 def test_environment_switches_the_backends(tmp_path: Path) -> None:
-    env = dict(os.environ, CHEXGOLD_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="chexgold.settings",
-               CHEXGOLD_LOCAL_LOGIN="0", CHEXGOLD_LDAP_SERVER_URI="ldap://ldap.hospital.org")
-    done = subprocess.run([sys.executable, "-c", SETTINGS_CHECK], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["accounts.lockout.LockoutBackend", "accounts.directory_ldap.LDAPDirectoryBackend",
+    assert backends_and_password_login(tmp_path, CHEXGOLD_LOCAL_LOGIN="0", CHEXGOLD_LDAP_SERVER_URI="ldap://ldap.hospital.org") == ["accounts.lockout.LockoutBackend", "accounts.directory_ldap.LDAPDirectoryBackend",
                                    "accounts.directory_oidc.PermissionsOnlyBackend", "True"]
 
 

@@ -7,9 +7,6 @@ token's signature check and the userinfo call are real HTTP."""
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +19,8 @@ from django.test import Client
 from accounts.models import RoleChange
 from accounts.roles import Role
 from accounts.selectors import active_admin_ids, user_roles
-from tests.conftest import REPO_ROOT, require_service
+from tests.accounts.directory_settings import backends_and_password_login
+from tests.conftest import require_service
 
 pytestmark = pytest.mark.django_db
 
@@ -167,21 +165,10 @@ def test_oidc_urls_404_when_not_configured(settings: Any) -> None:
     assert "Sign in with" not in Client().get("/accounts/login/").content.decode()
 
 
-SETTINGS_CHECK = """
-import django
-django.setup()
-from django.conf import settings
-print(" ".join(settings.AUTHENTICATION_BACKENDS), settings.CHEXGOLD_PASSWORD_LOGIN)
-"""
 
 
 def test_environment_switches_the_backends(tmp_path: Any) -> None:
-    env = dict(os.environ, CHEXGOLD_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="chexgold.settings",
-               CHEXGOLD_LOCAL_LOGIN="0", CHEXGOLD_OIDC_CLIENT_ID="chexgold")
-    done = subprocess.run([sys.executable, "-c", SETTINGS_CHECK], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["accounts.lockout.LockoutBackend", "accounts.directory_oidc.PermissionsOnlyBackend",
+    assert backends_and_password_login(tmp_path, CHEXGOLD_LOCAL_LOGIN="0", CHEXGOLD_OIDC_CLIENT_ID="chexgold") == ["accounts.lockout.LockoutBackend", "accounts.directory_oidc.PermissionsOnlyBackend",
                                    "accounts.directory_oidc.OIDCDirectoryBackend", "False"]
 
 
