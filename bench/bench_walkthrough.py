@@ -1,6 +1,6 @@
 """Timed keyboard-only walkthrough of the review and adjudication pages in Chromium.
 
-    .venv/bin/python bench/bench_walkthrough.py [--reports 7]
+    .venv/bin/python bench/bench_walkthrough.py [--reports 7] [--port N]
 
 Seeds a temporary SQLite database with demo reports (rule labels from the rule
 labeler, an active model whose gate lets it contest the rules, disagreeing on
@@ -16,7 +16,10 @@ measures the interface, page loads and round trips, not a radiologist):
 
 Each report's time runs from its page being ready to the next page being ready
 (the submit, the redirect and the next page's load included). Prints and saves
-bench/results/walkthrough.json with the median seconds and keys per report.
+bench/results/walkthrough.json with the median seconds and keys per report, and
+each scenario's median as a ratio to accept-all's, measured in the same run: the
+one-key read is the floor (a submit and the next page), so the ratio is what the
+scenario's keys add on a shared, noisy machine.
 """
 
 from __future__ import annotations
@@ -156,11 +159,12 @@ def walk(walker: Walker, n: int, steps: list[str] | None, next_key: str | None =
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reports", type=int, default=7, help="reports per scenario")
+    parser.add_argument("--port", type=int, default=0, help="port for runserver (default: any free one)")
     args = parser.parse_args()
     n = args.reports
     var_dir = setup_django()
     seed(n)
-    port = free_port()
+    port = args.port or free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "CHEXGOLD_VAR_DIR": str(var_dir), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     server = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", "--insecure", f"127.0.0.1:{port}"],
@@ -169,6 +173,9 @@ def main() -> None:
     try:
         wait_for_server(base)
         from playwright.sync_api import sync_playwright
+
+        # The ORM checks below run inside sync Playwright's event loop (as in tests/conftest.py).
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -192,11 +199,15 @@ def main() -> None:
         server.wait(timeout=30)
     from labeling.models import Annotation, GoldLabel
 
+    floor = results["accept-all"]["median_seconds"]
     out = {
         "benchmark": "walkthrough",
+        "command": " ".join([".venv/bin/python bench/bench_walkthrough.py", *sys.argv[1:]]),
         "what": "keyboard-only walkthrough in Chromium against manage.py runserver (SQLite), no thinking time;"
                 " seconds per report from page ready to the next page ready",
         "scenarios": results,
+        # The baseline is accept-all of this same run (a submit and the next page, one key).
+        "median_ratio_to_accept_all": {name: round(r["median_seconds"] / floor, 2) for name, r in results.items()},
         # Checks that the keys did what they say: `c` landed on the contested Fracture row.
         "contested_rows_resolved": Annotation.objects.filter(reader__username="reader3", status="submitted",
                                                              labels__Fracture="negative").count(),

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from annotator.models import Reservation
 from annotator.selectors.access import reader_gold_visible
-from annotator.selectors.calibration import calibration_hidden_report_ids
+from annotator.selectors.calibration import calibration_feedback_released, calibration_hidden_report_ids
 from annotator.selectors.flags import unflagged_reports
 from labeling.models import (
     Annotation,
@@ -44,11 +44,17 @@ def report_read_load(*, report_id: int, now: dt.datetime | None = None, exclude_
 def read_is_used(*, annotation: Annotation) -> bool:
     """A submitted read is "used" once its report has gold (any row, current or
     superseded) or has k submitted reads (gold by agreement or sent to
-    adjudication): from then on the reader may not reopen it."""
+    adjudication): from then on the reader may not reopen it.
+
+    A calibration read is used once its period has ended (its feedback is
+    released): its report is gold before it is served, and closing the read at
+    once would tell the reader so."""
+    if annotation.is_calibration:
+        return calibration_feedback_released(annotation=annotation)
     report_id = annotation.report_id
     if GoldLabel.objects.filter(report_id=report_id).exists():
         return True
-    submitted = Annotation.objects.filter(report_id=report_id, status=Annotation.Status.SUBMITTED).count()
+    submitted = Annotation.objects.filter(report_id=report_id, status=Annotation.Status.SUBMITTED, is_calibration=False).count()
     return submitted >= runtime_settings_get().reads_per_report
 
 

@@ -218,7 +218,8 @@ def annotation_reopen(*, reader: User, report: Report, expected_version: int) ->
     minutes = runtime_settings_get().reservation_minutes
     Reservation.objects.update_or_create(
         report=report, reader=reader,
-        defaults={"state": Reservation.State.ACTIVE, "expires_at": timezone.now() + dt.timedelta(minutes=minutes)},
+        defaults={"state": Reservation.State.ACTIVE, "expires_at": timezone.now() + dt.timedelta(minutes=minutes),
+                  "is_calibration": annotation.is_calibration},
     )
     priority_open_recompute(report_id=report.id)
     return annotation

@@ -86,7 +86,11 @@ helpers = initLabelRows(form, {
   extraKeys: {
     s: () => submitForm("skip-form"),
     n: () => submitForm("next-form"),
-    u: () => submitForm("reopen-form"),  // reopen a submitted read (only offered until it is used)
+    u: () => {  // reopen a submitted read (only offered until it is used; once used, say why)
+      const closed = document.getElementById("reopen-closed");
+      if (document.getElementById("reopen-form")) submitForm("reopen-form");
+      else if (closed) status.textContent = closed.textContent;
+    },
     f: () => { if (flagDialog && !data.readOnly) { flagDialog.showModal(); flagDialog.querySelector("input[name=reason]").focus(); } },
   },
 });

@@ -253,3 +253,20 @@ def test_a_draft_finished_after_the_period_ended_gets_feedback(calib, readers, a
     services.calibration_period_start(admin=admin)  # a new period does not hide the earlier read again
     assert selectors.gold_feedback_for_reader(reader=readers[2], report=gold_report) is not None
     assert selectors.calibration_hidden_report_ids(reader=readers[2]) == set()
+
+
+def test_a_calibration_read_reopens_like_a_first_read_until_the_period_ends(calib, readers, admin) -> None:
+    # Its report is gold before it is served: closing the read at once would tell the reader.
+    gold_report, _ = calib
+    services.next_report_assign(reader=readers[2])
+    read = services.annotation_submit(reader=readers[2], report=gold_report, labels=DISAGREE, expected_version=0).annotation
+    assert read is not None and read.is_calibration and not selectors.read_is_used(annotation=read)
+    reopened = services.annotation_reopen(reader=readers[2], report=gold_report, expected_version=read.version)
+    assert Reservation.objects.get(reader=readers[2], report=gold_report).is_calibration  # still takes no place among k
+    again = services.annotation_submit(reader=readers[2], report=gold_report, labels=NORMAL, expected_version=reopened.version)
+    assert again.annotation is not None and again.annotation.is_calibration and again.gold is None
+    assert GoldLabel.objects.filter(report=gold_report).count() == 1
+    services.calibration_period_end(admin=admin)
+    assert selectors.read_is_used(annotation=again.annotation)
+    with pytest.raises(services.ReadUsed):
+        services.annotation_reopen(reader=readers[2], report=gold_report, expected_version=again.annotation.version)

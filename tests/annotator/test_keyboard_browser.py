@@ -180,8 +180,11 @@ def test_adjudicator_keys_and_required_rationale(browser, live_server, kdemo) ->
     assert radio("Edema", "Negative").is_checked()
     page.keyboard.press("Shift+B")
     assert radio("Edema", "Negative").is_checked() and radio("Pleural Effusion", "Uncertain").is_checked()
+    page.keyboard.press("Shift+M")  # every row from the active model (rules where it has no value)
+    assert radio("Edema", "Negative").is_checked() and radio("Fracture", "Positive").is_checked()
     page.keyboard.press("Shift+A")
     assert radio("Edema", "Positive").is_checked() and radio("Pleural Effusion", "Positive").is_checked()
+    assert radio("Fracture", "Blank").is_checked()
 
     assert_tab_reaches(page, "report-text", "obs-no_finding", "obs-support_devices", "rationale", "Save gold labels (Ctrl+Enter)",
                        "help-button")
