@@ -1,7 +1,7 @@
-"""Review-side state: reservations, flags, guidelines, queue priorities, review settings.
+"""Review-side state: re-reads, flags, guidelines, queue priorities, review settings.
 
-The domain rows (reports, annotations, gold) live in `labeling`; this app only
-adds what the review UI needs. Writes go through `annotator.services`, reads
+The domain rows (reports, annotations, gold, reservations, calibration periods)
+live in `labeling`; this app only adds what the review UI needs. Writes go through `annotator.services`, reads
 through `annotator.selectors`.
 """
 
@@ -41,32 +41,6 @@ class ReviewSettings(models.Model):
         ]
 
 
-class Reservation(models.Model):
-    """A report handed to a reader. While `state` is active and `expires_at` is in
-    the future it counts toward the report's k reads. A skipped reservation keeps
-    the report out of that reader's queue."""
-
-    class State(models.TextChoices):
-        ACTIVE = "active", "Active"
-        SKIPPED = "skipped", "Skipped"
-
-    report = models.ForeignKey("labeling.Report", on_delete=models.CASCADE, related_name="reservations")
-    reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reservations")
-    state = models.CharField(max_length=8, choices=State.choices, default=State.ACTIVE)
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
-    # Handed out as a calibration report (never counts toward k; the read it
-    # leads to is an `Annotation` with is_calibration).
-    is_calibration = models.BooleanField(default=False)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["report", "reader"], name="one_reservation_per_reader_per_report")]
-        indexes = [
-            models.Index(fields=["report", "state", "expires_at"]),
-            models.Index(fields=["reader", "state", "expires_at"]),
-        ]
-
-
 class Reread(models.Model):
     """A deliberate second read of a report by the same reader (intra-reader
     reliability). Kept apart from Annotation, which stays one per reader and
@@ -92,19 +66,6 @@ class CalibrationReport(models.Model):
     marked_at = models.DateTimeField(auto_now_add=True)
     # False once an admin takes it out of calibration (its reads stay measured).
     is_active = models.BooleanField(default=True)
-
-
-class CalibrationPeriod(models.Model):
-    """A span in which calibration reports are served. Readers see feedback on
-    their calibration reads only once the period holding them has ended."""
-
-    started_at = models.DateTimeField()
-    ended_at = models.DateTimeField(null=True, blank=True)
-    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-
-    class Meta:
-        ordering = ["-started_at", "-id"]
 
 
 class Flag(models.Model):

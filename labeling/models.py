@@ -336,3 +336,47 @@ class RuntimeSettings(models.Model):
             models.CheckConstraint(condition=Q(reads_per_report__gte=1), name="reads_per_report_at_least_one"),
         ]
 
+
+class Reservation(models.Model):
+    """A report handed to a reader. While `state` is active and `expires_at` is in
+    the future it counts toward the report's k reads. A skipped reservation keeps
+    the report out of that reader's queue. Written by `annotator.services`; it
+    lives here because the feedback release rule (`labeling.selectors`) hides the
+    gold of reports a reader holds, below the layers that may not see `annotator`."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SKIPPED = "skipped", "Skipped"
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="reservations")
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reservations")
+    state = models.CharField(max_length=8, choices=State.choices, default=State.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    # Handed out as a calibration report (never counts toward k; the read it
+    # leads to is an `Annotation` with is_calibration).
+    is_calibration = models.BooleanField(default=False)
+
+    class Meta:
+        db_table = "annotator_reservation"  # moved from `annotator` (state only): the table keeps its name
+        constraints = [models.UniqueConstraint(fields=["report", "reader"], name="one_reservation_per_reader_per_report")]
+        indexes = [
+            models.Index(fields=["report", "state", "expires_at"], name="annotator_r_report__eceb19_idx"),
+            models.Index(fields=["reader", "state", "expires_at"], name="annotator_r_reader__a3277a_idx"),
+        ]
+
+
+class CalibrationPeriod(models.Model):
+    """A span in which calibration reports are served. Readers see feedback on
+    their calibration reads only once the period holding them has ended
+    (`labeling.selectors.annotations_released`, hence here). Started and ended by
+    `annotator.services.calibration`."""
+
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        db_table = "annotator_calibrationperiod"  # moved from `annotator` (state only): the table keeps its name
+        ordering = ["-started_at", "-id"]

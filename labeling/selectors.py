@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from labeling.models import (
+    Annotation,
+    CalibrationPeriod,
     GoldLabel,
     GoldSetMembership,
     GoldSetVersion,
@@ -16,6 +22,7 @@ from labeling.models import (
     MachinePrediction,
     ModelVersion,
     Report,
+    Reservation,
     RuntimeSettings,
 )
 
@@ -165,3 +172,67 @@ def rule_labels_for_training(*, rules_version: str) -> QuerySet[MachinePredictio
         .select_related("report")
         .order_by("report_id")
     )
+
+
+# --- feedback release: THE rule for when a reader may see the gold of their read ------
+def annotations_released(*, now: datetime | None = None) -> QuerySet[Annotation]:
+    """Submitted reads whose gold is released to their own reader: the one release
+    rule behind every page, API, list and figure that could show a reader the gold
+    of a report they read (`annotator.selectors.access`, `quality.statistics`).
+
+    A read is released when its report has current gold AND the reader has since
+    submitted CHEXGOLD_FEEDBACK_AFTER_READS further reads or
+    CHEXGOLD_FEEDBACK_AFTER_HOURS have passed since the submit (never right after
+    it: what a submit leads to, gold by agreement or adjudication, can then not be
+    told apart from a report still waiting, so a second reader cannot learn whether
+    the first agreed). A calibration read besides needs its calibration period to
+    have ended (its report was gold before it was served; reads are begun only
+    while a period is open, so one begun before the open period's start belongs to
+    an ended one). The batch applies to calibration reads too, so that after the
+    period ends they cannot be told from normal reads by their feedback coming early."""
+    now = now or timezone.now()
+    later = (
+        Annotation.objects.filter(
+            reader_id=OuterRef("reader_id"), status=Annotation.Status.SUBMITTED, submitted_at__gt=OuterRef("submitted_at")
+        )
+        .order_by().values("reader_id").annotate(c=Count("id")).values("c")[:1]
+    )
+    open_since_begun = CalibrationPeriod.objects.filter(ended_at__isnull=True, started_at__lte=OuterRef("created_at"))
+    return (
+        Annotation.objects.filter(status=Annotation.Status.SUBMITTED, submitted_at__isnull=False)
+        .filter(Exists(GoldLabel.objects.filter(report_id=OuterRef("report_id"), is_current=True)))
+        .alias(later=Coalesce(Subquery(later, output_field=IntegerField()), Value(0)))
+        .filter(Q(submitted_at__lte=now - timedelta(hours=settings.CHEXGOLD_FEEDBACK_AFTER_HOURS))
+                | Q(later__gte=settings.CHEXGOLD_FEEDBACK_AFTER_READS))
+        .exclude(Q(is_calibration=True) & Q(Exists(open_since_begun)))
+    )
+
+
+def annotations_released_to(*, user: AbstractBaseUser | AnonymousUser, now: datetime | None = None) -> QuerySet[Annotation]:
+    """`user`'s own reads whose gold is released to them (`annotations_released`)."""
+    if getattr(user, "pk", None) is None:
+        return Annotation.objects.none()
+    return annotations_released(now=now).filter(reader_id=user.pk)
+
+
+def report_ids_unreleased_to(
+    *, user: AbstractBaseUser | AnonymousUser, now: datetime | None = None, calibration: bool = True,
+) -> QuerySet[Report, dict[str, int]]:
+    """Reports `user` reads or holds (an annotation of any status, draft included,
+    or an active reservation) whose gold is not released to them
+    (`annotations_released`): everything about these reports' reads and gold must
+    stay out of what `user` is shown. One subquery (rows {"id": ...}), to use as
+    `report_id__in=`; nothing is loaded.
+
+    `calibration=False` leaves out calibration reads and reservations: for
+    figures that never count calibration reads and that showed the calibration
+    report's gold before it was served (statistics); hiding it there on handing it
+    out would itself tell the reader that it was gold, i.e. a calibration report."""
+    if getattr(user, "pk", None) is None:
+        return Report.objects.none().values("id")
+    mine = Annotation.objects.filter(report_id=OuterRef("pk"), reader_id=user.pk)
+    held = Reservation.objects.filter(report_id=OuterRef("pk"), reader_id=user.pk, state=Reservation.State.ACTIVE)
+    if not calibration:
+        mine, held = mine.filter(is_calibration=False), held.filter(is_calibration=False)
+    released = annotations_released_to(user=user, now=now).filter(report_id=OuterRef("pk"))
+    return Report.objects.filter(Q(Exists(mine)) | Q(Exists(held))).exclude(Exists(released)).values("id")

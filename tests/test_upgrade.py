@@ -32,10 +32,11 @@ FIXTURES = REPO_ROOT / "tests" / "fixtures"
 EXPECTED = json.loads((FIXTURES / "pre_layout_expected.json").read_text())
 
 # The moved models and the tables they keep (state-only move: same names as before).
-MOVED = {"rolechange": "api_rolechange", "reportaccess": "labeling_reportaccess", "sessionepoch": "labeling_sessionepoch"}
+MOVED = {"rolechange": "api_rolechange", "reportaccess": "labeling_reportaccess", "sessionepoch": "labeling_sessionepoch",
+         "reservation": "annotator_reservation"}  # annotator -> labeling (labeling 0013)
 # Tables the moved models would have had in their new apps: creating any of them
 # would mean the move touched the database (and left the old rows behind).
-NOT_CREATED = ("accounts_rolechange", "privacy_reportaccess", "privacy_sessionepoch")
+NOT_CREATED = ("accounts_rolechange", "privacy_reportaccess", "privacy_sessionepoch", "labeling_reservation")
 # The one table whose rows the upgrade may rewrite: content types follow the moved
 # models (same id and model, new app label); checked row by row below.
 CONTENT_TYPES = "django_content_type"
@@ -52,7 +53,7 @@ from django.contrib.contenttypes.models import ContentType
 out = {}
 for m in apps.get_models():
     name = m._meta.model_name
-    if name in ("rolechange", "reportaccess", "sessionepoch"):
+    if name in ("rolechange", "reportaccess", "sessionepoch", "reservation"):
         ct = ContentType.objects.get(app_label=m._meta.app_label, model=name)
         out[name] = {"app": m._meta.app_label, "table": m._meta.db_table, "rows": m.objects.count(), "content_type": ct.id}
 obj = LogEntry.objects.get().get_edited_object()

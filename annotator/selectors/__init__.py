@@ -42,7 +42,6 @@ from annotator.selectors.calibration import (  # noqa: F401
     ReaderCalibration,
     calibration_accuracy,
     calibration_candidates_for,
-    calibration_feedback_released,
     calibration_hidden_report_ids,
     calibration_period_open,
     calibration_periods,

@@ -6,18 +6,14 @@ statistic that shows a report or a read to a user asks these functions."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.contrib.auth.models import User
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from accounts.roles import Role
 from accounts.selectors import user_roles
-from annotator.models import Reread, Reservation
-from annotator.selectors.calibration import calibration_feedback_released, calibration_hidden_report_ids
+from annotator.models import Reread
 from annotator.selectors.flags import report_is_flagged
 from annotator.selectors.reports import ReportWithStatus, reports_with_status
 from annotator.selectors.review_settings import review_settings_get
@@ -25,9 +21,10 @@ from labeling.models import (
     Annotation,
     GoldLabel,
     Report,
+    Reservation,
 )
 from labeling.observations import OBSERVATION_NAMES
-from labeling.selectors import runtime_settings_get
+from labeling.selectors import annotations_released_to, report_ids_unreleased_to, runtime_settings_get
 
 
 # --- blinding: what a reader may see ------------------------------------------
@@ -56,59 +53,28 @@ def annotation_visible_get(*, user: User, annotation_id: int) -> Annotation | No
 
 
 def gold_feedback_due(*, reader: User, annotation: Annotation, now: datetime | None = None) -> bool:
-    """THE batching rule for a reader's feedback against gold: never right after a
-    submit. Feedback on `annotation` (submitted by `reader`) is due only once the
-    reader has submitted CHEXGOLD_FEEDBACK_AFTER_READS further reads, or
-    CHEXGOLD_FEEDBACK_AFTER_HOURS have passed since the submit. So what a submit
-    leads to (gold by agreement or adjudication) can never be told apart, on the
-    next page, from a report still waiting: a second reader cannot learn whether
-    the first agreed."""
-    if annotation.reader_id != reader.id or annotation.status != Annotation.Status.SUBMITTED or annotation.submitted_at is None:
+    """Whether `reader` may see the gold of their own read `annotation` now: the
+    release rule `labeling.selectors.annotations_released` (gold, then in batches:
+    CHEXGOLD_FEEDBACK_AFTER_READS further reads or CHEXGOLD_FEEDBACK_AFTER_HOURS
+    after the submit, never right after it; a calibration read also only once its
+    period has ended) for one read. False for anyone else's read."""
+    if annotation.reader_id != reader.id:
         return False
-    now = now or timezone.now()
-    if now - annotation.submitted_at >= timedelta(hours=settings.CHEXGOLD_FEEDBACK_AFTER_HOURS):
-        return True
-    later = Annotation.objects.filter(
-        reader=reader, status=Annotation.Status.SUBMITTED, submitted_at__gt=annotation.submitted_at
-    ).count()
-    return later >= settings.CHEXGOLD_FEEDBACK_AFTER_READS
+    return annotations_released_to(user=reader, now=now).filter(id=annotation.id).exists()
 
 
 def reader_gold_visible(*, reader: User, now: datetime | None = None) -> Exists:
-    """`gold_feedback_due` as a report filter (OuterRef("pk")): the report has
-    current gold and `reader`'s submitted read of it is due for feedback. Lists
-    and counts shown to a reader use this in place of "has gold"."""
-    now = now or timezone.now()
-    later = (
-        Annotation.objects.filter(reader=reader, status=Annotation.Status.SUBMITTED, submitted_at__gt=OuterRef("submitted_at"))
-        .order_by().values("reader_id").annotate(c=Count("id")).values("c")[:1]
-    )
-    # A normal read: due after N more reads or the next day. A calibration read: once its
-    # period has ended (calibration_feedback_released), as in gold_feedback_for_reader.
-    calibration_hidden = calibration_hidden_report_ids(reader=reader)
-    due = (
-        Annotation.objects.filter(report_id=OuterRef(OuterRef("pk")), reader=reader, status=Annotation.Status.SUBMITTED)
-        .annotate(later=Coalesce(Subquery(later, output_field=IntegerField()), Value(0)))
-        .filter(
-            (Q(is_calibration=False)
-             & (Q(submitted_at__lte=now - timedelta(hours=settings.CHEXGOLD_FEEDBACK_AFTER_HOURS))
-                | Q(later__gte=settings.CHEXGOLD_FEEDBACK_AFTER_READS)))
-            | (Q(is_calibration=True) & ~Q(report_id__in=calibration_hidden))
-        )
-    )
-    return Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True).filter(Exists(due)))
+    """The release rule as a report filter (OuterRef("pk")): `reader`'s read of
+    the report is released (`labeling.selectors.annotations_released`: the report
+    is gold and feedback is due). Lists and counts shown to a reader use this in
+    place of "has gold". One correlated subquery; nothing is loaded."""
+    return Exists(annotations_released_to(user=reader, now=now).filter(report_id=OuterRef("pk")))
 
 
 def gold_feedback_for_reader(*, reader: User, report: Report, now: datetime | None = None) -> GoldLabel | None:
-    """The current gold labels, only once the report is gold, `reader` submitted a
-    read and feedback on it is due (`gold_feedback_due`)."""
-    annotation = Annotation.objects.filter(report=report, reader=reader, status=Annotation.Status.SUBMITTED).first()
-    if annotation is None:
-        return None
-    # A calibration read: only once its calibration period has ended; any other read: when feedback is due.
-    released = (calibration_feedback_released(annotation=annotation) if annotation.is_calibration
-                else gold_feedback_due(reader=reader, annotation=annotation, now=now))
-    if not released:
+    """The current gold labels, only once `reader`'s read of the report is
+    released to them (`gold_feedback_due`)."""
+    if not annotations_released_to(user=reader, now=now).filter(report=report).exists():
         return None
     return GoldLabel.objects.filter(report=report, is_current=True).first()
 
@@ -150,8 +116,9 @@ def reports_visible(*, user: User, roles: frozenset[Role]) -> QuerySet[ReportWit
     reader only reports reserved for them or read by them, never flagged ones."""
     if roles & {Role.ADMIN, Role.ADJUDICATOR}:
         return reports_with_status().order_by("id")
-    # A reader's calibration report shows as in review until its period ends.
-    qs = reports_with_status(gold_hidden=calibration_hidden_report_ids(reader=user))
+    # A reader's report shows as in review, never gold, until its gold is released
+    # to them (a calibration report too: to them it looks like any other).
+    qs = reports_with_status(gold_hidden=report_ids_unreleased_to(user=user))
     if Role.READER in roles:
         mine = Exists(
             Reservation.objects.filter(report_id=OuterRef("pk"), reader=user, state=Reservation.State.ACTIVE)
@@ -238,17 +205,11 @@ def reads_visible_to(*, user: User, report: Report) -> bool:
     return adjudication_access(user=user, report=report).allowed
 
 
-def report_ids_hidden_from(*, user: User) -> QuerySet[Report, object]:  # rows are {"id": ...}
-    """Reports whose reads `user` must not see in any list (audit history,
-    statistics): the ones they read or hold that are not gold yet, or that are
-    their calibration reports whose period has not ended."""
-    gold = Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True))
-    calibrating = calibration_hidden_report_ids(reader=user)
-    return (
-        Report.objects.filter(_involved(user))
-        .exclude(Q(gold) & ~Q(id__in=calibrating) if calibrating else gold)
-        .values("id")
-    )
+def report_ids_hidden_from(*, user: User) -> QuerySet[Report, dict[str, int]]:  # rows are {"id": ...}
+    """Reports whose reads `user` must not see in any list (audit history): the
+    ones they read or hold whose gold is not released to them
+    (`labeling.selectors.report_ids_unreleased_to`, the one release rule)."""
+    return report_ids_unreleased_to(user=user)
 
 
 # --- identifiers: what of a report besides its id and text a user may see --------

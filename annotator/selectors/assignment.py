@@ -10,17 +10,16 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet,
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from annotator.models import Reservation
 from annotator.selectors.access import reader_gold_visible
-from annotator.selectors.calibration import calibration_feedback_released, calibration_hidden_report_ids
 from annotator.selectors.flags import unflagged_reports
 from labeling.models import (
     Annotation,
     GoldLabel,
     Report,
+    Reservation,
     RuntimeSettings,
 )
-from labeling.selectors import runtime_settings_get
+from labeling.selectors import annotations_released, runtime_settings_get
 
 
 # --- assignment ----------------------------------------------------------------
@@ -46,11 +45,12 @@ def read_is_used(*, annotation: Annotation) -> bool:
     superseded) or has k submitted reads (gold by agreement or sent to
     adjudication): from then on the reader may not reopen it.
 
-    A calibration read is used once its period has ended (its feedback is
-    released): its report is gold before it is served, and closing the read at
-    once would tell the reader so."""
+    A calibration read is used once its gold is released to its reader (the
+    period has ended and feedback is due, `labeling.selectors.annotations_released`):
+    its report is gold before it is served, and closing the read at once would
+    tell the reader so."""
     if annotation.is_calibration:
-        return calibration_feedback_released(annotation=annotation)
+        return annotations_released().filter(id=annotation.id).exists()
     report_id = annotation.report_id
     if GoldLabel.objects.filter(report_id=report_id).exists():
         return True
@@ -139,12 +139,12 @@ def reader_queue_summary(*, reader: User, recent: int = 10) -> QueueSummary:
     rows = list(
         done.order_by("-submitted_at").values("report_id", "report__external_id", "submitted_at")[:recent]
     )
-    # "Gold" only where feedback is due (access.gold_feedback_due): never right after a submit.
+    # "Gold" only where the read is released (access.gold_feedback_due): never right after a submit,
+    # a calibration report not before its period ends (to the reader it looks like any other).
     gold_ids = set(
         Report.objects.filter(id__in=[r["report_id"] for r in rows]).filter(reader_gold_visible(reader=reader, now=now))
         .values_list("id", flat=True)
     )
-    gold_ids -= calibration_hidden_report_ids(reader=reader)  # a calibration report looks like any other until its period ends
     recent_rows: list[dict[str, object]] = [{**r, "is_gold": r["report_id"] in gold_ids} for r in rows]
     return QueueSummary(
         assigned=assigned,

@@ -11,11 +11,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import User
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
-from annotator.models import CalibrationPeriod, CalibrationReport, Reservation
-from labeling.models import Annotation, GoldLabel
+from annotator.models import CalibrationReport
+from labeling.models import Annotation, CalibrationPeriod, GoldLabel, Report, Reservation
 from labeling.observations import OBSERVATION_NAMES
+from labeling.selectors import report_ids_unreleased_to
 
 # Reads further apart than this start a new reading session (fatigue is accuracy
 # by hour since the session began).
@@ -55,28 +56,16 @@ def reader_calibrates(*, reader: User, report_id: int) -> bool:
     )
 
 
-def _unreleased_q() -> Q:
-    """Calibration reads (Annotation filter) begun in the period that is still
-    open: their gold is not shown to their reader until it ends. Reads are begun
-    only while a period is open, so every other calibration read is released."""
-    open_since = CalibrationPeriod.objects.filter(ended_at__isnull=True, started_at__lte=OuterRef("created_at"))
-    return Q(is_calibration=True) & (Q(submitted_at__isnull=True) | Q(Exists(open_since)))
-
-
 def calibration_hidden_report_ids(*, reader: User) -> set[int]:
-    """Reports of `reader`'s calibration reads whose gold must not be shown to
-    them yet (held, in draft, or begun in the period still open)."""
-    unreleased = Annotation.objects.filter(reader=reader).filter(_unreleased_q()).values_list("report_id", flat=True)
-    held = Reservation.objects.filter(reader=reader, is_calibration=True).values_list("report_id", flat=True)
-    return set(unreleased) | set(held)
-
-
-def calibration_feedback_released(*, annotation: Annotation) -> bool:
-    """A normal read: always True. A calibration read: True once submitted and
-    the period it was begun in has ended."""
-    if not annotation.is_calibration:
-        return True
-    return not Annotation.objects.filter(id=annotation.id).filter(_unreleased_q()).exists()
+    """Reports of `reader`'s calibration reads and reservations whose gold must not
+    be shown to them yet (held, in draft, begun in the period still open, or not
+    yet due): the release rule `labeling.selectors.report_ids_unreleased_to`
+    narrowed to calibration reports (for admins' checks and tests; pages and APIs
+    use the rule itself)."""
+    mine = Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=reader, is_calibration=True)) | Exists(
+        Reservation.objects.filter(report_id=OuterRef("pk"), reader=reader, is_calibration=True)
+    )
+    return set(Report.objects.filter(id__in=report_ids_unreleased_to(user=reader)).filter(mine).values_list("id", flat=True))
 
 
 # --- accuracy ------------------------------------------------------------------------

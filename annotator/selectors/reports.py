@@ -11,8 +11,7 @@ from django.db.models.expressions import Combinable
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
-from annotator.models import Reservation
-from labeling.models import Annotation, GoldLabel, MachinePrediction, Report
+from labeling.models import Annotation, GoldLabel, MachinePrediction, Report, Reservation
 from labeling.observations import OBSERVATION_NAMES
 from labeling.selectors import active_model_version_get, latest_rules_version
 
@@ -31,16 +30,17 @@ class _StatusAnnotations(TypedDict):
 ReportWithStatus: TypeAlias = "WithAnnotations[Report, _StatusAnnotations]"  # a Report from `reports_with_status`
 
 
-def reports_with_status(*, gold_hidden: set[int] | frozenset[int] = frozenset()) -> QuerySet[ReportWithStatus]:
-    """Reports with their status. `gold_hidden`: reports shown as in review
-    although gold (a reader's calibration reports, `access.reports_visible`)."""
+def reports_with_status(*, gold_hidden: QuerySet[Report, dict[str, int]] | None = None) -> QuerySet[ReportWithStatus]:
+    """Reports with their status. `gold_hidden` (a subquery of {"id": ...} rows):
+    reports shown as in review although gold (a reader's reports whose gold is not
+    released to them, `access.reports_visible`)."""
     now = timezone.now()
     gold = GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True)
     # Calibration reads and reservations are not reads of the work (progress).
     reads: Q | Combinable = Exists(Annotation.objects.filter(report_id=OuterRef("pk"), is_calibration=False)) | Exists(
         Reservation.objects.filter(report_id=OuterRef("pk"), state=Reservation.State.ACTIVE, expires_at__gt=now, is_calibration=False)
     )
-    if gold_hidden:
+    if gold_hidden is not None:
         gold = gold.exclude(report_id__in=gold_hidden)
         reads = reads | Exists(Report.objects.filter(pk=OuterRef("pk"), pk__in=gold_hidden))
     return Report.objects.annotate(

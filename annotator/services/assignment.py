@@ -15,9 +15,9 @@ from accounts.roles import Role
 from accounts.selectors import user_roles
 from annotator import selectors
 from annotator.errors import NotAllowed
-from annotator.models import ReportPriority, Reservation
+from annotator.models import ReportPriority
 from annotator.services.calibration import calibration_next_assign
-from labeling.models import Annotation, GoldLabel, MachinePrediction, Report, RuntimeSettings
+from labeling.models import Annotation, GoldLabel, MachinePrediction, Report, Reservation, RuntimeSettings
 from labeling.observations import OBSERVATION_NAMES
 from labeling.selectors import active_model_version_get, latest_rules_version, runtime_settings_get
 

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from annotator import selectors
 from annotator.errors import ReviewError
-from annotator.models import CalibrationPeriod, CalibrationReport, Reservation, ReviewSettings
-from labeling.models import GoldLabel, Report
+from annotator.models import CalibrationReport, ReviewSettings
+from labeling.models import CalibrationPeriod, GoldLabel, Report, Reservation
 
 
 def calibration_report_mark(*, report: Report, admin: User) -> CalibrationReport:

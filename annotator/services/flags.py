@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from annotator import selectors
 from annotator.errors import ReviewError
-from annotator.models import Flag, Reservation
+from annotator.models import Flag
 from annotator.services.assignment import priority_open_recompute
-from labeling.models import Report
+from labeling.models import Report, Reservation
 from labeling.services.flags import report_flagged_set
 
 

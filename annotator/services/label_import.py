@@ -34,14 +34,13 @@ from django.utils import timezone
 from accounts.services import reader_account_check, reader_account_get_or_create
 from annotator import selectors
 from annotator.errors import LabelImportInvalid, ReviewError
-from annotator.models import Reservation
 from annotator.services.assignment import priority_open_recompute
 from annotator.services.base import report_lock
 from annotator.services.gold import gold_import, gold_set_version_freeze, report_gold_by_agreement_try
 from labeling.label_files import KEY_ID, ZERO_MEANS, LabelFile, LabelRow, label_file_read
 from labeling.label_studio import FORMAT as LABEL_STUDIO
 from labeling.label_studio import label_studio_file_read
-from labeling.models import Annotation, GoldSetVersion, LabelImport
+from labeling.models import Annotation, GoldSetVersion, LabelImport, Reservation
 from labeling.observations import OBSERVATION_NAMES, LabelDict
 from labeling.report_files import RowError, text_sha256
 from labeling.selectors import (

@@ -13,11 +13,10 @@ from django.utils import timezone
 from annotator import selectors
 from annotator.consistency import ConsistencyWarning, consistency_warnings
 from annotator.errors import NoCapacity, NotAllowed, ReadUsed, ReviewError, StaleVersion
-from annotator.models import Reservation
 from annotator.services.assignment import priority_open_recompute
 from annotator.services.base import MAX_TIME_SPENT_SECONDS, full_labels, report_lock
 from annotator.services.gold import report_gold_by_agreement_try
-from labeling.models import Annotation, GoldLabel, Report
+from labeling.models import Annotation, GoldLabel, Report, Reservation
 from labeling.observations import labels_from_mapping
 from labeling.selectors import runtime_settings_get
 

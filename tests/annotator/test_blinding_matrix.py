@@ -155,7 +155,7 @@ def test_rule_holds_for_every_role_state_and_way_in(state, who, involved, make_u
         assert response.status_code == 403, url
 
 
-def test_admin_who_reads_sees_no_other_reads_in_the_audit_history(make_user, make_reports, settings_row):  # type: ignore[no-untyped-def]
+def test_admin_who_reads_sees_no_other_reads_in_the_audit_history(make_user, make_reports, settings_row, settings):  # type: ignore[no-untyped-def]
     boss = make_user("boss", "admin", "reader")
     other = make_user("xavier", "reader")
     (report,) = make_reports(1)
@@ -170,7 +170,10 @@ def test_admin_who_reads_sees_no_other_reads_in_the_audit_history(make_user, mak
     services.annotation_draft_save(reader=boss, report=report, labels=X_LABELS, expected_version=0)
     services.annotation_submit(reader=boss, report=report, labels=X_LABELS, expected_version=1, override_warnings=True)
     assert GoldLabel.objects.filter(report=report, is_current=True).exists()  # gold by agreement
-    assert len(client.get("/api/audit/?kind=annotation").json()["results"]) > 0  # gold now: the history is open
+    # Not right after the submit (that would tell whether xavier agreed): once the gold is released to the admin.
+    assert client.get("/api/audit/?kind=annotation").json()["results"] == []
+    settings.CHEXGOLD_FEEDBACK_AFTER_HOURS = 0  # feedback due at once (labeling.selectors.annotations_released)
+    assert len(client.get("/api/audit/?kind=annotation").json()["results"]) > 0  # released now: the history is open
 
 
 def test_readers_get_study_metadata_only_when_an_admin_allows(make_user, make_reports, settings_row):  # type: ignore[no-untyped-def]

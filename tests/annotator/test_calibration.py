@@ -12,8 +12,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from annotator import selectors, services
-from annotator.models import Reservation
-from labeling.models import Annotation, GoldLabel
+from labeling.models import Annotation, GoldLabel, Reservation
 from labeling.services.exports import gold_label_set_export
 from quality.statistics import StatisticsQuery, _read_rows, prefill_acceptance, statistics_for_user
 from tests.annotator.conftest import NORMAL
@@ -169,7 +168,8 @@ def test_review_pages_look_the_same(client, calib, readers) -> None:  # type: ig
     assert "calibration" not in page_c.content.decode().lower()
 
 
-def test_feedback_only_after_the_period_ends(calib, readers, admin) -> None:
+def test_feedback_only_after_the_period_ends(calib, readers, admin, settings) -> None:
+    settings.CHEXGOLD_FEEDBACK_AFTER_HOURS = 0  # the batch rule holds at once: only the period keeps it back
     gold_report, _ = calib
     services.next_report_assign(reader=readers[2])
     services.annotation_submit(reader=readers[2], report=gold_report, labels=DISAGREE, expected_version=0)
@@ -241,7 +241,8 @@ def test_admin_api_and_page(client, settings_row, admin, readers, make_reports) 
 
 
 @pytest.mark.both_backends
-def test_a_draft_finished_after_the_period_ended_gets_feedback(calib, readers, admin) -> None:
+def test_a_draft_finished_after_the_period_ended_gets_feedback(calib, readers, admin, settings) -> None:
+    settings.CHEXGOLD_FEEDBACK_AFTER_HOURS = 0  # the batch rule holds at once: only the period keeps it back
     gold_report, _ = calib
     services.next_report_assign(reader=readers[2])
     draft = services.annotation_draft_save(reader=readers[2], report=gold_report, labels=NORMAL, expected_version=0)
@@ -255,8 +256,9 @@ def test_a_draft_finished_after_the_period_ended_gets_feedback(calib, readers, a
     assert selectors.calibration_hidden_report_ids(reader=readers[2]) == set()
 
 
-def test_a_calibration_read_reopens_like_a_first_read_until_the_period_ends(calib, readers, admin) -> None:
+def test_a_calibration_read_reopens_like_a_first_read_until_the_period_ends(calib, readers, admin, settings) -> None:
     # Its report is gold before it is served: closing the read at once would tell the reader.
+    settings.CHEXGOLD_FEEDBACK_AFTER_HOURS = 0  # the batch rule holds at once: only the period keeps it back
     gold_report, _ = calib
     services.next_report_assign(reader=readers[2])
     read = services.annotation_submit(reader=readers[2], report=gold_report, labels=DISAGREE, expected_version=0).annotation

@@ -13,8 +13,7 @@ import pytest
 from django.db import connection
 
 from annotator import services
-from annotator.models import Reservation
-from labeling.models import GoldLabel, Report, RuntimeSettings
+from labeling.models import GoldLabel, Report, Reservation, RuntimeSettings
 from labeling.selectors import runtime_settings_get
 from tests.factories import ReportFactory, labels
 

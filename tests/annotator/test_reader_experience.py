@@ -11,8 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from annotator import selectors, services
-from annotator.models import Reservation
-from labeling.models import Annotation, GoldLabel
+from labeling.models import Annotation, GoldLabel, Reservation
 from tests.annotator.conftest import NORMAL
 from tests.factories import labels
 

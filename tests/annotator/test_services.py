@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from annotator import selectors, services
-from annotator.models import Flag, Reservation
-from labeling.models import Annotation, GoldLabel, Report, RuntimeSettings
+from annotator.models import Flag
+from labeling.models import Annotation, GoldLabel, Report, Reservation, RuntimeSettings
 from labeling.selectors import runtime_settings_get
 from labeling.splits import gold_split_for
 from tests.annotator.conftest import NORMAL

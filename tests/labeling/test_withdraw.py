@@ -10,11 +10,10 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from annotator.models import Reservation
 from annotator.services import gold_set_version_freeze, import_batch_withdraw, next_report_assign
 from api.errors import NotFound
 from labeling.audit import AuditLog
-from labeling.models import GoldLabel, GoldSetMembership, GoldSetVersion, ImportBatch, MachinePrediction, Report
+from labeling.models import GoldLabel, GoldSetMembership, GoldSetVersion, ImportBatch, MachinePrediction, Report, Reservation
 from labeling.selectors import gold_labels_for_export, predictions_for_export
 from labeling.services.withdraw import ImportWithdrawError
 from ml_worker.models import TrainingRun
