@@ -8,7 +8,12 @@ and shapes the plain-dict result that the dashboard, the CSV export, the
 - ``statistics_get(mapping=, gold_version=, split=)``: every figure, cached.
 - ``statistics_for_user(user=, ...)``: the same, filtered by role. The ONE place
   where per-reader named figures are filtered: adjudicators and admins see every
-  reader; a reader sees only their own row and no pairwise figures.
+  reader; a reader sees only their own row and no pairwise figures. Every figure
+  a user sees leaves out the reports whose gold is not released to them
+  (``labeling.selectors.report_ids_unreleased_to``: reports they read or hold,
+  until their gold is released in a feedback batch), so nothing they are shown
+  moves when another reader's read of such a report makes it gold or sends it to
+  adjudication.
 - ``statistics_tables(stats=)``: the tables the page shows and exports as CSV.
 
 Scope. Figures against gold use the gold reports of the chosen gold-set version
@@ -20,7 +25,9 @@ or a split it uses the reads of the reports in that scope.
 
 Caching. Results are cached (Django cache alias "statistics" if configured,
 else a file cache under VAR_DIR, shared by all web processes) under a key of
-(mapping, gold version, split, resamples, seed, data stamp). The data stamp
+(mapping, gold version, split, read basis, hidden reports' digest, resamples,
+seed, data stamp); users with nothing hidden (adjudicators and admins who do
+not read) share one entry. The data stamp
 changes whenever annotations, gold labels, gold-set versions, predictions,
 model versions or flags change (counts, latest ids, latest history ids), so
 nothing has to remember to invalidate. The page may serve figures up to two
@@ -49,6 +56,7 @@ from accounts.selectors import user_roles
 from api.errors import DomainError
 from labeling.models import Annotation, GoldLabel, GoldSetMembership, GoldSetVersion, MachinePrediction, ModelVersion, Report
 from labeling.observations import OBSERVATION_NAMES
+from labeling.selectors import report_ids_unreleased_to
 from quality import agreement
 from quality.metrics import MAPPINGS, MISSING, Bootstrap, label_codes, label_mapping_get, scores_against_reference
 
@@ -80,6 +88,17 @@ class StatisticsQuery:
     # Which reads the agreement between readers is computed on: "all" submitted
     # reads, or "settled" ones (of gold reports only; see statistics_for_user).
     reads: str = "all"
+    # Reports left out of every figure (reads, gold, labelers, pre-fill): those
+    # whose gold is not released to the user the figures are for
+    # (`statistics_for_user`). Part of the cache key as a digest.
+    hidden_report_ids: frozenset[int] = frozenset()
+
+    @property
+    def hidden_digest(self) -> str:
+        """A short digest of `hidden_report_ids` for the cache key ("-" when none)."""
+        if not self.hidden_report_ids:
+            return "-"
+        return hashlib.sha256(",".join(map(str, sorted(self.hidden_report_ids))).encode()).hexdigest()[:16]
 
     def __post_init__(self) -> None:
         if self.reads not in READ_BASES:
@@ -129,7 +148,7 @@ def statistics_data_stamp() -> str:
 def _cache_key(query: StatisticsQuery, stamp: str) -> str:
     gold = hashlib.sha256(query.gold_version.encode()).hexdigest()[:12]
     return (f"chexgold:statistics:v{SCHEMA_VERSION}:{query.mapping}:{gold}:{query.split}:{query.reads}:"
-            f"{query.n_resamples}:{query.seed}:{stamp}")
+            f"{query.hidden_digest}:{query.n_resamples}:{query.seed}:{stamp}")
 
 
 def statistics_cache_clear() -> None:
@@ -140,15 +159,18 @@ def statistics_cache_clear() -> None:
 
 
 def _gold_rows(query: StatisticsQuery) -> list[tuple[int, dict[str, str]]]:
+    hidden = query.hidden_report_ids
     if query.gold_version == CURRENT_GOLD:
         qs = GoldLabel.objects.filter(is_current=True, report__is_flagged=False, report__is_withdrawn=False)
         if query.split != "all":
             qs = qs.filter(report__gold_split=query.split)
-        return list(qs.order_by("report_id").values_list("report_id", "labels"))
-    ms = GoldSetMembership.objects.filter(version__name=query.gold_version)
-    if query.split != "all":
-        ms = ms.filter(report__gold_split=query.split)
-    return list(ms.order_by("report_id").values_list("report_id", "gold_label__labels"))
+        rows = qs.order_by("report_id").values_list("report_id", "labels")
+    else:
+        ms = GoldSetMembership.objects.filter(version__name=query.gold_version)
+        if query.split != "all":
+            ms = ms.filter(report__gold_split=query.split)
+        rows = ms.order_by("report_id").values_list("report_id", "gold_label__labels")
+    return [(rid, labels) for rid, labels in rows if rid not in hidden]
 
 
 def _gold_report_ids_subquery(query: StatisticsQuery) -> Any:
@@ -163,12 +185,17 @@ def _gold_report_ids_subquery(query: StatisticsQuery) -> Any:
     return ms.values("report_id")
 
 
+def _without_hidden(qs: Any, query: StatisticsQuery) -> Any:
+    """`qs` (rows with a report_id) less the reports hidden from the user the figures are for."""
+    return qs.exclude(report_id__in=sorted(query.hidden_report_ids)) if query.hidden_report_ids else qs
+
+
 def _submitted_reads(query: StatisticsQuery) -> Any:
     # Calibration reads are measurements of readers, not reads of the work: never in agreement, acceptance or progress.
     qs = Annotation.objects.filter(status=Annotation.Status.SUBMITTED, report__is_flagged=False, report__is_withdrawn=False, is_calibration=False)
     if query.reads == "settled" or not (query.gold_version == CURRENT_GOLD and query.split == "all"):
         qs = qs.filter(report_id__in=_gold_report_ids_subquery(query))
-    return qs
+    return _without_hidden(qs, query)
 
 
 def _read_rows(query: StatisticsQuery) -> list[tuple[int, int, dict[str, str]]]:
@@ -215,7 +242,7 @@ class _Labeler:
 def _labelers(query: StatisticsQuery) -> list[_Labeler]:
     models = {m.name: m for m in ModelVersion.objects.all()}
     found: dict[tuple[str, str], _Labeler] = {}
-    preds = MachinePrediction.objects.filter(report_id__in=_gold_report_ids_subquery(query)).values_list(
+    preds = _without_hidden(MachinePrediction.objects.filter(report_id__in=_gold_report_ids_subquery(query)), query).values_list(
         "report_id", "source", "source_version", "labels"
     )
     for report_id, source, version, labels in preds.iterator(chunk_size=5000):
@@ -337,6 +364,7 @@ def statistics_compute(*, query: StatisticsQuery) -> dict[str, Any]:
 def statistics_get(
     *, mapping: str = "full", gold_version: str = CURRENT_GOLD, split: str = "all",
     n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED, max_stale_seconds: float = 0, reads: str = "all",
+    hidden_report_ids: frozenset[int] = frozenset(),
 ) -> dict[str, Any]:
     """Every figure (unfiltered), from the cache when the data has not changed since it was computed.
 
@@ -346,10 +374,14 @@ def statistics_get(
     submitted read, and the dashboard should not recompute on every view. 0 (the
     default) always returns figures of the current data.
 
+    ``hidden_report_ids``: reports left out of every figure (see
+    ``statistics_for_user``); part of the cache key as a digest.
+
     Raises StatisticsQueryInvalid for an unknown mapping, split or gold-set version.
     Callers that show figures to a user must go through ``statistics_for_user``.
     """
-    query = StatisticsQuery(mapping=mapping, gold_version=gold_version, split=split, n_resamples=n_resamples, seed=seed, reads=reads)
+    query = StatisticsQuery(mapping=mapping, gold_version=gold_version, split=split, n_resamples=n_resamples, seed=seed, reads=reads,
+                            hidden_report_ids=frozenset(hidden_report_ids))
     stamp = statistics_data_stamp()
     key = _cache_key(query, stamp)
     latest_key = _cache_key(query, "latest")
@@ -380,7 +412,9 @@ def statistics_read_basis_for(*, user: AbstractBaseUser | AnonymousUser) -> str 
 def statistics_visible_to(*, user: AbstractBaseUser | AnonymousUser, stats: dict[str, Any]) -> dict[str, Any]:
     """Filter the figures by role. THE access rule for statistics, so that a
     reader who compares any figure before and after one report changes (before
-    that report is gold) learns nothing about another reader's labels:
+    that report's gold is released to them) learns nothing about another
+    reader's labels. `stats` must have been computed without the reports whose
+    gold is not released to `user` (`statistics_for_user` does that); then:
 
     - readers (without another role): their own figures against gold only (gold
       reports, whose labels they are shown anyway), and the labelers against
@@ -389,7 +423,8 @@ def statistics_visible_to(*, user: AbstractBaseUser | AnonymousUser, stats: dict
       agreement between readers;
     - adjudicators and admins who also read: the same, but computed on settled
       reads only (reads of gold reports; `statistics_for_user` asks for
-      `reads="settled"`), so the reports they are reading do not move any figure.
+      `reads="settled"`), so a report moves no agreement figure before it is gold
+      (nor, being left out until released, before its gold is released to them).
     """
     basis = statistics_read_basis_for(user=user)
     if basis is not None:
@@ -416,8 +451,20 @@ def statistics_for_user(
     Raises StatisticsQueryInvalid for an unknown mapping, split or gold-set version (the API answers 400).
     """
     basis = statistics_read_basis_for(user=user) or "settled"
-    stats = statistics_get(mapping=mapping, gold_version=gold_version, split=split, max_stale_seconds=max_stale_seconds, reads=basis)
+    stats = statistics_get(mapping=mapping, gold_version=gold_version, split=split, max_stale_seconds=max_stale_seconds, reads=basis,
+                           hidden_report_ids=statistics_hidden_report_ids_for(user=user))
     return statistics_visible_to(user=user, stats=stats)
+
+
+def statistics_hidden_report_ids_for(*, user: AbstractBaseUser | AnonymousUser) -> frozenset[int]:
+    """Reports left out of every figure `user` is shown: the ones they read or
+    hold whose gold is not released to them (`labeling.selectors.report_ids_unreleased_to`,
+    the one release rule; empty for adjudicators and admins who do not read).
+
+    Calibration reads and reservations are not counted here: calibration reads
+    are in no figure, and a calibration report's gold was in the figures before it
+    was served, so hiding it on handing it out would tell the reader it is one."""
+    return frozenset(report_ids_unreleased_to(user=user, calibration=False).values_list("id", flat=True))
 
 
 def statistics_choices() -> dict[str, Any]:

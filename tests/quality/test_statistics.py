@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 from sklearn.metrics import cohen_kappa_score, f1_score
 
 from labeling.models import Annotation, GoldSetMembership, GoldSetVersion, Report
@@ -20,6 +22,8 @@ from tests.factories import AnnotationFactory, GoldLabelFactory, ModelVersionFac
 pytestmark = pytest.mark.django_db
 EFF = "Pleural Effusion"
 RESAMPLES = 200  # keep the tests fast; the page uses 1000
+# Reads submitted two days ago: their gold is released to their readers (feedback batches, labeling.selectors).
+READ_AT = timezone.now() - dt.timedelta(days=2)
 
 
 @pytest.fixture(autouse=True)
@@ -49,9 +53,10 @@ def session(make_user):  # type: ignore[no-untyped-def]
     for i in range(8):
         report = ReportFactory(gold_split="validation" if i < 4 else "train")
         reports.append(report)
-        AnnotationFactory(report=report, reader=users["ann"], labels=labels(pleural_effusion=R1[i]), status="submitted")
+        AnnotationFactory(report=report, reader=users["ann"], labels=labels(pleural_effusion=R1[i]), status="submitted",
+                          submitted_at=READ_AT)
         AnnotationFactory(report=report, reader=users["bob"], labels=labels(pleural_effusion=R2[i], edema="positive" if i % 2 else "blank"),
-                          status="submitted")
+                          status="submitted", submitted_at=READ_AT)
         GoldLabelFactory(report=report, labels=labels(pleural_effusion=GOLD[i]))
         RulePredictionFactory(report=report, source_version="1.1", labels=labels(pleural_effusion=RULES[i]))
         for mv, values in ((v1, R2), (v2, GOLD)):
@@ -59,8 +64,10 @@ def session(make_user):  # type: ignore[no-untyped-def]
                                   labels=labels(pleural_effusion=values[i]))
     # A read of a report without gold (waiting for adjudication) counts for agreement only.
     pending = ReportFactory()
-    AnnotationFactory(report=pending, reader=users["ann"], labels=labels(pleural_effusion="positive"), status="submitted")
-    AnnotationFactory(report=pending, reader=users["bob"], labels=labels(pleural_effusion="negative"), status="submitted")
+    AnnotationFactory(report=pending, reader=users["ann"], labels=labels(pleural_effusion="positive"), status="submitted",
+                      submitted_at=READ_AT)
+    AnnotationFactory(report=pending, reader=users["bob"], labels=labels(pleural_effusion="negative"), status="submitted",
+                      submitted_at=READ_AT)
     # Drafts never count.
     AnnotationFactory(report=ReportFactory(), reader=users["cat"], labels=labels(pleural_effusion="positive"))
     return users

@@ -5,9 +5,11 @@ Saves docs/screenshots/statistics*.png (referenced in README).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
+from django.utils import timezone
 from sklearn.metrics import cohen_kappa_score, f1_score
 
 from tests.conftest import screenshot_dir
@@ -46,7 +48,8 @@ def labelled(transactional_db, make_user):  # type: ignore[no-untyped-def]
     for i in range(12):
         report = ReportFactory(gold_split="validation" if i % 3 == 0 else "train")
         for reader, values in (("ann", ANN), ("bob", BOB)):
-            AnnotationFactory(report=report, reader=users[reader], status="submitted",
+            # Submitted two days ago: gold released to the reader (feedback batches, labeling.selectors).
+            AnnotationFactory(report=report, reader=users[reader], status="submitted", submitted_at=timezone.now() - dt.timedelta(days=2),
                               labels=labels(pleural_effusion=values[i], cardiomegaly="positive" if i % 4 == 0 else "negative"))
         GoldLabelFactory(report=report, method="adjudicated", adjudicator=users["adj"],
                          labels=labels(pleural_effusion=GOLD[i], cardiomegaly="positive" if i % 4 == 0 else "negative"))
