@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -217,7 +218,7 @@ def annotations_released_to(*, user: AbstractBaseUser | AnonymousUser, now: date
 
 def report_ids_unreleased_to(
     *, user: AbstractBaseUser | AnonymousUser, now: datetime | None = None, calibration: bool = True,
-) -> QuerySet[Report, dict[str, int]]:
+) -> QuerySet[Report, Any]:
     """Reports `user` reads or holds (an annotation of any status, draft included,
     or an active reservation) whose gold is not released to them
     (`annotations_released`): everything about these reports' reads and gold must

@@ -164,7 +164,7 @@ def _gold_rows(query: StatisticsQuery) -> list[tuple[int, dict[str, str]]]:
         qs = GoldLabel.objects.filter(is_current=True, report__is_flagged=False, report__is_withdrawn=False)
         if query.split != "all":
             qs = qs.filter(report__gold_split=query.split)
-        rows = qs.order_by("report_id").values_list("report_id", "labels")
+        rows: Any = qs.order_by("report_id").values_list("report_id", "labels")
     else:
         ms = GoldSetMembership.objects.filter(version__name=query.gold_version)
         if query.split != "all":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
@@ -205,7 +206,7 @@ def reads_visible_to(*, user: User, report: Report) -> bool:
     return adjudication_access(user=user, report=report).allowed
 
 
-def report_ids_hidden_from(*, user: User) -> QuerySet[Report, dict[str, int]]:  # rows are {"id": ...}
+def report_ids_hidden_from(*, user: User) -> QuerySet[Report, Any]:  # rows are {"id": ...}
     """Reports whose reads `user` must not see in any list (audit history): the
     ones they read or hold whose gold is not released to them
     (`labeling.selectors.report_ids_unreleased_to`, the one release rule)."""

@@ -3,7 +3,7 @@ flagged) and filters by status, machine label and rule/model disagreement."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeAlias, TypedDict
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 
 from django.contrib.auth.models import User
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
@@ -30,7 +30,7 @@ class _StatusAnnotations(TypedDict):
 ReportWithStatus: TypeAlias = "WithAnnotations[Report, _StatusAnnotations]"  # a Report from `reports_with_status`
 
 
-def reports_with_status(*, gold_hidden: QuerySet[Report, dict[str, int]] | None = None) -> QuerySet[ReportWithStatus]:
+def reports_with_status(*, gold_hidden: QuerySet[Report, Any] | None = None) -> QuerySet[ReportWithStatus]:
     """Reports with their status. `gold_hidden` (a subquery of {"id": ...} rows):
     reports shown as in review although gold (a reader's reports whose gold is not
     released to them, `access.reports_visible`)."""
