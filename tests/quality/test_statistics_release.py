@@ -21,7 +21,7 @@ from labeling.models import GoldLabel, Report, Reservation
 from quality.statistics import statistics_cache_clear
 from tests.factories import AnnotationFactory, GoldLabelFactory, ModelVersionFactory, ReportFactory, RulePredictionFactory, labels
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.both_backends]
 
 EFF = "Pleural Effusion"
 # Baseline: 6 gold reports read by bob and cat (and the subject, when they read) two days ago.
