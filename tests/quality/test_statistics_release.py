@@ -9,9 +9,12 @@ the rule allows them to."""
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -97,7 +100,8 @@ def _strip(value: Any) -> Any:
 
 
 def _figures(user: Any) -> dict[str, Any]:
-    """Everything `user` is shown: the API's JSON, the page's tables and charts, every CSV download.
+    """Everything `user` is shown: the API's JSON, the page's tables and charts, every CSV download
+    (and what `manage.py statistics --as-user` prints for them).
     Fresh figures each time (the page and API may serve figures two minutes old)."""
     statistics_cache_clear()
     client = Client()
@@ -110,9 +114,12 @@ def _figures(user: Any) -> dict[str, Any]:
     for slug in SLUGS:
         response = client.get(reverse("statistics:table_csv", args=[slug]))
         csvs[slug] = (response.status_code, response.content.decode() if response.status_code == 200 else "")
+    out = io.StringIO()
+    call_command("statistics", "--as-user", user.username, "--json", stdout=out)
     tables = [(t["table"].slug, t["table"].title, t["table"].caption, t["rows"]) for t in page.context["tables"]]
     return {"api": _strip(api.json()), "page": {"tables": tables, "charts": page.context["chart_data"],
-                                                "heatmaps": page.context["heatmaps"]}, "csv": csvs}
+                                                "heatmaps": page.context["heatmaps"]}, "csv": csvs,
+            "command": _strip(json.loads(out.getvalue()))}
 
 
 def _own_reads_on_gold(figures: dict[str, Any]) -> int:
@@ -144,7 +151,7 @@ def test_figures_do_not_move_until_the_reports_gold_is_released(world, second) -
         assert states[-1]["api"]["counts"]["gold_reports"] == before["api"]["counts"]["gold_reports"] + 1
         return
     for state in states:
-        for part in ("api", "page", "csv"):
+        for part in ("api", "page", "csv", "command"):
             assert state[part] == before[part], f"{part} moved before the gold was released"
 
     # The batch: two more reads of the subject's own (not gold, so hidden in turn) release the report's gold.
@@ -154,6 +161,7 @@ def test_figures_do_not_move_until_the_reports_gold_is_released(world, second) -
     assert released["api"]["counts"]["gold_reports"] == before["api"]["counts"]["gold_reports"] + 1
     assert _own_reads_on_gold(released) == _own_reads_on_gold(before) + 1
     assert released["csv"]["readers"] != before["csv"]["readers"]
+    assert released["command"] == released["api"]
 
 
 @pytest.mark.parametrize("world", ["reader"], indirect=True)

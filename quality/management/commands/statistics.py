@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from quality.metrics import MAPPINGS
@@ -12,6 +13,7 @@ from quality.statistics import (
     SPLITS,
     StatisticsQueryInvalid,
     Table,
+    statistics_for_user,
     statistics_get,
     statistics_tables,
 )
@@ -53,13 +55,23 @@ class Command(BaseCommand):
         parser.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, help="bootstrap resamples")
         parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed")
         parser.add_argument("--json", action="store_true", help="print the JSON the API returns (unfiltered)")
+        parser.add_argument("--as-user", metavar="USERNAME",
+                            help="the figures as this user is shown them (role filter; reports whose gold is not released "
+                                 "to them left out); --resamples and --seed are then the page's")
 
     def handle(self, *args: object, **options: object) -> None:
         try:
-            stats = statistics_get(
-                mapping=str(options["mapping"]), gold_version=str(options["gold_version"]), split=str(options["split"]),
-                n_resamples=int(options["resamples"]), seed=int(options["seed"]),  # type: ignore[call-overload]
-            )
+            if options["as_user"]:
+                user = get_user_model().objects.filter(username=str(options["as_user"])).first()
+                if user is None:
+                    raise CommandError(f"no such user: {options['as_user']!r}")
+                stats = statistics_for_user(user=user, mapping=str(options["mapping"]), gold_version=str(options["gold_version"]),
+                                            split=str(options["split"]))
+            else:
+                stats = statistics_get(
+                    mapping=str(options["mapping"]), gold_version=str(options["gold_version"]), split=str(options["split"]),
+                    n_resamples=int(options["resamples"]), seed=int(options["seed"]),  # type: ignore[call-overload]
+                )
         except StatisticsQueryInvalid as exc:
             raise CommandError(str(exc)) from None
         if options["json"]:
@@ -68,7 +80,8 @@ class Command(BaseCommand):
         q, c = stats["query"], stats["counts"]
         self.stdout.write(
             f"Gold: {q['gold_version']}, split {q['split']}, labels {stats['mapping']['title']}; {c['gold_reports']} gold reports, "
-            f"{c['reads']} reads of {c['read_reports']} reports by {c['readers']} readers; 95% bootstrap intervals "
+            + (f"{c['reads']} reads of {c['read_reports']} reports by {c['readers']} readers; " if "reads" in c else "")
+            + "95% bootstrap intervals "
             f"({q['n_resamples']} resamples, seed {q['seed']}); computed in {stats['compute_seconds']} s"
             + (" (cached)" if stats["from_cache"] else "")
         )
