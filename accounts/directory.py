@@ -151,9 +151,12 @@ def directory_settings_check(app_configs: object = None, **kwargs: object) -> li
                      "CHEXGOLD_OIDC_USERINFO_ENDPOINT": "OIDC_OP_USER_ENDPOINT",
                      "CHEXGOLD_OIDC_JWKS_ENDPOINT": "OIDC_OP_JWKS_ENDPOINT"}
         missing = [name for name, setting in endpoints.items() if not getattr(settings, setting, "")]
-        if missing:
+        # With CHEXGOLD_OIDC_ISSUER the endpoints are discovered at the first sign-in; a check
+        # must not call the provider (it runs on every start, also where the provider is unreachable).
+        if missing and not getattr(settings, "CHEXGOLD_OIDC_ISSUER", ""):
             errors.append(checks.Error(f"OpenID Connect is on (CHEXGOLD_OIDC_CLIENT_ID) but {', '.join(missing)} "
-                                       "not set (README \"Directory sign-in\").", id="chexgold.E102"))
+                                       "not set, nor CHEXGOLD_OIDC_ISSUER to discover them "
+                                       "(README \"Directory sign-in\").", id="chexgold.E102"))
     if getattr(settings, "CHEXGOLD_LDAP_ENABLED", False):
         try:
             import django_auth_ldap  # noqa: F401
