@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.access import AuthenticatedHttpRequest, role_required
 from accounts.errors import ConfirmationRequired, LastAdmin, WeakPassword
 from accounts.roles import Role
-from accounts.selectors import user_roles, users_with_roles
+from accounts.selectors import role_changes_recent, user_roles, users_with_roles
 from accounts.services import user_create_or_update, user_deactivate, user_password_set, user_role_add, user_role_remove
 from annotator import selectors, services
 from annotator.forms import (
@@ -491,7 +491,7 @@ def manage_users(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(
         request, "annotator/manage_users.html",
         {"users": users_with_roles(), "create_form": create_form, "role_form": role_form, "roles": [r.value for r in Role],
-         "consistency": selectors.intra_reader_agreement()},
+         "consistency": selectors.intra_reader_agreement(), "role_changes": role_changes_recent()},
     )
 
 

@@ -98,8 +98,8 @@ def test_sign_in_creates_the_user_with_mapped_roles(oidc: str) -> None:
     assert not ana.has_usable_password()
     assert user_roles(user=ana) == {Role.READER, Role.ADJUDICATOR}
     assert client.get("/").wsgi_request.user == ana  # signed in
-    granted = set(RoleChange.objects.filter(user=ana, action=RoleChange.Action.GRANTED).values_list("role", flat=True))
-    assert granted == {"reader", "adjudicator"}
+    granted = set(RoleChange.objects.filter(user=ana, action=RoleChange.Action.GRANTED).values_list("role", "source"))
+    assert granted == {("reader", "oidc"), ("adjudicator", "oidc")}
 
 
 def test_a_group_change_changes_roles_on_the_next_sign_in_audited(oidc: str, make_user: Any) -> None:
@@ -113,8 +113,27 @@ def test_a_group_change_changes_roles_on_the_next_sign_in_audited(oidc: str, mak
     client = Client()
     assert sign_in(client, "sub-ben")["Location"] == "/"
     assert user_roles(user=ben) == {Role.ADJUDICATOR}
-    latest = list(RoleChange.objects.filter(user=ben).order_by("id").values_list("role", "action"))[-3:]
-    assert sorted(latest) == [("adjudicator", "granted"), ("admin", "revoked"), ("reader", "revoked")]
+    latest = list(RoleChange.objects.filter(user=ben).order_by("id").values_list("role", "action", "source"))[-3:]
+    assert sorted(latest) == [("adjudicator", "granted", "oidc"), ("admin", "revoked", "oidc"),
+                              ("reader", "revoked", "oidc")]
+    assert not RoleChange.objects.filter(user=ben).exclude(changed_by=None).exists()  # no acting user: the source says who
+
+
+def test_directory_role_changes_show_their_source_on_the_users_page_and_in_the_audit(oidc: str, make_user: Any) -> None:
+    root = make_user("root", "admin")
+    directory_user(oidc, "sub-ida", preferred_username="ida", groups=[READERS])
+    sign_in(Client(), "sub-ida")
+    admin = Client()
+    admin.force_login(root)
+    ida = get_user_model().objects.get(username="ida")
+    admin.post(f"/api/users/{ida.pk}/roles/", {"role": "adjudicator", "action": "add"}, content_type="application/json")
+    entries = admin.get("/api/audit/?kind=role").json()["results"]
+    mine = {(e["after"]["roles"][-1] if e["after"]["roles"] else None, e["by"], e["after"]["source"])
+            for e in entries if e["after"]["user"] == "ida"}
+    assert mine == {("reader", None, "oidc"), ("reader", "root", "local")}  # roles sorted: adjudicator, reader
+    page = admin.get("/manage/users/").content.decode()
+    assert "Recent role changes" in page
+    assert "directory (OpenID Connect)" in page and "<td>chexgold</td>" in page
 
 
 def test_a_role_the_mapping_does_not_name_is_left_alone(oidc: str, settings: Any, make_user: Any) -> None:
