@@ -551,6 +551,21 @@ def import_withdraw(request: AuthenticatedHttpRequest, batch_id: int) -> HttpRes
 
 @require_POST
 @role_required(Role.ADMIN)
+def import_restore(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse:
+    """The Imports page's Restore button beside a withdrawn batch (`annotator.services.gold.import_batch_restore`)."""
+    try:
+        result = services.import_batch_restore(batch_id=batch_id, user=request.user)
+    except NotFound:
+        raise Http404("No such import.") from None
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, result.message)
+    return redirect("labeling:import_list")
+
+
+@require_POST
+@role_required(Role.ADMIN)
 def label_import(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The Imports page's second form: prior labels as gold, reads or predictions
     (`annotator.services.label_import`). Errors re-render the Imports page."""
