@@ -268,14 +268,13 @@ def fresh_database() -> Iterator[str]:
 
     url = urlsplit(_database_url_for_workers())
     name = f"chexgold_restored_{uuid.uuid4().hex[:8]}"
-    admin = {"host": url.hostname or "127.0.0.1", "port": url.port or 5432, "user": url.username or "postgres",
-             "password": url.password, "dbname": "postgres", "autocommit": True}
-    with psycopg.connect(**admin) as conn:
+    admin = urlunsplit(url._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
         yield urlunsplit(url._replace(path=f"/{name}"))
     finally:
-        with psycopg.connect(**admin) as conn:
+        with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
