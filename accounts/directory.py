@@ -41,6 +41,7 @@ from accounts.errors import LastAdmin
 from accounts.roles import Role
 from accounts.selectors import user_roles
 from accounts.services import user_role_add, user_role_remove
+from accounts.signals import role_changes_from
 
 logger = logging.getLogger("chexgold.accounts.directory")
 
@@ -99,7 +100,7 @@ class DirectoryRoleSync:
 def directory_roles_sync(*, user: AbstractBaseUser, groups: Iterable[str], source: str) -> DirectoryRoleSync:
     """Make `user`'s directory-managed roles those their directory `groups` give.
 
-    `user` must be saved. `source` ("oidc", "ldap") is logged. Roles that
+    `user` must be saved. `source` ("oidc", "ldap") is logged and recorded on each RoleChange. Roles that
     CHEXGOLD_DIRECTORY_ROLE_GROUPS does not name are not touched; with no
     mapping nothing changes. A removal refused because it would leave no active
     admin is logged as a warning and skipped: the user keeps the role.
@@ -109,26 +110,27 @@ def directory_roles_sync(*, user: AbstractBaseUser, groups: Iterable[str], sourc
     if not mapping:
         return result
     wanted = roles_for_groups(groups, mapping)
-    held = user_roles(user=user)
-    for role in Role:
-        if role not in mapping:
-            continue
-        if role in wanted and role not in held:
-            user_role_add(user=user, role=role)
-            result.granted.append(role)
-        elif role not in wanted and role in held:
-            if role is Role.ADMIN and getattr(user, "is_superuser", False):
-                continue  # a superuser is an admin without the group; the directory cannot change that
-            try:
-                user_role_remove(user=user, role=role)
-            except LastAdmin:
-                logger.warning(
-                    "Directory sign-in (%s) of %r would remove the last active admin's %s role: refused, role kept.",
-                    source, user.get_username(), role.value,
-                )
-                result.refused.append(role)
+    with role_changes_from(source):  # the RoleChange rows name the directory: there is no acting user
+        held = user_roles(user=user)
+        for role in Role:
+            if role not in mapping:
                 continue
-            result.revoked.append(role)
+            if role in wanted and role not in held:
+                user_role_add(user=user, role=role)
+                result.granted.append(role)
+            elif role not in wanted and role in held:
+                if role is Role.ADMIN and getattr(user, "is_superuser", False):
+                    continue  # a superuser is an admin without the group; the directory cannot change that
+                try:
+                    user_role_remove(user=user, role=role)
+                except LastAdmin:
+                    logger.warning(
+                        "Directory sign-in (%s) of %r would remove the last active admin's %s role: refused, role kept.",
+                        source, user.get_username(), role.value,
+                    )
+                    result.refused.append(role)
+                    continue
+                result.revoked.append(role)
     if result.granted or result.revoked:
         logger.info(
             "Directory sign-in (%s) of %r: granted %s, revoked %s.", source, user.get_username(),
@@ -151,9 +153,12 @@ def directory_settings_check(app_configs: object = None, **kwargs: object) -> li
                      "CHEXGOLD_OIDC_USERINFO_ENDPOINT": "OIDC_OP_USER_ENDPOINT",
                      "CHEXGOLD_OIDC_JWKS_ENDPOINT": "OIDC_OP_JWKS_ENDPOINT"}
         missing = [name for name, setting in endpoints.items() if not getattr(settings, setting, "")]
-        if missing:
+        # With CHEXGOLD_OIDC_ISSUER the endpoints are discovered at the first sign-in; a check
+        # must not call the provider (it runs on every start, also where the provider is unreachable).
+        if missing and not getattr(settings, "CHEXGOLD_OIDC_ISSUER", ""):
             errors.append(checks.Error(f"OpenID Connect is on (CHEXGOLD_OIDC_CLIENT_ID) but {', '.join(missing)} "
-                                       "not set (README \"Directory sign-in\").", id="chexgold.E102"))
+                                       "not set, nor CHEXGOLD_OIDC_ISSUER to discover them "
+                                       "(README \"Directory sign-in\").", id="chexgold.E102"))
     if getattr(settings, "CHEXGOLD_LDAP_ENABLED", False):
         try:
             import django_auth_ldap  # noqa: F401

@@ -7,10 +7,15 @@ sign-in hands the CHEXGOLD_OIDC_GROUPS_CLAIM claim (default `groups`) to
 `accounts.directory.directory_roles_sync`. An account created here has no
 usable password. The two views answer 404 unless OIDC is configured
 (CHEXGOLD_OIDC_CLIENT_ID set), so the URLs exist whatever the settings.
+
+The provider's endpoints are either set one by one or discovered from
+CHEXGOLD_OIDC_ISSUER (`accounts.oidc_discovery`); discovery happens only when
+an OIDC sign-in needs them, so a password sign-in never waits on the provider.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import jwt
@@ -19,11 +24,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import SuspiciousOperation
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
 from accounts.directory import directory_roles_sync
+from accounts.oidc_discovery import OIDCDiscoveryFailed, oidc_endpoint
+
+logger = logging.getLogger("chexgold.accounts.directory")
 
 
 def oidc_enabled() -> bool:
@@ -39,6 +47,15 @@ def _claim_groups(claims: dict[str, Any]) -> list[str]:
 
 class OIDCDirectoryBackend(OIDCAuthenticationBackend):
     """Accounts are matched by username (the provider's username claim), not e-mail."""
+
+    def authenticate(self, request: HttpRequest | None, **kwargs: Any) -> Any:
+        # Only an OIDC callback (code and state in the query) needs the provider's endpoints;
+        # every other authenticate() call (password sign-ins, tokens) passes through untouched.
+        if request is not None and request.GET.get("code") and request.GET.get("state"):
+            self.OIDC_OP_TOKEN_ENDPOINT = oidc_endpoint("OIDC_OP_TOKEN_ENDPOINT")
+            self.OIDC_OP_USER_ENDPOINT = oidc_endpoint("OIDC_OP_USER_ENDPOINT")
+            self.OIDC_OP_JWKS_ENDPOINT = oidc_endpoint("OIDC_OP_JWKS_ENDPOINT")
+        return super().authenticate(request, **kwargs)
 
     def _username(self, claims: dict[str, Any]) -> str:
         return str(claims.get(settings.CHEXGOLD_OIDC_USERNAME_CLAIM) or "").strip()
@@ -108,15 +125,39 @@ class PermissionsOnlyBackend(ModelBackend):
         return None
 
 
+class _DiscoveringRequestView(OIDCAuthenticationRequestView):
+    """mozilla-django-oidc's redirect to the provider, with the authorization endpoint
+    from CHEXGOLD_OIDC_ISSUER's discovery document when it is not set explicitly."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.OIDC_OP_AUTH_ENDPOINT = oidc_endpoint("OIDC_OP_AUTHORIZATION_ENDPOINT")
+
+
+def _provider_unreachable(exc: OIDCDiscoveryFailed) -> HttpResponse:
+    logger.error("OpenID Connect sign-in refused: %s", exc)
+    return HttpResponse(f"Signing in with {settings.CHEXGOLD_OIDC_PROVIDER_NAME} is unavailable: chexgold cannot "
+                        "read the provider's configuration. Please try again later, or ask an admin (the server "
+                        "log names the cause).", status=503, content_type="text/plain; charset=utf-8")
+
+
 def oidc_authenticate(request: HttpRequest) -> HttpResponse:
-    """Start an OIDC sign-in: redirect to the provider (404 when OIDC is off)."""
+    """Start an OIDC sign-in: redirect to the provider (404 when OIDC is off; 503 when
+    the issuer's discovery document cannot be read)."""
     if not oidc_enabled():
         raise Http404("OpenID Connect sign-in is not configured.")
-    return OIDCAuthenticationRequestView.as_view()(request)
+    try:
+        return _DiscoveringRequestView.as_view()(request)
+    except OIDCDiscoveryFailed as exc:
+        return _provider_unreachable(exc)
 
 
 def oidc_callback(request: HttpRequest) -> HttpResponse:
     """The provider's redirect back: sign in, or back to the login page on failure."""
     if not oidc_enabled():
         raise Http404("OpenID Connect sign-in is not configured.")
-    return OIDCAuthenticationCallbackView.as_view()(request)
+    try:
+        return OIDCAuthenticationCallbackView.as_view()(request)
+    except OIDCDiscoveryFailed as exc:
+        logger.error("OpenID Connect sign-in refused: %s", exc)
+        return HttpResponseRedirect(settings.LOGIN_REDIRECT_URL_FAILURE)

@@ -15,6 +15,14 @@ class RoleChange(models.Model):
         GRANTED = "granted", "Granted"
         REVOKED = "revoked", "Revoked"
 
+    class Source(models.TextChoices):
+        """Where the change came from. A directory sync (`accounts.directory`) has no acting
+        user (`changed_by` is empty): the source says it was the directory, not an unknown hand."""
+
+        LOCAL = "local", "chexgold"
+        OIDC = "oidc", "directory (OpenID Connect)"
+        LDAP = "ldap", "directory (LDAP)"
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_changes")
     role = models.CharField(max_length=150)  # group name
     action = models.CharField(max_length=8, choices=Action.choices)
@@ -25,6 +33,7 @@ class RoleChange(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="role_changes_made"
     )
     changed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.LOCAL)
 
     class Meta:
         db_table = "api_rolechange"

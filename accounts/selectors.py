@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q
 
+from accounts.models import RoleChange
 from accounts.roles import Role
 
 
@@ -30,3 +31,8 @@ def active_admin_ids() -> set[int]:
     """Active users who are admins (the admin group, or superusers: see `user_roles`)."""
     admins = get_user_model().objects.filter(is_active=True).filter(Q(groups__name=Role.ADMIN.group_name) | Q(is_superuser=True))
     return set(admins.values_list("pk", flat=True))
+
+
+def role_changes_recent(*, limit: int = 20) -> list[RoleChange]:
+    """The latest role changes, newest first, with who made them (or, for a directory sync, where from)."""
+    return list(RoleChange.objects.select_related("user", "changed_by").order_by("-changed_at", "-id")[:limit])

@@ -11,6 +11,9 @@ lock the site out of administration."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -36,6 +39,22 @@ user_deactivated = Signal()
 # `user` and `by`: privacy revokes the user's API token (it was issued against
 # the old password) and, when someone else reset it, ends their sessions.
 password_set = Signal()
+
+
+# The source recorded on the RoleChange rows written while it is set (see `role_changes_from`).
+_role_change_source: ContextVar[str] = ContextVar("role_change_source", default=RoleChange.Source.LOCAL)
+
+
+@contextmanager
+def role_changes_from(source: str) -> Iterator[None]:
+    """Record the role changes made inside the block as coming from `source` (a
+    RoleChange.Source value): the directory sync wraps its changes in it, so the
+    audit says "directory (LDAP)" where there is no acting user to name."""
+    token = _role_change_source.set(RoleChange.Source(source))
+    try:
+        yield
+    finally:
+        _role_change_source.reset(token)
 
 
 def _actor() -> Any:
@@ -64,7 +83,7 @@ def _groups_changed(sender: Any, instance: Any, action: str, reverse: bool, mode
     if not pk_set:
         return
     granted = action == "post_add"
-    actor = _actor()
+    actor, source = _actor(), _role_change_source.get()
     pairs = ([(u, instance) for u in User.objects.filter(pk__in=pk_set)] if reverse
              else [(instance, g) for g in Group.objects.filter(pk__in=pk_set)])
     rows = []
@@ -73,7 +92,7 @@ def _groups_changed(sender: Any, instance: Any, action: str, reverse: bool, mode
         before = sorted(set(after) - {group.name}) if granted else sorted(set(after) | {group.name})
         rows.append(RoleChange(
             user=user, role=group.name, action=RoleChange.Action.GRANTED if granted else RoleChange.Action.REVOKED,
-            roles_before=before, roles_after=after, changed_by=actor,
+            roles_before=before, roles_after=after, changed_by=actor, source=source,
         ))
     RoleChange.objects.bulk_create(rows)
 

@@ -569,6 +569,23 @@ class ImportWithdrawView(APIView):
         })
 
 
+class ImportRestoreView(APIView):
+    """Admins: undo the withdrawal of import batch `batch_id` (`annotator.services.gold.import_batch_restore`).
+    Its reports return to the queues, statistics and exports; their gold is current again in a
+    new frozen gold-set version; the model cards that noted the withdrawal note the restore;
+    the withdrawal stays in the audit history. 409 when the batch is not withdrawn."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request, batch_id: int) -> Response:
+        result = review_services.import_batch_restore(batch_id=batch_id, user=user_of(request))
+        return Response({
+            "id": result.batch.id, "filename": result.batch.filename, "reports": result.reports,
+            "gold_version": result.gold_version, "model_versions": result.model_versions, "message": result.message,
+        })
+
+
 # --- audit history (review tables, models, settings, roles) ---------------------------------
 class AuditEntrySerializer(serializers.Serializer):
     at = serializers.DateTimeField()

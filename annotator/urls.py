@@ -25,6 +25,7 @@ urlpatterns = [
     path("manage/gold-versions/compare", views.manage_gold_compare, name="manage_gold_compare"),
     path("manage/imports/labels", views.label_import, name="label_import"),
     path("manage/imports/<int:batch_id>/withdraw", views.import_withdraw, name="import_withdraw"),
+    path("manage/imports/<int:batch_id>/restore", views.import_restore, name="import_restore"),
     path("manage/flags/", views.manage_flags, name="manage_flags"),
     path("manage/guidelines/", views.manage_guidelines, name="manage_guidelines"),
     path("manage/calibration/", views.manage_calibration, name="manage_calibration"),

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.access import AuthenticatedHttpRequest, role_required
 from accounts.errors import ConfirmationRequired, LastAdmin, WeakPassword
 from accounts.roles import Role
-from accounts.selectors import user_roles, users_with_roles
+from accounts.selectors import role_changes_recent, user_roles, users_with_roles
 from accounts.services import user_create_or_update, user_deactivate, user_password_set, user_role_add, user_role_remove
 from annotator import selectors, services
 from annotator.forms import (
@@ -491,7 +491,7 @@ def manage_users(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(
         request, "annotator/manage_users.html",
         {"users": users_with_roles(), "create_form": create_form, "role_form": role_form, "roles": [r.value for r in Role],
-         "consistency": selectors.intra_reader_agreement()},
+         "consistency": selectors.intra_reader_agreement(), "role_changes": role_changes_recent()},
     )
 
 
@@ -540,6 +540,21 @@ def import_withdraw(request: AuthenticatedHttpRequest, batch_id: int) -> HttpRes
     """The Imports page's Withdraw button (`annotator.services.gold.import_batch_withdraw`)."""
     try:
         result = services.import_batch_withdraw(batch_id=batch_id, user=request.user, reason=request.POST.get("reason", ""))
+    except NotFound:
+        raise Http404("No such import.") from None
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, result.message)
+    return redirect("labeling:import_list")
+
+
+@require_POST
+@role_required(Role.ADMIN)
+def import_restore(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse:
+    """The Imports page's Restore button beside a withdrawn batch (`annotator.services.gold.import_batch_restore`)."""
+    try:
+        result = services.import_batch_restore(batch_id=batch_id, user=request.user)
     except NotFound:
         raise Http404("No such import.") from None
     except DomainError as exc:

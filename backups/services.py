@@ -205,11 +205,12 @@ def _store_files(workdir: Path) -> Iterator[tuple[str, Path]]:
                 yield f"{prefix}/{path.relative_to(root).as_posix()}", path
 
 
-def backup_create(*, output: Path | None = None) -> BackupResult:
-    """Write one archive of this install (database, model store, uploads, manifest) and return its path."""
+def backup_create(*, output: Path | None = None, directory: Path | None = None) -> BackupResult:
+    """Write one archive of this install (database, model store, uploads, manifest) and return its path:
+    `output`, else chexgold-<UTC time>.tar.gz in `directory` (default: var/backups/)."""
     if output is None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        output = Path(settings.VAR_DIR) / "backups" / f"chexgold-{stamp}.tar.gz"
+        output = Path(directory or Path(settings.VAR_DIR) / "backups") / f"chexgold-{stamp}.tar.gz"
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial")

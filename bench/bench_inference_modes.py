@@ -25,7 +25,10 @@ reports and on the held-out 20 % split of bench_gold_campaign.py, which that
 benchmark's models never trained or selected on).
 
 The model: `--checkpoint DIR` (repeatable; speed is measured on the first),
-or the active model version of the configured database. Prints a summary and
+or `--checkpoint store:NAME` (a model version's checkpoint_path in the model
+store, fetched through ml_worker.model_store into the configured cache, so
+object storage works as in the app), or the active model version of the
+configured database. Prints a summary and
 writes bench/results/inference_modes.json. Measures only; asserts nothing.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/bench_inference_modes.py --checkpoint DIR [--rounds 5] [--reports 600]
@@ -73,11 +76,29 @@ def held_out(report_id: str) -> bool:
     return int.from_bytes(hashlib.sha256(f"fidelity:{report_id}".encode()).digest()[:8], "big") / 2**64 < 0.2
 
 
-def active_checkpoint() -> str:
+def _django_setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chexgold.settings")
     import django
 
     django.setup()
+
+
+def checkpoint_local(checkpoint: str) -> str:
+    """A local directory for `checkpoint`: a directory as given, or a `store:NAME` model-store
+    checkpoint fetched (and cached) by ml_worker.model_store, as the app's workers do."""
+    if not checkpoint.startswith("store:"):
+        return checkpoint
+    _django_setup()
+    from ml_worker.model_store import checkpoint_local_path
+
+    try:
+        return str(checkpoint_local_path(checkpoint))
+    except (FileNotFoundError, ValueError) as exc:
+        sys.exit(f"--checkpoint {checkpoint}: {exc}")
+
+
+def active_checkpoint() -> str:
+    _django_setup()
     from labeling.selectors import active_model_version_get
 
     version = active_model_version_get()
@@ -178,7 +199,8 @@ def label_comparison(reference: list[LabelDict], labels: list[LabelDict]) -> dic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", action="append", default=[], help="checkpoint directory (repeatable; default: the active model)")
+    parser.add_argument("--checkpoint", action="append", default=[],
+                        help="checkpoint directory or store:NAME (repeatable; default: the active model)")
     parser.add_argument("--modes", default="fp32,bf16,dynamic-int8,onnx-fp32,onnx-int8")
     parser.add_argument("--reports", type=int, default=600, help="reports per timed pass")
     parser.add_argument("--rounds", type=int, default=5, help="timed passes of every mode, interleaved")
@@ -214,7 +236,8 @@ def main() -> None:
     speed: dict[str, Any] = {}
     skipped: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="inference-modes-") as tmp:
-        for c_index, checkpoint in enumerate(checkpoints):
+        for c_index, named in enumerate(checkpoints):
+            checkpoint = checkpoint_local(named)
             work = Path(tmp) / str(c_index)
             work.mkdir()
             built, skipped = predictors(checkpoint, modes, batch_size=args.batch_size, threads=args.threads, work=work)
@@ -234,7 +257,7 @@ def main() -> None:
                 rows_out.append(row)
                 print(f"  {Path(checkpoint).name} {mode:>12}: cells agreeing with fp32 {row['vs_fp32']['cell_agreement']:.4f}, "
                       f"reports {row['vs_fp32']['report_agreement']:.4f}; micro F1 all {micro_all:.4f}, held out {micro_held:.4f}")
-            results.append({"checkpoint": checkpoint, "modes": rows_out})
+            results.append({"checkpoint": named, "local_path": checkpoint, "modes": rows_out})
             if c_index == 0:
                 speed = timed_rounds(built, timed_texts, args.rounds)
 

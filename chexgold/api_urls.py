@@ -30,6 +30,7 @@ urlpatterns = [
     path("imports/", labeling_apis.ImportListView.as_view(), name="imports"),
     path("imports/<int:batch_id>/", labeling_apis.ImportDetailView.as_view(), name="import_detail"),
     path("imports/<int:batch_id>/withdraw/", annotator_apis.ImportWithdrawView.as_view(), name="import_withdraw"),
+    path("imports/<int:batch_id>/restore/", annotator_apis.ImportRestoreView.as_view(), name="import_restore"),
     path("reports/", annotator_apis.ReportListView.as_view(), name="reports"),
     path("reports/next/", annotator_apis.NextReportView.as_view(), name="report_next"),
     path("progress/", annotator_apis.ReaderProgressView.as_view(), name="reader_progress"),

@@ -177,6 +177,9 @@ OIDC_RP_CLIENT_ID = env.str("CHEXGOLD_OIDC_CLIENT_ID", default="")
 CHEXGOLD_OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
 CHEXGOLD_OIDC_PROVIDER_NAME = env.str("CHEXGOLD_OIDC_PROVIDER_NAME", default="the hospital account")
 OIDC_RP_CLIENT_SECRET = env.str("CHEXGOLD_OIDC_CLIENT_SECRET", default="")
+# With an issuer, the four endpoints below come from its /.well-known/openid-configuration
+# (accounts/oidc_discovery.py, read on the first OIDC sign-in); one set here still wins.
+CHEXGOLD_OIDC_ISSUER = env.str("CHEXGOLD_OIDC_ISSUER", default="")
 OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("CHEXGOLD_OIDC_AUTHORIZATION_ENDPOINT", default="")
 OIDC_OP_TOKEN_ENDPOINT = env.str("CHEXGOLD_OIDC_TOKEN_ENDPOINT", default="")
 OIDC_OP_USER_ENDPOINT = env.str("CHEXGOLD_OIDC_USERINFO_ENDPOINT", default="")

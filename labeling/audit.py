@@ -77,7 +77,9 @@ def _role_entry(row: RoleChange) -> AuditEntry:
         row.changed_at, "role", row.user_id, f"role {row.role} {row.action}",
         row.changed_by.get_username() if row.changed_by else None,
         {"user": row.user.get_username(), "roles": row.roles_before},
-        {"user": row.user.get_username(), "roles": row.roles_after},
+        # `source`: local (chexgold's pages, API, commands) or the directory sync (oidc, ldap),
+        # which has no acting user, so `by` alone cannot tell it from an unknown hand.
+        {"user": row.user.get_username(), "roles": row.roles_after, "source": row.source},
     )
 
 

@@ -17,6 +17,8 @@ from tests.test_production_readme import documented_environment, production_sect
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = REPO_ROOT / "deploy"
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
+TIMERS = sorted((DEPLOY / "systemd").glob("*.timer"))
+BACKUP_DIR = "/var/backups/chexgold"
 INSTALL_DIR = "/opt/chexgold"
 ENV_FILE = "/etc/chexgold/chexgold.env"
 
@@ -29,7 +31,9 @@ def unit_exec_start(unit: Path) -> str:
 def test_there_is_a_unit_per_process_and_each_reads_the_env_file() -> None:
     assert {u.name for u in UNITS} == {
         "chexgold-web.service", "chexgold-worker-default.service", "chexgold-worker-gpu.service", "chexgold-beat.service",
+        "chexgold-backup.service",
     }
+    assert [t.name for t in TIMERS] == ["chexgold-backup.timer"]
     for unit in UNITS:
         assert f"EnvironmentFile={ENV_FILE}\n" in unit.read_text(), unit.name
         assert "User=chexgold\n" in unit.read_text(), unit.name
@@ -61,7 +65,7 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
     env_file = tmp_path / "chexgold.env"
     env_file.write_text((DEPLOY / "chexgold.env.example").read_text())
     copies = []
-    for unit in UNITS:
+    for unit in [*UNITS, *TIMERS]:
         # Point at this checkout's virtualenv: verify checks that each command is executable.
         text = unit.read_text().replace(INSTALL_DIR, str(REPO_ROOT)).replace(ENV_FILE, str(env_file))
         copy = tmp_path / unit.name
@@ -102,3 +106,17 @@ def test_nginx_site_is_valid_with_tls_and_the_trusted_proxy_headers(tmp_path: Pa
 def test_celery_host_names_are_escaped_for_systemd(unit: Path) -> None:
     # systemd expands %h itself; Celery must receive a literal %h.
     assert not re.search(r"(?<!%)%h", unit_exec_start(unit)), unit_exec_start(unit)
+
+
+def test_backups_run_daily_into_the_documented_directory() -> None:
+    service, timer = DEPLOY / "systemd/chexgold-backup.service", DEPLOY / "systemd/chexgold-backup.timer"
+    assert "Type=oneshot\n" in service.read_text()
+    command = unit_exec_start(service)
+    assert command == f"{INSTALL_DIR}/.venv/bin/python manage.py backup --directory {BACKUP_DIR}"
+    assert "OnCalendar=*-*-* 02:30:00\n" in timer.read_text() and "Persistent=true\n" in timer.read_text()
+    assert "Unit=chexgold-backup.service\n" in timer.read_text()
+    # README "Production" step 6 makes the directory, enables the timer and shows the same command line.
+    section = production_section()
+    assert f"install -d -o chexgold -g chexgold -m 700 {BACKUP_DIR}" in section
+    assert "systemctl enable --now chexgold-backup.timer" in section
+    assert command.replace(f"{INSTALL_DIR}/.venv/bin/", "") in section

@@ -2,8 +2,10 @@
 deploy/systemd/*.service (gunicorn, a `default` worker, a `gpu` worker, beat) with the
 environment of deploy/chexgold.env.example pointed at PostgreSQL and Redis, then
 import -> read -> adjudicate -> train a tiny model -> export over the REST API, as
-nginx would send it (X-Forwarded-Proto: https). Health, metrics and JSON logs are
-checked on the way."""
+nginx would send it (X-Forwarded-Proto: https), then step 6: the backup unit's command
+line, a restore into a fresh PostgreSQL database served by a second web process, and
+the gold export, audit log and active model compared byte for byte. Health, metrics
+and JSON logs are checked on the way."""
 
 from __future__ import annotations
 
@@ -17,12 +19,16 @@ import signal
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
 
+from tests.backups.test_backup_restore import _facts_of
 from tests.conftest import _database_url_for_workers, _redis_available, require_service
 from tests.factories import labels
 from tests.ml_worker.test_ml_support import make_examples, write_tiny_encoder
@@ -68,13 +74,16 @@ def production_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
     return env
 
 
-def unit_command(unit: str, port: int, tmp_path: Path) -> list[str]:
-    """ExecStart of a unit, for this checkout: its virtualenv, a free port, one process each."""
+def unit_command(unit: str, port: int, tmp_path: Path, *, backup_dir: Path | None = None) -> list[str]:
+    """ExecStart of a unit, for this checkout: its virtualenv, a free port, one process each
+    (and, for the backup unit, `backup_dir` for /var/backups/chexgold)."""
     (line,) = [x for x in (DEPLOY / "systemd" / unit).read_text().splitlines() if x.startswith("ExecStart=")]
     argv = shlex.split(line.removeprefix("ExecStart=").replace("%%", "%"))
     argv[0] = str(Path(sys.executable).parent / Path(argv[0]).name)  # /opt/chexgold/.venv/bin/X -> this venv's X
     replace = {"--workers": "2", "-c": "1", "--bind": f"127.0.0.1:{port}", "--forwarded-allow-ips": "127.0.0.1"}
     argv = [replace.get(argv[i - 1], a) if i else a for i, a in enumerate(argv)]
+    if backup_dir is not None:
+        argv = [str(backup_dir) if a == "/var/backups/chexgold" else a for a in argv]
     if " beat" in line:
         argv += ["--schedule", str(tmp_path / "celerybeat-schedule")]
     return argv
@@ -199,6 +208,11 @@ def test_the_documented_production_stack_imports_reads_adjudicates_trains_and_ex
     assert wait_until(lambda: admin.get(run_url, timeout=30).json()["status"] in ("succeeded", "failed", "cancelled"),
                       timeout=180.0, interval=1.0), stack.logs()
     assert admin.get(run_url, timeout=30).json()["status"] == "succeeded", stack.logs()
+    name = admin.get(run_url, timeout=30).json()["produced_version"]
+    listed = admin.get(f"{stack.base}/api/model-versions/", timeout=30).json()
+    (version,) = [v["id"] for v in (listed["results"] if isinstance(listed, dict) else listed) if v["name"] == name]
+    promoted = admin.post(f"{stack.base}/api/model-versions/{version}/promote/", timeout=30)
+    assert promoted.status_code == 200 and promoted.json()["is_active"], promoted.text
 
     # Export the gold set.
     export = admin.get(f"{stack.base}/api/gold/export/?format=csv", timeout=60)
@@ -206,10 +220,38 @@ def test_the_documented_production_stack_imports_reads_adjudicates_trains_and_ex
     exported = list(csv.DictReader(io.StringIO(export.text)))
     assert len(exported) == 3
 
-    # ------------------------------------------------------------------------------
-    # BACKUP / RESTORE (helper h6): back up here, restore into a fresh database, and
-    # check the export above is unchanged.
-    # ------------------------------------------------------------------------------
+    # Step 6: the backup unit's command line, then a restore into a fresh database, served by
+    # a second web process; the gold export, the audit log and the active model must match.
+    audit_before = admin.get(f"{stack.base}/api/audit/export/", timeout=60)
+    assert audit_before.status_code == 200
+    facts_before = _facts_of(stack.env)
+    backup_dir = stack.tmp_path / "backups"  # /var/backups/chexgold, made as step 6 says
+    backup_dir.mkdir(mode=0o700)
+    done = subprocess.run(unit_command("chexgold-backup.service", stack.port, stack.tmp_path, backup_dir=backup_dir),
+                          cwd=REPO_ROOT, env=stack.env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (archive,) = backup_dir.glob("chexgold-*.tar.gz")
+    with fresh_database() as restored_url:
+        restored_env = {**stack.env, "DATABASE_URL": restored_url}
+        restored_dir = stack.tmp_path / "restored"
+        restored_dir.mkdir()
+        for name in ("CHEXGOLD_VAR_DIR", "CHEXGOLD_MODEL_DIR", "CHEXGOLD_UPLOAD_DIR"):
+            restored_env[name] = str(restored_dir / name.lower())
+        restored = Stack(restored_dir, restored_env)
+        try:
+            restored.manage("restore", str(archive))
+            facts_after = _facts_of(restored_env)  # before any request adds to the access audit
+            assert facts_after["active_model"]["stored_in_this_install"]  # type: ignore[index]
+            assert facts_after == facts_before  # gold exports, audit tables, the active model's files (sha256)
+            restored.start("chexgold-web.service")
+            assert wait_until(lambda: _status(probe, f"{restored.base}/healthz") == 200, timeout=90.0), restored.logs()
+            # The admin's API token came back with the users.
+            again = admin.get(f"{restored.base}/api/gold/export/?format=csv", timeout=60)
+            assert again.status_code == 200 and again.content == export.content
+            audit_again = admin.get(f"{restored.base}/api/audit/export/", timeout=60)
+            assert audit_again.status_code == 200 and audit_again.content == audit_before.content
+        finally:
+            restored.stop()
 
     # Structured logs: one JSON object per request (web) and per task (workers).
     web_lines = [json.loads(x) for x in stack.log("chexgold-web.service").splitlines() if x.startswith("{")]
@@ -217,6 +259,23 @@ def test_the_documented_production_stack_imports_reads_adjudicates_trains_and_ex
     task_lines = [json.loads(x) for x in stack.log("chexgold-worker-gpu.service").splitlines() if x.startswith("{")]
     assert any(line.get("task") == "ml_worker.tasks.training_run_execute_task" for line in task_lines), stack.logs()
     assert "FINDINGS" not in stack.log("chexgold-web.service")  # no report text in the logs
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database beside the stack's (README step 6's CREATE DATABASE), dropped after."""
+    import psycopg
+
+    url = urlsplit(_database_url_for_workers())
+    name = f"chexgold_restored_{uuid.uuid4().hex[:8]}"
+    admin = urlunsplit(url._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(url._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _status(session: requests.Session, url: str) -> int:

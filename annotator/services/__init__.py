@@ -42,6 +42,7 @@ from annotator.services.gold import (  # noqa: F401
     gold_adjudicate,
     gold_import,
     gold_set_version_freeze,
+    import_batch_restore,
     import_batch_withdraw,
     report_gold_by_agreement_try,
 )

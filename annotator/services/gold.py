@@ -17,7 +17,12 @@ from annotator.services.base import full_labels, report_lock
 from labeling.models import Annotation, GoldLabel, GoldSetMembership, GoldSetVersion, LabelImport, Report
 from labeling.observations import OBSERVATION_NAMES, labels_from_mapping
 from labeling.selectors import runtime_settings_get
-from labeling.services.withdraw import ImportWithdrawal, import_batch_reports_withdraw
+from labeling.services.withdraw import (
+    ImportRestore,
+    ImportWithdrawal,
+    import_batch_reports_restore,
+    import_batch_reports_withdraw,
+)
 from labeling.splits import gold_split_for
 
 
@@ -181,14 +186,38 @@ def import_batch_withdraw(*, batch_id: int, user: User | None, reason: str = "")
     result = import_batch_reports_withdraw(batch_id=batch_id, user=user, reason=reason)
     had_gold = GoldLabel.objects.filter(is_current=True, report__import_batch_id=batch_id).exists()
     if had_gold:
-        name = f"withdraw-{batch_id}"
-        suffix = 1
-        while GoldSetVersion.objects.filter(name=name).exists():
-            suffix += 1
-            name = f"withdraw-{batch_id}-{suffix}"
         version = gold_set_version_freeze(
-            name=name, user=user,
+            name=_free_version_name(f"withdraw-{batch_id}"), user=user,
             note=f"After withdrawing import {batch_id} ({result.batch.filename}): its {result.reports} report(s) left the gold set.",
+        )
+        result.gold_version = version.name
+    result.batch.message = (result.batch.message + "\n" if result.batch.message else "") + result.message
+    result.batch.save(update_fields=["message"])
+    return result
+
+
+def _free_version_name(name: str) -> str:
+    """`name`, or `name-2`, `name-3`... when a gold-set version has it (a batch withdrawn and restored twice)."""
+    candidate, suffix = name, 1
+    while GoldSetVersion.objects.filter(name=candidate).exists():
+        suffix += 1
+        candidate = f"{name}-{suffix}"
+    return candidate
+
+
+@transaction.atomic
+def import_batch_restore(*, batch_id: int, user: User | None) -> ImportRestore:
+    """An admin undoes the withdrawal of import batch `batch_id` (the API, the Imports page):
+    `labeling.services.withdraw` brings its reports back into the queues, statistics and
+    exports and notes it on the model cards that noted the withdrawal; then, when any of
+    those reports has gold (its rows were never changed, so it is current again), a
+    gold-set version ``restore-<id>`` is frozen with them. Nothing is deleted; the
+    withdrawal stays in the audited history. Raises NotFound or `ImportWithdrawError`."""
+    result = import_batch_reports_restore(batch_id=batch_id, user=user)
+    if GoldLabel.objects.filter(is_current=True, report__import_batch_id=batch_id).exists():
+        version = gold_set_version_freeze(
+            name=_free_version_name(f"restore-{batch_id}"), user=user,
+            note=f"After restoring import {batch_id} ({result.batch.filename}): its {result.reports} report(s) are back in the gold set.",
         )
         result.gold_version = version.name
     result.batch.message = (result.batch.message + "\n" if result.batch.message else "") + result.message

@@ -163,8 +163,8 @@ def test_sign_in_creates_the_user_with_mapped_roles(ldap_login: str) -> None:
     assert (ana.first_name, ana.last_name, ana.email) == ("Ana", "Doe", "ana@hospital.org")
     assert not ana.has_usable_password()
     assert user_roles(user=ana) == {Role.READER, Role.ADJUDICATOR}
-    assert set(RoleChange.objects.filter(user=ana).values_list("role", "action")) == {
-        ("reader", "granted"), ("adjudicator", "granted")}
+    assert set(RoleChange.objects.filter(user=ana).values_list("role", "action", "source", "changed_by")) == {
+        ("reader", "granted", "ldap", None), ("adjudicator", "granted", "ldap", None)}
     # The API token sign-in goes through the same backends.
     token = Client().post("/api/auth/token/", {"username": "ana", "password": "ana-pw-1"}, content_type="application/json")
     assert token.status_code == 200, token.content

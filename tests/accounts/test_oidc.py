@@ -7,7 +7,12 @@ token's signature check and the userinfo call are real HTTP."""
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -93,8 +98,8 @@ def test_sign_in_creates_the_user_with_mapped_roles(oidc: str) -> None:
     assert not ana.has_usable_password()
     assert user_roles(user=ana) == {Role.READER, Role.ADJUDICATOR}
     assert client.get("/").wsgi_request.user == ana  # signed in
-    granted = set(RoleChange.objects.filter(user=ana, action=RoleChange.Action.GRANTED).values_list("role", flat=True))
-    assert granted == {"reader", "adjudicator"}
+    granted = set(RoleChange.objects.filter(user=ana, action=RoleChange.Action.GRANTED).values_list("role", "source"))
+    assert granted == {("reader", "oidc"), ("adjudicator", "oidc")}
 
 
 def test_a_group_change_changes_roles_on_the_next_sign_in_audited(oidc: str, make_user: Any) -> None:
@@ -108,8 +113,27 @@ def test_a_group_change_changes_roles_on_the_next_sign_in_audited(oidc: str, mak
     client = Client()
     assert sign_in(client, "sub-ben")["Location"] == "/"
     assert user_roles(user=ben) == {Role.ADJUDICATOR}
-    latest = list(RoleChange.objects.filter(user=ben).order_by("id").values_list("role", "action"))[-3:]
-    assert sorted(latest) == [("adjudicator", "granted"), ("admin", "revoked"), ("reader", "revoked")]
+    latest = list(RoleChange.objects.filter(user=ben).order_by("id").values_list("role", "action", "source"))[-3:]
+    assert sorted(latest) == [("adjudicator", "granted", "oidc"), ("admin", "revoked", "oidc"),
+                              ("reader", "revoked", "oidc")]
+    assert not RoleChange.objects.filter(user=ben).exclude(changed_by=None).exists()  # no acting user: the source says who
+
+
+def test_directory_role_changes_show_their_source_on_the_users_page_and_in_the_audit(oidc: str, make_user: Any) -> None:
+    root = make_user("root", "admin")
+    directory_user(oidc, "sub-ida", preferred_username="ida", groups=[READERS])
+    sign_in(Client(), "sub-ida")
+    admin = Client()
+    admin.force_login(root)
+    ida = get_user_model().objects.get(username="ida")
+    admin.post(f"/api/users/{ida.pk}/roles/", {"role": "adjudicator", "action": "add"}, content_type="application/json")
+    entries = admin.get("/api/audit/?kind=role").json()["results"]
+    mine = {(e["after"]["roles"][-1] if e["after"]["roles"] else None, e["by"], e["after"]["source"])
+            for e in entries if e["after"]["user"] == "ida"}
+    assert mine == {("reader", None, "oidc"), ("reader", "root", "local")}  # roles sorted: adjudicator, reader
+    page = admin.get("/manage/users/").content.decode()
+    assert "Recent role changes" in page
+    assert "directory (OpenID Connect)" in page and "<td>chexgold</td>" in page
 
 
 def test_a_role_the_mapping_does_not_name_is_left_alone(oidc: str, settings: Any, make_user: Any) -> None:
@@ -165,6 +189,71 @@ def test_oidc_urls_404_when_not_configured(settings: Any) -> None:
     assert "Sign in with" not in Client().get("/accounts/login/").content.decode()
 
 
+
+
+@pytest.fixture
+def discovered(oidc: str, settings: Any) -> Iterator[str]:
+    """OIDC configured by the issuer alone: no endpoint variable set."""
+    from accounts.oidc_discovery import forget_provider_configurations
+
+    settings.CHEXGOLD_OIDC_ISSUER = oidc
+    settings.OIDC_OP_AUTHORIZATION_ENDPOINT = settings.OIDC_OP_TOKEN_ENDPOINT = ""
+    settings.OIDC_OP_USER_ENDPOINT = settings.OIDC_OP_JWKS_ENDPOINT = ""
+    forget_provider_configurations()
+    yield oidc
+    forget_provider_configurations()
+
+
+def test_the_issuer_alone_configures_the_endpoints_by_discovery(discovered: str) -> None:
+    from accounts.directory import directory_settings_check
+
+    assert [e.id for e in directory_settings_check()] == []  # no endpoint missing: the issuer stands for them
+    directory_user(discovered, "sub-hal", preferred_username="hal", groups=[READERS])
+    client = Client()
+    start = client.get("/oidc/authenticate/")
+    assert start["Location"].startswith(f"{discovered}/oauth2/authorize?")  # from the discovery document
+    assert sign_in(client, "sub-hal")["Location"] == "/"  # token, JWKS and userinfo endpoints discovered too
+    hal = get_user_model().objects.get(username="hal")
+    assert client.get("/").wsgi_request.user == hal
+    assert user_roles(user=hal) == {Role.READER}
+
+
+def test_an_endpoint_set_explicitly_overrides_the_discovered_one(discovered: str, settings: Any) -> None:
+    settings.OIDC_OP_AUTHORIZATION_ENDPOINT = "https://login.hospital.example/authorize"
+    start = Client().get("/oidc/authenticate/")
+    assert start.status_code == 302 and start["Location"].startswith("https://login.hospital.example/authorize?")
+
+
+def test_an_unreachable_issuer_is_a_clear_error_and_password_sign_in_still_works(
+        oidc: str, settings: Any, make_user: Any, caplog: pytest.LogCaptureFixture) -> None:
+    from accounts.oidc_discovery import forget_provider_configurations
+
+    forget_provider_configurations()
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        issuer = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    settings.CHEXGOLD_OIDC_ISSUER = issuer
+    settings.OIDC_OP_AUTHORIZATION_ENDPOINT = settings.OIDC_OP_TOKEN_ENDPOINT = ""
+    settings.OIDC_OP_USER_ENDPOINT = settings.OIDC_OP_JWKS_ENDPOINT = ""
+    with caplog.at_level(logging.ERROR, logger="chexgold.accounts.directory"):
+        refused = Client().get("/oidc/authenticate/")
+        callback = Client().get("/oidc/callback/?code=abc&state=xyz")
+    assert refused.status_code == 503
+    assert "Signing in with Hospital ID is unavailable" in refused.content.decode()
+    assert callback.status_code == 302 and callback["Location"] == "/accounts/login/?directory_failed=1"
+    logged = [r.getMessage() for r in caplog.records]
+    assert any(f"{issuer}/.well-known/openid-configuration" in m for m in logged), logged
+    make_user("local2", "reader", password="correct-horse-42")
+    assert Client().login(username="local2", password="correct-horse-42")  # the provider is not asked
+
+
+def test_environment_sets_the_issuer(tmp_path: Any) -> None:
+    check = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=Path(__file__).resolve().parents[2], capture_output=True,
+        text=True, timeout=120,
+        env=dict(os.environ, CHEXGOLD_VAR_DIR=str(tmp_path), CHEXGOLD_OIDC_CLIENT_ID="chexgold",
+                 CHEXGOLD_OIDC_ISSUER="http://127.0.0.1:9/unreachable"))
+    assert check.returncode == 0, check.stderr  # the check does not call the provider
 
 
 def test_environment_switches_the_backends(tmp_path: Any) -> None:
