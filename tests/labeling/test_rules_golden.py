@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import random
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -32,6 +33,7 @@ from pathlib import Path
 import pytest
 
 from labeling.rules import RULES_VERSION, ReportLabels, label_report
+from labeling.rules.labeler import clear_caches
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_CSV = REPO / "demo" / "reports.csv"
@@ -131,6 +133,27 @@ def test_demo_reports_auto_match_the_committed_output() -> None:
     assert header["rules_version"] == RULES_VERSION, "regenerate: python -m tests.labeling.test_rules_golden --write"
     got = output_lines(read_reports(DEMO_CSV), "auto")
     assert got == lines[1:], _first_difference(lines[1:], got)
+
+
+def test_output_does_not_depend_on_what_was_labelled_before() -> None:
+    """The labeler caches sentences by text: a cold cache, a cache cleared
+    before every report and a cache warmed in another order give the same output."""
+    expected = FIXTURE.read_text(encoding="utf-8").splitlines()[1:]
+    reports = read_reports(DEMO_CSV)
+
+    def cleared_each_time(texts: list[str], section: str) -> list[ReportLabels]:
+        results = []
+        for t in texts:
+            clear_caches()
+            results.append(label_report(t, section))
+        return results
+
+    assert output_lines(reports, "auto", cleared_each_time) == expected
+    clear_caches()
+    shuffled = list(enumerate(reports))
+    random.Random(19).shuffle(shuffled)
+    got = dict(zip([i for i, _ in shuffled], output_lines([r for _, r in shuffled], "auto"), strict=True))
+    assert [got[i] for i in range(len(reports))] == expected
 
 
 @pytest.mark.parametrize("section", ["impression", "full"])
