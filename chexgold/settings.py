@@ -422,6 +422,12 @@ CHEXGOLD_PREFILL_MIN_PROBABILITY = env.float("CHEXGOLD_PREFILL_MIN_PROBABILITY",
 CHEXGOLD_MAX_REPORT_CHARS = env.int("CHEXGOLD_MAX_REPORT_CHARS", default=100_000)
 CHEXGOLD_MAX_UPLOAD_MB = env.int("CHEXGOLD_MAX_UPLOAD_MB", default=512)
 CHEXGOLD_LABEL_SECTION = env.str("CHEXGOLD_LABEL_SECTION", default="auto")
+# Processes that rule-label a batch (labeling.rules.pool). 1: in the calling process.
+# One process labels ~7,000-8,000 reports/s; on a 2-core machine shared with the web
+# server and PostgreSQL a second process did not help (docs/PERFORMANCE.md), so more
+# only pays where cores are free. `label_reports --workers` and `import_reports
+# --workers` override it per run.
+CHEXGOLD_RULES_WORKERS = env.int("CHEXGOLD_RULES_WORKERS", default=1)
 # How CPU workers run the model (ml_worker.ml.predict.INFERENCE_MODES): "auto" is
 # bf16 autocast where the CPU computes bf16 natively (AMX/AVX512-BF16: 2.3x fp32's
 # speed, 99.99 % of labels identical) and fp32 elsewhere (emulated bf16 is slower);
