@@ -11,7 +11,9 @@ chunks of reports over worker processes and returns exactly what
   measurement).
 - Workers are *spawned*, not forked: the caller may be a Django process with
   open database connections, threads and locks that a fork would copy. Each
-  worker imports only ``labeling.rules`` and compiles the lexicon once.
+  worker imports only ``labeling.rules`` and compiles the lexicon once. As
+  with any spawned process, a script that starts a pool must keep its work
+  under ``if __name__ == "__main__":`` (manage.py, celery and pytest do).
 - Small batches (fewer than ``MIN_PARALLEL`` reports) are labelled in this
   process: a round trip to the workers would cost more than it saves.
 
