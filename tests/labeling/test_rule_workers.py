@@ -55,3 +55,22 @@ def test_label_reports_command_output_is_the_same_with_two_workers(tmp_path: Pat
     assert outputs[0] == outputs[1]
     with pytest.raises(CommandError, match="--workers"):
         call_command("label_reports", "--input", str(src), "--output", str(tmp_path / "x.csv"), "--workers", "0")
+
+
+@pytest.mark.django_db
+def test_import_reports_workers_option(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    with open(src, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "Reports"])
+        writer.writerows((f"r{i}", t) for i, t in enumerate(_texts(MIN_PARALLEL + 50)))
+    with pytest.raises(CommandError, match="--workers"):
+        call_command("import_reports", str(src), "--workers", "0")
+    assert not Report.objects.exists()
+    call_command("import_reports", str(src), "--workers", "2")
+    stored = {p.report_id: p for p in MachinePrediction.objects.filter(source=MachinePrediction.Source.RULES)}
+    reports = list(Report.objects.all())
+    assert len(stored) == len(reports) == MIN_PARALLEL + 50
+    for report in reports:
+        expected = label_report(report.text)
+        assert (stored[report.id].labels, stored[report.id].evidence) == (expected.labels, expected.evidence_as_json())
