@@ -190,6 +190,10 @@ _BLOCKING_NO_FINDING: tuple[str, ...] = tuple(
 # a cache is emptied when full. tests/labeling/test_rules_golden.py pins the
 # output with and without these caches.
 _CACHE_SIZE = 20_000
+# Longer texts are labelled without the caches: they rarely repeat, and the
+# keys must stay small (20,000 entries of at most a few kB).
+_MAX_CACHED_SENTENCE = 1_000
+_MAX_CACHED_SPAN = 4_000
 Record = tuple[str, int, int, str, LabelValue, str, "int | None", "int | None"]
 _sentence_cache: dict[tuple[str, str, str, str], tuple[Record, ...]] = {}
 _split_cache: dict[str, tuple[tuple[int, int], ...]] = {}
@@ -203,6 +207,8 @@ def clear_caches() -> None:
 
 
 def _sentences(low: str, span_start: int, span_end: int) -> tuple[tuple[int, int], ...]:
+    if span_end - span_start > _MAX_CACHED_SPAN:
+        return tuple((s.start - span_start, s.end - span_start) for s in split_sentences(low, span_start, span_end))
     body = low[span_start:span_end]
     found = _split_cache.get(body)
     if found is None:
@@ -214,6 +220,8 @@ def _sentences(low: str, span_start: int, span_end: int) -> tuple[tuple[int, int
 
 
 def _sentence_records(low: str, text: str, s_start: int, s_end: int, index: Any) -> tuple[Record, ...]:
+    if s_end - s_start > _MAX_CACHED_SENTENCE:
+        return tuple(_label_sentence(low, text, s_start, s_end, index))
     key = (text[s_start:s_end], low[s_start:s_end], low[s_start - 1 : s_start], low[s_end : s_end + 1])
     found = _sentence_cache.get(key)
     if found is None:
