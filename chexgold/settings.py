@@ -425,6 +425,13 @@ CHEXGOLD_PREFILL_MIN_PROBABILITY = env.float("CHEXGOLD_PREFILL_MIN_PROBABILITY",
 CHEXGOLD_MAX_REPORT_CHARS = env.int("CHEXGOLD_MAX_REPORT_CHARS", default=100_000)
 CHEXGOLD_MAX_UPLOAD_MB = env.int("CHEXGOLD_MAX_UPLOAD_MB", default=512)
 CHEXGOLD_LABEL_SECTION = env.str("CHEXGOLD_LABEL_SECTION", default="auto")
+# Processes that rule-label a batch (labeling.rules.pool). 1: in the calling process.
+# One process labels ~6,000-7,000 reports per CPU second. On the shared 2-core test
+# machine 2 workers were 1.42x faster at load 7 (CPU taken from other processes) and
+# 0.82x at load 12.7 (docs/PERFORMANCE.md), and an import there must not starve the
+# web server and PostgreSQL: raise it where cores are free. `label_reports
+# --workers` and `import_reports --workers` override it per run.
+CHEXGOLD_RULES_WORKERS = env.int("CHEXGOLD_RULES_WORKERS", default=1)
 # How CPU workers run the model (ml_worker.ml.predict.INFERENCE_MODES): "auto" is
 # bf16 autocast where the CPU computes bf16 natively (AMX/AVX512-BF16: 2.3x fp32's
 # speed, 99.99 % of labels identical) and fp32 elsewhere (emulated bf16 is slower);

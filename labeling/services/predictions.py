@@ -8,7 +8,8 @@ from django.conf import settings
 from django.db import transaction
 
 from labeling.models import LabelImport, MachinePrediction, ModelVersion, Report
-from labeling.rules import RULES_VERSION, label_report
+from labeling.rules import RULES_VERSION
+from labeling.rules.pool import RulePool
 
 CHUNK = 500
 
@@ -18,6 +19,7 @@ def rule_predictions_create(
     report_ids: Iterable[int] | None = None,
     section: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
 ) -> int:
     """Label reports with the rule labeler and store the predictions.
 
@@ -43,26 +45,29 @@ def rule_predictions_create(
     written = 0
     if progress is not None and ids:
         progress(0, len(ids))
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        texts = Report.objects.filter(id__in=chunk).values_list("id", "text")
-        rows = []
-        for report_id, text in texts:
-            result = label_report(text, section=section)
-            rows.append(
+    workers = settings.CHEXGOLD_RULES_WORKERS if workers is None else max(1, workers)
+    # With several workers a chunk must hold work for all of them.
+    size = CHUNK * workers
+    with RulePool(workers) as pool:
+        for start in range(0, len(ids), size):
+            chunk = ids[start : start + size]
+            texts = list(Report.objects.filter(id__in=chunk).values_list("id", "text"))
+            labelled = pool.label_json([text for _, text in texts], section)
+            rows = [
                 MachinePrediction(
                     report_id=report_id,
                     source=MachinePrediction.Source.RULES,
                     source_version=RULES_VERSION,
-                    labels=result.labels,
-                    evidence=result.evidence_as_json(),
+                    labels=labels,
+                    evidence=evidence,
                 )
-            )
-        with transaction.atomic():
-            MachinePrediction.objects.bulk_create(rows, ignore_conflicts=True)
-        written += len(rows)
-        if progress is not None:
-            progress(min(start + CHUNK, len(ids)), len(ids))
+                for (report_id, _), (labels, evidence) in zip(texts, labelled, strict=True)
+            ]
+            with transaction.atomic():
+                MachinePrediction.objects.bulk_create(rows, ignore_conflicts=True)
+            written += len(rows)
+            if progress is not None:
+                progress(min(start + size, len(ids)), len(ids))
     return written
 
 

@@ -15,13 +15,15 @@ def new_reports_prelabel(
     report_ids: Sequence[int],
     inline: bool,
     progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
 ) -> str:
     """Give new reports their machine labels.
 
-    `inline`: rule-label them here and now (about 2,000 reports/s on one core;
+    `inline`: rule-label them here and now (several thousand reports/s on one core;
     `progress(done, total)` after each chunk), so the reports are ready for the
     review page and for silver training when this returns: what the
-    `import_reports` command does. Otherwise queue the rule labelling as a task
+    `import_reports` command does; `workers` rule-labelling processes
+    (default ``CHEXGOLD_RULES_WORKERS``). Otherwise queue the rule labelling as a task
     on the `default` queue (uploads: their import already runs on a worker).
     The active model's labels always come from a `gpu` worker (sent by name:
     labeling does not import ml_worker). Returns a human-readable summary.
@@ -32,7 +34,7 @@ def new_reports_prelabel(
         return "no new reports to label"
     ids = list(report_ids)
     if inline:
-        written = rule_predictions_create(report_ids=ids, progress=progress)
+        written = rule_predictions_create(report_ids=ids, progress=progress, workers=workers)
         message = f"rule labels stored for {written} report(s)"
     else:
         transaction.on_commit(lambda: rule_predictions_task.delay(None))

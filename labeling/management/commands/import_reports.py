@@ -24,9 +24,14 @@ class Command(BaseCommand):
             help="queue rule labelling as a task for a worker instead of labelling the new reports here "
             "(the default, with progress on stderr)",
         )
+        parser.add_argument("--workers", type=int, default=None,
+                            help="processes that rule-label the new reports here (default CHEXGOLD_RULES_WORKERS)")
 
     def handle(self, *args: object, **options: object) -> None:
         path = str(options["file"])
+        workers = None if options["workers"] is None else int(str(options["workers"]))
+        if workers is not None and workers < 1:
+            raise CommandError("--workers must be at least 1")
         if not os.path.isfile(path):
             raise CommandError(f"{path}: nothing was imported; cannot read the file (no such file)")
         # File-level checks as for uploads; the import validates every row itself
@@ -45,4 +50,6 @@ class Command(BaseCommand):
             # right after finds its rule labels without a running worker.
             inline = not options["label_in_background"]
             progress = CountProgress("rule labels", self.stderr) if inline else None
-            self.stdout.write(new_reports_prelabel(report_ids=result.created_ids, inline=inline, progress=progress))
+            self.stdout.write(
+                new_reports_prelabel(report_ids=result.created_ids, inline=inline, progress=progress, workers=workers)
+            )

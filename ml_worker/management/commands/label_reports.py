@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from labeling import chexpert_csv
 from labeling.report_files import ReportFileError, read_texts_for_labeling, write_stream
-from labeling.rules import label_reports
+from labeling.rules.pool import label_json_parallel
 from labeling.sections import SectionMode
 from labeling.selectors import active_model_version_get
 from labeling.services.files import atomic_text_writer
@@ -43,6 +44,8 @@ class Command(BaseCommand):
                             help="model: one of our checkpoint directories or an original CheXbert file; default the active model version")
         parser.add_argument("--column-order", choices=chexpert_csv.COLUMN_ORDERS, default="chexpert",
                             help="chexbert: CheXbert's 'Report Impression' header and column order")
+        parser.add_argument("--workers", type=int, default=None,
+                            help="rules: labelling processes (default CHEXGOLD_RULES_WORKERS, 1: this process)")
         parser.add_argument("--batch-size", type=int, default=32)
         parser.add_argument("--uncertain", default=None, help=POLICY_HELP + " (the --evidence and --provenance files keep the labeler's own values)")
 
@@ -58,9 +61,12 @@ class Command(BaseCommand):
         texts = [r.text for r in rows]
         evidence: list[dict[str, list[dict[str, object]]]] | None = None
         if options["labeler"] == "rules":
-            results = label_reports(texts, section=str(options["section"] or SectionMode.AUTO.value))
-            labels = [r.labels for r in results]
-            evidence = [r.evidence_as_json() for r in results]
+            workers = settings.CHEXGOLD_RULES_WORKERS if options["workers"] is None else int(str(options["workers"]))
+            if workers < 1:
+                raise CommandError("--workers must be at least 1")
+            labelled = label_json_parallel(texts, section=str(options["section"] or SectionMode.AUTO.value), workers=workers)
+            labels = [row_labels for row_labels, _ in labelled]
+            evidence = [row_evidence for _, row_evidence in labelled]
         elif options["labeler"] == "routed":
             if options["evidence"]:
                 raise CommandError("--evidence is only produced by the rule labeler")
