@@ -7,11 +7,18 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q
 
 from accounts.roles import Role
+from api.request_memo import memoized
 
 
 def user_roles(*, user: AbstractBaseUser | AnonymousUser) -> frozenset[Role]:
+    """The user's roles. Read once per request and user (`api.request_memo`: the
+    permission check, the view and the selectors all ask); role writes forget them."""
     if not user.is_authenticated:
         return frozenset()
+    return memoized(("roles", user.pk), lambda: _user_roles_load(user))
+
+
+def _user_roles_load(user: AbstractBaseUser) -> frozenset[Role]:
     names = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
     roles = {r for r in Role if r.group_name in names}
     if getattr(user, "is_superuser", False):

@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",  # serves static/ before anything below runs
     "chexgold.middleware.NoStoreMiddleware",  # Cache-Control: no-store (report text is PHI)
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy (CONTENT_SECURITY_POLICY below)
+    "chexgold.middleware.RequestMemoMiddleware",  # roles and settings rows read once per request (api.request_memo)
     "chexgold.middleware.RequestInputMiddleware",  # NUL / invalid UTF-8 -> 400, oversized bodies -> 413, before any view
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from annotator.models import CalibrationPeriod, CalibrationReport, Reservation
-from labeling.models import Annotation, GoldLabel
+from labeling.models import Annotation, GoldLabel, Report
 from labeling.observations import OBSERVATION_NAMES
 
 # Reads further apart than this start a new reading session (fatigue is accuracy
@@ -49,10 +49,11 @@ def calibration_candidates_for(*, reader: User) -> QuerySet[CalibrationReport]:
 
 def reader_calibrates(*, reader: User, report_id: int) -> bool:
     """Whether `reader` holds or reads `report_id` as a calibration report."""
-    return (
-        Reservation.objects.filter(report_id=report_id, reader=reader, is_calibration=True).exists()
-        or Annotation.objects.filter(report_id=report_id, reader=reader, is_calibration=True).exists()
-    )
+    # One statement for both tables.
+    return Report.objects.filter(id=report_id).filter(
+        Exists(Reservation.objects.filter(report_id=OuterRef("pk"), reader=reader, is_calibration=True))
+        | Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=reader, is_calibration=True))
+    ).exists()
 
 
 def _unreleased_q() -> Q:

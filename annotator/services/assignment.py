@@ -8,7 +8,7 @@ import time
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import BooleanField, Case, Count, Exists, Q, Value, When
 from django.utils import timezone
 
 from accounts.roles import Role
@@ -168,8 +168,20 @@ def _reports_closed(ids: list[int], *, k: int) -> set[int]:
 def priority_open_recompute(*, report_id: int) -> None:
     """After a read, gold or flag change: close the report in the queue order
     when it is finished, reopen it when it is not (e.g. a flag resolved as keep)."""
-    closed = _reports_closed([report_id], k=runtime_settings_get().reads_per_report)
-    ReportPriority.objects.filter(report_id=report_id).update(is_open=report_id not in closed)
+    # One UPDATE: the `_reports_closed` test (gold, flagged, or k submitted reads) as an expression.
+    k = runtime_settings_get().reads_per_report
+    full = (
+        Annotation.objects.filter(report_id=report_id, status=Annotation.Status.SUBMITTED, is_calibration=False)
+        .values("report_id").annotate(n=Count("id")).filter(n__gte=k)
+    )
+    closed = (
+        Exists(GoldLabel.objects.filter(report_id=report_id, is_current=True))
+        | Exists(Report.objects.filter(Q(is_flagged=True) | Q(is_withdrawn=True), id=report_id))
+        | Exists(full)
+    )
+    ReportPriority.objects.filter(report_id=report_id).update(
+        is_open=Case(When(closed, then=Value(False)), default=Value(True), output_field=BooleanField())
+    )
 
 
 PRIORITY_CHECK_SECONDS = 30.0
