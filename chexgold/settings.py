@@ -267,7 +267,7 @@ LOGGING: dict[str, Any] = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate header makes anonymous requests 401, not 403.
-        "rest_framework.authentication.TokenAuthentication",  # scripts
+        "accounts.authentication.TokenAuthentication",  # scripts (token, user and roles in one query)
         "api.authentication.SessionAuthentication",  # browser (CSRF enforced, without parsing the body: 403 before 415)
     ],
     # DRF's three, with NUL, lone-surrogate and depth (> 64) checks (api.parsers); bodies
