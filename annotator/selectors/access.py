@@ -5,6 +5,7 @@ statistic that shows a report or a read to a user asks these functions."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -108,10 +109,12 @@ def gold_feedback_due(*, reader: User, annotation: Annotation, now: datetime | N
     return later >= settings.CHEXGOLD_FEEDBACK_AFTER_READS
 
 
-def reader_gold_visible(*, reader: User, now: datetime | None = None) -> Exists:
+def reader_gold_visible(*, reader: User, now: datetime | None = None, calibration_hidden: Iterable[int] | None = None) -> Exists:
     """`gold_feedback_due` as a report filter (OuterRef("pk")): the report has
     current gold and `reader`'s submitted read of it is due for feedback. Lists
-    and counts shown to a reader use this in place of "has gold"."""
+    and counts shown to a reader use this in place of "has gold".
+    `calibration_hidden`: `calibration_hidden_report_ids(reader=reader)` when the
+    caller has it already (one evaluation per request)."""
     now = now or timezone.now()
     later = (
         Annotation.objects.filter(reader=reader, status=Annotation.Status.SUBMITTED, submitted_at__gt=OuterRef("submitted_at"))
@@ -119,7 +122,8 @@ def reader_gold_visible(*, reader: User, now: datetime | None = None) -> Exists:
     )
     # A normal read: due after N more reads or the next day. A calibration read: once its
     # period has ended (calibration_feedback_released), as in gold_feedback_for_reader.
-    calibration_hidden = calibration_hidden_report_ids(reader=reader)
+    if calibration_hidden is None:
+        calibration_hidden = calibration_hidden_report_ids(reader=reader)
     due = (
         Annotation.objects.filter(report_id=OuterRef(OuterRef("pk")), reader=reader, status=Annotation.Status.SUBMITTED)
         .annotate(later=Coalesce(Subquery(later, output_field=IntegerField()), Value(0)))
@@ -185,14 +189,15 @@ def reports_visible(*, user: User, roles: frozenset[Role]) -> QuerySet[ReportWit
     if roles & {Role.ADMIN, Role.ADJUDICATOR}:
         return reports_with_status().order_by("id")
     # A reader's calibration report shows as in review until its period ends.
-    qs = reports_with_status(gold_hidden=calibration_hidden_report_ids(reader=user))
+    hidden = calibration_hidden_report_ids(reader=user)
+    qs = reports_with_status(gold_hidden=hidden)
     if Role.READER in roles:
         mine = Exists(
             Reservation.objects.filter(report_id=OuterRef("pk"), reader=user, state=Reservation.State.ACTIVE)
         ) | Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=user))
         # A reader learns that a report they read is gold only when feedback is due (`gold_feedback_due`).
         # Re-annotating has_gold replaces the plain "has current gold" of `reports_with_status`.
-        visible = reader_gold_visible(reader=user)
+        visible = reader_gold_visible(reader=user, calibration_hidden=hidden)
         return qs.filter(mine).filter(is_flagged=False, is_withdrawn=False).annotate(has_gold=visible).order_by("id")  # type: ignore[no-redef]
     return qs.none()
 
