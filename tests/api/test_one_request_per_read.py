@@ -146,3 +146,12 @@ def test_gold_feedback_after_one_call_reads_is_batched(client_for, make_reports)
     assert clients[1].get(f"/api/reports/{report.id}/").json()["gold"] is None  # not right after the submit
     Annotation.objects.filter(report=report).update(submitted_at=timezone.now() - timedelta(days=2))
     assert clients[1].get(f"/api/reports/{report.id}/").json()["gold"]["labels"] == NORMAL
+
+
+def test_schema_documents_the_one_request_forms(client_for, make_reports) -> None:  # type: ignore[no-untyped-def]
+    schema = client_for("admin").get("/api/schema/?format=json").json()
+    next_params = {p["name"]: p for p in schema["paths"]["/api/reports/next/"]["post"]["parameters"]}
+    assert next_params["include"]["schema"]["enum"] == ["report"]
+    body = schema["paths"]["/api/annotations/"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    fields = schema["components"]["schemas"][body.rsplit("/", 1)[1]]["properties"]
+    assert {"submit", "override_warnings"} <= set(fields)
