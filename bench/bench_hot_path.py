@@ -17,6 +17,8 @@ queries per request (a connection execute wrapper counts every statement,
 savepoints included); per read: the sum. `--profile` adds the top functions
 by own time (cProfile) of the new side's four-request loop. The old side is the
 same file run with `--side old`, importing the code under `--old-root`.
+`--rounds` pairs (default 2) alternate which side runs first (the machine is
+shared); the summary is the mean of the rounds' new/old ratios.
 Prints and saves bench/results/hot_path.json.
 """
 
@@ -191,6 +193,24 @@ def side(args: argparse.Namespace) -> dict[str, object]:
     return result
 
 
+def _summary(results: dict[str, object]) -> dict[str, object]:
+    old_four = results["old"]["four"]  # type: ignore[index]
+    new_four = results["new"]["four"]  # type: ignore[index]
+    new_two = results["new"]["two"]  # type: ignore[index]
+    return {
+        "per_read_p50_new_four_over_old": round(new_four["per_read"]["p50_ms"] / old_four["per_read"]["p50_ms"], 3),
+        "per_read_p50_new_two_over_old": round(new_two["per_read"]["p50_ms"] / old_four["per_read"]["p50_ms"], 3),
+        "per_read_p95_new_four_over_old": round(new_four["per_read"]["p95_ms"] / old_four["per_read"]["p95_ms"], 3),
+        "per_read_p95_new_two_over_old": round(new_two["per_read"]["p95_ms"] / old_four["per_read"]["p95_ms"], 3),
+        "queries_per_read": {"old_four": old_four["queries_per_read_mean"], "new_four": new_four["queries_per_read_mean"],
+                             "new_two": new_two["queries_per_read_mean"]},
+        "endpoint_p50_new_over_old": {
+            name: round(new_four["endpoints"][name]["p50_ms"] / old_four["endpoints"][name]["p50_ms"], 3)
+            for name in old_four["endpoints"]
+        },
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reports", type=int, default=20_000)
@@ -198,7 +218,8 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=300)
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (its database is created); default SQLite")
     parser.add_argument("--old-root", default=None, help="a checkout of the code before #19 (e.g. /work/main)")
-    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="cProfile the first round's four-request loops")
+    parser.add_argument("--rounds", type=int, default=2, help="new/old pairs, alternating which goes first")
     parser.add_argument("--side", choices=["new", "old"], default=None, help=argparse.SUPPRESS)
     parser.add_argument("--code-root", default=str(HERE), help=argparse.SUPPRESS)
     parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
@@ -208,38 +229,45 @@ def main() -> None:
         return
     load_before = os.getloadavg()
     cpu0 = os.times()
-    results: dict[str, object] = {}
-    sides = [("new", str(HERE), args.database_url)]
+    sides = {"new": (str(HERE), args.database_url)}
     if args.old_root:
-        sides.append(("old", args.old_root, f"{args.database_url}_old" if args.database_url else None))
-    for name, root, url in sides:
-        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
-            out = fh.name
-        cmd = [sys.executable, __file__, "--side", name, "--code-root", root, "--out", out, "--reports", str(args.reports),
-               "--readers", str(args.readers), "--reads", str(args.reads)] + (["--database-url", url] if url else [])
-        if args.profile:
-            cmd.append("--profile")
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "DJANGO_SETTINGS_MODULE": "chexgold.settings"}
-        env.pop("DATABASE_URL", None)
-        subprocess.run(cmd, check=True, env=env, cwd=root)
-        results[name] = json.loads(Path(out).read_text())
-        os.unlink(out)
+        sides["old"] = (args.old_root, f"{args.database_url}_old" if args.database_url else None)
+    rounds: list[dict[str, object]] = []
+    for n in range(args.rounds):
+        # The machine is shared: alternate which side goes first, so a load change favours neither.
+        order = list(sides) if n % 2 == 0 else list(reversed(sides))
+        results: dict[str, object] = {"order": order}
+        for name in order:
+            root, url = sides[name]
+            with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+                out = fh.name
+            cmd = [sys.executable, __file__, "--side", name, "--code-root", root, "--out", out, "--reports", str(args.reports),
+                   "--readers", str(args.readers), "--reads", str(args.reads)] + (["--database-url", url] if url else [])
+            if args.profile and n == 0:
+                cmd.append("--profile")
+            env = {**os.environ, "HF_HUB_OFFLINE": "1", "DJANGO_SETTINGS_MODULE": "chexgold.settings"}
+            env.pop("DATABASE_URL", None)
+            subprocess.run(cmd, check=True, env=env, cwd=root, stdout=subprocess.DEVNULL)
+            results[name] = json.loads(Path(out).read_text())
+            results[f"{name}_load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+            os.unlink(out)
+        if "old" in results:
+            results["summary"] = _summary(results)
+        rounds.append(results)
     cpu1 = os.times()
     summary: dict[str, object] = {}
-    if "old" in results:
-        old_four = results["old"]["four"]  # type: ignore[index]
-        new_four = results["new"]["four"]  # type: ignore[index]
-        new_two = results["new"]["two"]  # type: ignore[index]
+    if args.old_root:
+        per_round = [r["summary"] for r in rounds]
         summary = {
-            "per_read_p50_new_four_over_old": round(new_four["per_read"]["p50_ms"] / old_four["per_read"]["p50_ms"], 3),
-            "per_read_p50_new_two_over_old": round(new_two["per_read"]["p50_ms"] / old_four["per_read"]["p50_ms"], 3),
-            "queries_per_read": {"old_four": old_four["queries_per_read_mean"], "new_four": new_four["queries_per_read_mean"],
-                                 "new_two": new_two["queries_per_read_mean"]},
-            "endpoint_p50_new_over_old": {
-                name: round(new_four["endpoints"][name]["p50_ms"] / old_four["endpoints"][name]["p50_ms"], 3)
-                for name in old_four["endpoints"]
-            },
+            key: round(sum(float(p[key]) for p in per_round) / len(per_round), 3)  # type: ignore[index]
+            for key in ("per_read_p50_new_four_over_old", "per_read_p50_new_two_over_old",
+                        "per_read_p95_new_four_over_old", "per_read_p95_new_two_over_old")
         }
+        summary["endpoint_p50_new_over_old"] = {
+            name: round(sum(p["endpoint_p50_new_over_old"][name] for p in per_round) / len(per_round), 3)  # type: ignore[index]
+            for name in per_round[0]["endpoint_p50_new_over_old"]  # type: ignore[index]
+        }
+        summary["queries_per_read"] = per_round[0]["queries_per_read"]  # type: ignore[index]
     payload = {
         "benchmark": "reader hot path over the API (server time, test client in-process), new vs old code",
         "command": "python bench/bench_hot_path.py " + " ".join(sys.argv[1:]),
@@ -248,8 +276,8 @@ def main() -> None:
         "load_average_before": [round(x, 2) for x in load_before], "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "cpu_s_children": round((cpu1.children_user - cpu0.children_user) + (cpu1.children_system - cpu0.children_system), 1),
         "machine": {"cpus": os.cpu_count()},
-        "summary": summary,
-        **results,
+        "summary_mean_of_rounds": summary,
+        "rounds": rounds,
     }
     text = json.dumps(payload, indent=2)
     print(text)
