@@ -37,6 +37,7 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent.parent
 NORMAL = {"No Finding": "positive"}
@@ -257,17 +258,17 @@ def main() -> None:
     cpu1 = os.times()
     summary: dict[str, object] = {}
     if args.old_root:
-        per_round = [r["summary"] for r in rounds]
+        per_round: list[Any] = [r["summary"] for r in rounds]
         summary = {
-            key: round(sum(float(p[key]) for p in per_round) / len(per_round), 3)  # type: ignore[index]
+            key: round(sum(float(p[key]) for p in per_round) / len(per_round), 3)
             for key in ("per_read_p50_new_four_over_old", "per_read_p50_new_two_over_old",
                         "per_read_p95_new_four_over_old", "per_read_p95_new_two_over_old")
         }
         summary["endpoint_p50_new_over_old"] = {
-            name: round(sum(p["endpoint_p50_new_over_old"][name] for p in per_round) / len(per_round), 3)  # type: ignore[index]
-            for name in per_round[0]["endpoint_p50_new_over_old"]  # type: ignore[index]
+            name: round(sum(p["endpoint_p50_new_over_old"][name] for p in per_round) / len(per_round), 3)
+            for name in per_round[0]["endpoint_p50_new_over_old"]
         }
-        summary["queries_per_read"] = per_round[0]["queries_per_read"]  # type: ignore[index]
+        summary["queries_per_read"] = per_round[0]["queries_per_read"]
     payload = {
         "benchmark": "reader hot path over the API (server time, test client in-process), new vs old code",
         "command": "python bench/bench_hot_path.py " + " ".join(sys.argv[1:]),
