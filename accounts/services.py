@@ -19,6 +19,7 @@ from accounts.models import AccountChange
 from accounts.roles import Role
 from accounts.selectors import active_admin_ids, user_roles
 from accounts.signals import password_set, user_deactivated
+from api.request_memo import forgets
 
 
 def password_check(*, password: str, user: User) -> None:
@@ -30,6 +31,7 @@ def password_check(*, password: str, user: User) -> None:
         raise WeakPassword(" ".join(exc.messages)) from exc
 
 
+@forgets("roles")
 @transaction.atomic
 def user_create_or_update(
     *, username: str, password: str, roles: list[Role], email: str = "", demo_user: bool = False
@@ -75,6 +77,7 @@ def reader_account_check(*, username: str) -> User | None:
     return user
 
 
+@forgets("roles")
 @transaction.atomic
 def reader_account_get_or_create(*, username: str) -> tuple[User, bool]:
     """The reader account named `username`, created when missing: reader role,
@@ -92,6 +95,7 @@ def reader_account_get_or_create(*, username: str) -> tuple[User, bool]:
     return user, True
 
 
+@forgets("roles")
 @transaction.atomic
 def user_role_add(*, user: AbstractBaseUser, role: Role) -> None:
     group, _ = Group.objects.get_or_create(name=role.group_name)
@@ -100,6 +104,7 @@ def user_role_add(*, user: AbstractBaseUser, role: Role) -> None:
         get_user_model().objects.filter(pk=user.pk).update(is_staff=True)
 
 
+@forgets("roles")
 @transaction.atomic
 def user_role_remove(*, user: AbstractBaseUser, role: Role, by: User | None = None, confirmed: bool = False) -> None:
     """Take `role` from `user`. Refused with `LastAdmin` when it is the admin

@@ -68,6 +68,11 @@ class AnnotationCreateSerializer(serializers.Serializer):
     report = serializers.IntegerField(min_value=1)
     labels = LabelsField()
     time_spent_seconds = serializers.FloatField(required=False, allow_null=True, min_value=0)
+    submit = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Create and submit in one call (all 14 values; the same checks as annotations/<id>/submit/).",
+    )
+    override_warnings = serializers.BooleanField(required=False, default=False, help_text="With `submit`.")
 
 
 class AnnotationWriteSerializer(serializers.Serializer):
@@ -162,39 +167,48 @@ class ReportDetailView(APIView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, report_id: int) -> Response:
-        roles = roles_of(request)
-        privileged = bool(roles & {Role.ADMIN, Role.ADJUDICATOR})
-        report = reports_visible(user=user_of(request), roles=roles).filter(id=report_id).first()
-        if report is None:
-            raise Http404("No such report, or not yours to see.")
-        data: dict[str, Any] = {
-            "id": report.id, "external_id": report.external_id, "status": report_status(report),
-            **review.report_identifiers_for(user=user_of(request), report=report),
-            "text": report.text, "sections": review.sections_for_js(report=report),
-        }
-        report_access_record(user=request.user, report_ids=[report.id], request=request)
-        annotation = review.annotation_of_reader(reader=user_of(request), report=report) if Role.READER in roles else None
-        submitted = annotation is not None and annotation.status == Annotation.Status.SUBMITTED
-        hide_machine = (not privileged and not submitted and review_services.review_first_read_required(annotation=annotation))
-        if hide_machine:
-            data["machine_labels"] = None
-        else:
-            m = review.machine_labels_for_report(report=report)
-            data["machine_labels"] = {
-                "rules": m.rules, "rules_version": m.rules_version, "model": m.model, "model_version": m.model_version,
-                "probabilities": m.probabilities, "evidence": m.evidence,
-                # The routed pre-fill with its provenance; value null = not pre-filled (contested rows: choose).
-                "prefill": {name: cell.as_dict() for name, cell in m.cells.items()},
-                "routing": m.routing, "prefill_mode": m.mode,
-            }
-        if Role.READER in roles:
-            data["my_annotation"] = AnnotationSerializer(annotation).data if annotation else None
-            gold = review.gold_feedback_for_reader(reader=user_of(request), report=report)
-            data["gold"] = {"labels": gold.labels, "method": gold.method} if gold else None
-        if privileged:
-            gold = report.gold_labels.filter(is_current=True).first()
-            data["gold"] = {"id": gold.id, "labels": gold.labels, "method": gold.method, "created_at": gold.created_at} if gold else None
+        data = _report_body(request, report_id)
+        report_access_record(user=request.user, report_ids=[report_id], request=request)
         return Response(data)
+
+
+def _report_body(request: Request, report_id: int) -> dict[str, Any]:
+    """The body of GET reports/<id>/ (also `include=report` of reports/next/): the
+    report as the caller may see it, found through the blinding policy
+    (`reports_visible`). 404 when not theirs to see. The caller records the access."""
+    roles = roles_of(request)
+    privileged = bool(roles & {Role.ADMIN, Role.ADJUDICATOR})
+    report = reports_visible(user=user_of(request), roles=roles).filter(id=report_id).first()
+    if report is None:
+        raise Http404("No such report, or not yours to see.")
+    data: dict[str, Any] = {
+        "id": report.id, "external_id": report.external_id, "status": report_status(report),
+        **review.report_identifiers_for(user=user_of(request), report=report),
+        "text": report.text, "sections": review.sections_for_js(report=report),
+    }
+    annotation = review.annotation_of_reader(reader=user_of(request), report=report) if Role.READER in roles else None
+    submitted = annotation is not None and annotation.status == Annotation.Status.SUBMITTED
+    hide_machine = (not privileged and not submitted and review_services.review_first_read_required(annotation=annotation))
+    if hide_machine:
+        data["machine_labels"] = None
+    else:
+        m = review.machine_labels_for_report(report=report)
+        data["machine_labels"] = {
+            "rules": m.rules, "rules_version": m.rules_version, "model": m.model, "model_version": m.model_version,
+            "probabilities": m.probabilities, "evidence": m.evidence,
+            # The routed pre-fill with its provenance; value null = not pre-filled (contested rows: choose).
+            "prefill": {name: cell.as_dict() for name, cell in m.cells.items()},
+            "routing": m.routing, "prefill_mode": m.mode,
+        }
+    if Role.READER in roles:
+        data["my_annotation"] = AnnotationSerializer(annotation).data if annotation else None
+        # Only a submitted read can have gold feedback (gold_feedback_for_reader asks for it again otherwise).
+        gold = review.gold_feedback_for_reader(reader=user_of(request), report=report) if submitted else None
+        data["gold"] = {"labels": gold.labels, "method": gold.method} if gold else None
+    if privileged:
+        gold = report.gold_labels.filter(is_current=True).first()
+        data["gold"] = {"id": gold.id, "labels": gold.labels, "method": gold.method, "created_at": gold.created_at} if gold else None
+    return data
 
 
 class NextReportView(APIView):
@@ -202,8 +216,18 @@ class NextReportView(APIView):
 
     permission_classes = [IsReader]
 
-    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT, 204: None})
+    @extend_schema(
+        request=None, responses={200: OpenApiTypes.OBJECT, 204: None},
+        parameters=[OpenApiParameter(
+            "include", str, enum=["report"],
+            description="`report`: the answer carries `report`, the body of GET reports/<id>/ (text, sections, "
+                        "pre-fill, evidence, your annotation), so one request starts a read (not for re-reads)",
+        )],
+    )
     def post(self, request: Request) -> Response:
+        include = request.query_params.get("include") or ""
+        if include not in ("", "report"):
+            raise bad_request("include must be report")
         reread = review_services.reread_next_assign(reader=user_of(request))
         if reread is not None:  # a deliberate re-read: no earlier labels, no machine labels
             report_access_record(user=request.user, report_ids=[reread.id], request=request)
@@ -214,12 +238,17 @@ class NextReportView(APIView):
         report = review_services.next_report_assign(reader=user_of(request))
         if report is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        annotation = review.annotation_of_reader(reader=user_of(request), report=report)
+        body: dict[str, Any] = {"id": report.id, "external_id": report.external_id, "text": report.text,
+                                "url": f"/api/reports/{report.id}/", "reread": False}
+        if include == "report":
+            # The same body and the same blinding checks as GET reports/<id>/; its annotation is ours.
+            body["report"] = _report_body(request, report.id)
+            body["annotation"] = body["report"].get("my_annotation")
+        else:
+            annotation = review.annotation_of_reader(reader=user_of(request), report=report)
+            body["annotation"] = AnnotationSerializer(annotation).data if annotation else None
         report_access_record(user=request.user, report_ids=[report.id], request=request)
-        return Response({
-            "id": report.id, "external_id": report.external_id, "text": report.text, "url": f"/api/reports/{report.id}/",
-            "reread": False, "annotation": AnnotationSerializer(annotation).data if annotation else None,
-        })
+        return Response(body)
 
 
 class RereadSubmitView(GenericAPIView):
@@ -246,7 +275,8 @@ class RereadSubmitView(GenericAPIView):
 
 
 class AnnotationListView(ListAPIView):
-    """Readers: their own annotations. POST creates a draft for a report handed to them."""
+    """Readers: their own annotations. POST creates a draft for a report handed to them,
+    or with `"submit": true` creates and submits the read in one call."""
 
     permission_classes = [IsReader]
     serializer_class = AnnotationSerializer
@@ -261,11 +291,32 @@ class AnnotationListView(ListAPIView):
         report = review.report_for_reader(reader=user_of(request), report_id=body.validated_data["report"])
         if report is None:
             raise Http404("No such report in your queue.")
+        if body.validated_data["submit"]:
+            # A read in one request: the submit service with "no annotation yet" (version 0) as the
+            # expected version, so a draft saved meanwhile answers 409 as a second create would.
+            result = review_services.annotation_submit(
+                reader=user_of(request), report=report, labels=body.validated_data["labels"], expected_version=0,
+                time_spent_seconds=body.validated_data.get("time_spent_seconds"),
+                override_warnings=body.validated_data["override_warnings"],
+            )
+            if not result.submitted:
+                return _consistency_warnings_answer(result)
+            submitted = result.annotation
+            assert submitted is not None
+            return with_etag(Response(AnnotationSerializer(submitted).data, status=status.HTTP_201_CREATED), submitted.version)
         annotation = review_services.annotation_draft_save(
             reader=user_of(request), report=report, labels=body.validated_data["labels"], expected_version=0,
             time_spent_seconds=body.validated_data.get("time_spent_seconds"),
         )
         return with_etag(Response(AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED), annotation.version)
+
+
+def _consistency_warnings_answer(result: review_services.SubmitResult) -> Response:
+    """400 listing the consistency warnings of a submit that saved nothing."""
+    return Response(problem_body(
+        400, "The labels look inconsistent; check them or resend with override_warnings=true.",
+        "consistency_warnings", warnings=[str(w) for w in result.warnings],
+    ), status=status.HTTP_400_BAD_REQUEST, content_type=PROBLEM_CONTENT_TYPE)
 
 
 def _own_annotation(request: Request, annotation_id: int) -> Annotation:
@@ -321,10 +372,7 @@ class AnnotationSubmitView(GenericAPIView):
             override_warnings=body.validated_data["override_warnings"],
         ))
         if not result.submitted:
-            return Response(problem_body(
-                400, "The labels look inconsistent; check them or resend with override_warnings=true.",
-                "consistency_warnings", warnings=[str(w) for w in result.warnings],
-            ), status=status.HTTP_400_BAD_REQUEST, content_type=PROBLEM_CONTENT_TYPE)
+            return _consistency_warnings_answer(result)
         data = AnnotationSerializer(result.annotation).data
         # Nothing about gold: it would tell a second reader whether the first agreed (access.gold_feedback_due).
         return with_etag(Response(data), result.annotation.version)  # type: ignore[union-attr]

@@ -39,6 +39,7 @@ from django.http.multipartparser import MultiPartParserError
 
 from api.exceptions import TOO_LARGE_DETAIL
 from api.problems import is_api_path, problem_response
+from api.request_memo import request_memo
 
 MB = 1024 * 1024
 
@@ -148,3 +149,15 @@ class NoStoreMiddleware:
         if not request.path_info.startswith(self.exempt) and "no-store" not in response.get("Cache-Control", ""):
             response["Cache-Control"] = "no-store"
         return response
+
+
+class RequestMemoMiddleware:
+    """Opens the per-request memo (`api.request_memo`): the caller's roles and the
+    settings rows are read once per request instead of once per caller."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        with request_memo():
+            return self.get_response(request)

@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",  # serves static/ before anything below runs
     "chexgold.middleware.NoStoreMiddleware",  # Cache-Control: no-store (report text is PHI)
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy (CONTENT_SECURITY_POLICY below)
+    "chexgold.middleware.RequestMemoMiddleware",  # roles and settings rows read once per request (api.request_memo)
     "chexgold.middleware.RequestInputMiddleware",  # NUL / invalid UTF-8 -> 400, oversized bodies -> 413, before any view
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -269,7 +270,7 @@ LOGGING: dict[str, Any] = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate header makes anonymous requests 401, not 403.
-        "rest_framework.authentication.TokenAuthentication",  # scripts
+        "accounts.authentication.TokenAuthentication",  # scripts (token, user and roles in one query)
         "api.authentication.SessionAuthentication",  # browser (CSRF enforced, without parsing the body: 403 before 415)
     ],
     # DRF's three, with NUL, lone-surrogate and depth (> 64) checks (api.parsers); bodies

@@ -12,6 +12,7 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet,
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from api.request_memo import memoized
 from labeling.models import (
     Annotation,
     CalibrationPeriod,
@@ -31,7 +32,12 @@ _IN_CHUNK = 900  # ids per IN (...) query: under SQLite's older limit of 999 par
 
 
 def runtime_settings_get() -> RuntimeSettings:
-    """The single RuntimeSettings row, created from the environment on first use."""
+    """The single RuntimeSettings row, created from the environment on first use.
+    Read once per request (`api.request_memo`); writers call `memo_forget("runtime_settings")`."""
+    return memoized("runtime_settings", _runtime_settings_load)
+
+
+def _runtime_settings_load() -> RuntimeSettings:
     row = RuntimeSettings.objects.filter(singleton=1).first()
     if row is not None:
         return row
@@ -49,7 +55,8 @@ def runtime_settings_get() -> RuntimeSettings:
 
 
 def active_model_version_get() -> ModelVersion | None:
-    return ModelVersion.objects.filter(is_active=True).first()
+    """The active model version, once per request (`api.request_memo`; promotion forgets it)."""
+    return memoized("active_model", lambda: ModelVersion.objects.filter(is_active=True).first())
 
 
 def model_version_get_by_name(*, name: str) -> ModelVersion | None:

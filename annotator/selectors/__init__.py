@@ -4,6 +4,7 @@ reader-blinding policy. This package re-exports their public functions."""
 from annotator.selectors.access import (  # noqa: F401
     AdjudicationAccess,
     ReadVsGold,
+    ReportForWrite,
     adjudication_access,
     annotation_of_reader,
     annotation_visible_get,
@@ -13,6 +14,7 @@ from annotator.selectors.access import (  # noqa: F401
     reader_reads_vs_gold,
     reads_visible_to,
     report_for_reader,
+    report_for_reader_write,
     report_identifiers_for,
     report_ids_hidden_from,
     report_involves_user,

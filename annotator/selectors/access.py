@@ -15,7 +15,6 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from accounts.roles import Role
 from accounts.selectors import user_roles
 from annotator.models import Reread
-from annotator.selectors.flags import report_is_flagged
 from annotator.selectors.reports import ReportWithStatus, reports_with_status
 from annotator.selectors.review_settings import review_settings_get
 from labeling.models import (
@@ -33,14 +32,48 @@ def report_for_reader(*, reader: User, report_id: int) -> Report | None:
     """The report if `reader` was handed it (reservation) or has read it; else None.
 
     Flagged reports are hidden from review."""
-    visible = Report.objects.filter(id=report_id).filter(
-        Exists(Reservation.objects.filter(report_id=OuterRef("pk"), reader=reader, state=Reservation.State.ACTIVE))
-        | Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=reader))
+    # One statement: the flag test (`report_is_flagged`: flagged or withdrawn) is on the same row.
+    return (
+        Report.objects.filter(id=report_id, is_flagged=False, is_withdrawn=False)
+        .filter(
+            Exists(Reservation.objects.filter(report_id=OuterRef("pk"), reader=reader, state=Reservation.State.ACTIVE))
+            | Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=reader))
+        )
+        .first()
     )
-    report = visible.first()
-    if report is None or report_is_flagged(report_id=report.id):
+
+
+@dataclass(frozen=True)
+class ReportForWrite:
+    """`report_for_reader` with what a write checks next, read in the same statement."""
+
+    report: Report
+    calibration: bool  # `reader_calibrates`: held or read as a calibration report
+    has_gold: bool  # the report has current gold
+
+
+def report_for_reader_write(*, reader: User, report_id: int) -> ReportForWrite | None:
+    """`report_for_reader`, `reader_calibrates` and "has current gold" in one statement
+    (a write asks all three, under the report lock: call after `report_lock`)."""
+    report = (
+        Report.objects.filter(id=report_id, is_flagged=False, is_withdrawn=False)
+        .filter(
+            Exists(Reservation.objects.filter(report_id=OuterRef("pk"), reader=reader, state=Reservation.State.ACTIVE))
+            | Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=reader))
+        )
+        .annotate(
+            calibration_held=Exists(Reservation.objects.filter(report_id=OuterRef("pk"), reader=reader, is_calibration=True)),
+            calibration_read=Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=reader, is_calibration=True)),
+            current_gold=Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True)),
+        )
+        .first()
+    )
+    if report is None:
         return None
-    return report
+    return ReportForWrite(
+        report=report, calibration=bool(report.calibration_held or report.calibration_read),  # type: ignore[attr-defined]
+        has_gold=bool(report.current_gold),  # type: ignore[attr-defined]
+    )
 
 
 def annotation_of_reader(*, reader: User, report: Report) -> Annotation | None:
@@ -50,7 +83,8 @@ def annotation_of_reader(*, reader: User, report: Report) -> Annotation | None:
 
 def annotation_visible_get(*, user: User, annotation_id: int) -> Annotation | None:
     """An annotation by id, only for its own reader. Callers answer 404 on None."""
-    return Annotation.objects.filter(id=annotation_id, reader=user).first()
+    # The report comes along: every caller goes on to use it.
+    return Annotation.objects.filter(id=annotation_id, reader=user).select_related("report").first()
 
 
 def gold_feedback_due(*, reader: User, annotation: Annotation, now: datetime | None = None) -> bool:

@@ -50,10 +50,11 @@ def calibration_candidates_for(*, reader: User) -> QuerySet[CalibrationReport]:
 
 def reader_calibrates(*, reader: User, report_id: int) -> bool:
     """Whether `reader` holds or reads `report_id` as a calibration report."""
-    return (
-        Reservation.objects.filter(report_id=report_id, reader=reader, is_calibration=True).exists()
-        or Annotation.objects.filter(report_id=report_id, reader=reader, is_calibration=True).exists()
-    )
+    # One statement for both tables.
+    return Report.objects.filter(id=report_id).filter(
+        Exists(Reservation.objects.filter(report_id=OuterRef("pk"), reader=reader, is_calibration=True))
+        | Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=reader, is_calibration=True))
+    ).exists()
 
 
 def calibration_hidden_report_ids(*, reader: User) -> set[int]:

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from annotator.models import ReviewSettings
+from api.request_memo import memoized
 
 
 # --- settings ----------------------------------------------------------------
 def review_settings_get() -> ReviewSettings:
+    """The single ReviewSettings row. Read once per request (`api.request_memo`);
+    writers call `memo_forget("review_settings")`."""
+    return memoized("review_settings", _review_settings_load)
+
+
+def _review_settings_load() -> ReviewSettings:
     row = ReviewSettings.objects.filter(singleton=1).first()
     if row is None:
         row, _ = ReviewSettings.objects.get_or_create(singleton=1)

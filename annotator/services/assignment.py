@@ -8,7 +8,7 @@ import time
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import BooleanField, Case, Count, Exists, Q, Value, When
 from django.utils import timezone
 
 from accounts.roles import Role
@@ -46,15 +46,15 @@ def next_report_assign(*, reader: User, now: dt.datetime | None = None) -> Repor
             Reservation.objects.filter(id=current.id).update(expires_at=expires)
             return current.report
         report_id = calibration_next_assign(reader=reader, now=now, expires=expires)
-        if report_id is None:
-            report_id = _reserve_first_free(reader=reader, now=now, expires=expires, k=settings_row.reads_per_report)
-    return Report.objects.get(id=report_id) if report_id is not None else None
+        if report_id is not None:
+            return Report.objects.get(id=report_id)
+        return _reserve_first_free(reader=reader, now=now, expires=expires, k=settings_row.reads_per_report)
 
 
 MAX_ASSIGN_TRIES = 50
 
 
-def _reserve_first_free(*, reader: User, now: dt.datetime, expires: dt.datetime, k: int) -> int | None:
+def _reserve_first_free(*, reader: User, now: dt.datetime, expires: dt.datetime, k: int) -> Report | None:
     """Lock candidates one at a time, recount under the lock, reserve the first with room.
 
     PostgreSQL: first pass skips rows other readers hold (they spread over
@@ -70,17 +70,20 @@ def _reserve_first_free(*, reader: User, now: dt.datetime, expires: dt.datetime,
             qs = candidates.exclude(id__in=tried)
             if locking:
                 qs = qs.select_for_update(skip_locked=skip_locked, of=("self",))
-            report_id = next(iter(qs.values_list("id", flat=True)[:1]), None)
-            if report_id is None:
+            report = qs.first()  # the whole row: it is what the reader is handed
+            if report is None:
                 break
-            tried.append(report_id)
-            if selectors.report_read_load(report_id=report_id, now=now, exclude_reader=reader) >= k:
+            tried.append(report.id)
+            if selectors.report_read_load(report_id=report.id, now=now, exclude_reader=reader) >= k:
                 continue
-            Reservation.objects.update_or_create(
-                report_id=report_id, reader=reader,
-                defaults={"state": Reservation.State.ACTIVE, "expires_at": expires, "created_at": now},
+            # One upsert (an expired reservation of this reader may be there): update_or_create's
+            # SELECT, INSERT and savepoints were four round trips.
+            Reservation.objects.bulk_create(
+                [Reservation(report_id=report.id, reader=reader, state=Reservation.State.ACTIVE, expires_at=expires,
+                             created_at=now)],
+                update_conflicts=True, unique_fields=["report", "reader"], update_fields=["state", "expires_at", "created_at"],
             )
-            return report_id
+            return report
     return None
 
 
@@ -168,8 +171,20 @@ def _reports_closed(ids: list[int], *, k: int) -> set[int]:
 def priority_open_recompute(*, report_id: int) -> None:
     """After a read, gold or flag change: close the report in the queue order
     when it is finished, reopen it when it is not (e.g. a flag resolved as keep)."""
-    closed = _reports_closed([report_id], k=runtime_settings_get().reads_per_report)
-    ReportPriority.objects.filter(report_id=report_id).update(is_open=report_id not in closed)
+    # One UPDATE: the `_reports_closed` test (gold, flagged, or k submitted reads) as an expression.
+    k = runtime_settings_get().reads_per_report
+    full = (
+        Annotation.objects.filter(report_id=report_id, status=Annotation.Status.SUBMITTED, is_calibration=False)
+        .values("report_id").annotate(n=Count("id")).filter(n__gte=k)
+    )
+    closed = (
+        Exists(GoldLabel.objects.filter(report_id=report_id, is_current=True))
+        | Exists(Report.objects.filter(Q(is_flagged=True) | Q(is_withdrawn=True), id=report_id))
+        | Exists(full)
+    )
+    ReportPriority.objects.filter(report_id=report_id).update(
+        is_open=Case(When(closed, then=Value(False)), default=Value(True), output_field=BooleanField())
+    )
 
 
 PRIORITY_CHECK_SECONDS = 30.0

@@ -15,6 +15,7 @@ from django.utils import timezone
 from annotator import selectors
 from annotator.errors import ReviewError
 from annotator.models import CalibrationReport, ReviewSettings
+from api.request_memo import forgets
 from labeling.models import CalibrationPeriod, GoldLabel, Report, Reservation
 
 
@@ -37,6 +38,7 @@ def calibration_report_unmark(*, report: Report) -> None:
     CalibrationReport.objects.filter(report=report).update(is_active=False)
 
 
+@forgets("review_settings")
 def calibration_rate_set(*, every: int) -> ReviewSettings:
     """About one in `every` next-report requests gets a calibration report (0 = off)."""
     if every < 0:

@@ -36,10 +36,14 @@ def _gold_split_assign(report: Report) -> None:
     )
 
 
-def report_gold_by_agreement_try(*, report: Report) -> GoldLabel | None:
+def report_gold_by_agreement_try(*, report: Report, checked_open: bool = False) -> GoldLabel | None:
     """Make the report gold when it has k submitted reads that agree on all 14
-    values (blank != negative). Call inside a transaction holding the report lock."""
-    if GoldLabel.objects.filter(report=report, is_current=True).exists() or selectors.report_is_flagged(report_id=report.id):
+    values (blank != negative). Call inside a transaction holding the report lock.
+    `checked_open`: the caller found, under that lock, that the report is
+    unflagged and has no current gold (saves asking twice)."""
+    if not checked_open and (
+        GoldLabel.objects.filter(report=report, is_current=True).exists() or selectors.report_is_flagged(report_id=report.id)
+    ):
         return None
     annotations = list(Annotation.objects.filter(report=report, status=Annotation.Status.SUBMITTED, is_calibration=False))
     if len(annotations) < runtime_settings_get().reads_per_report:

@@ -45,16 +45,19 @@ def time_spent_clamp(seconds: float | None) -> float | None:
     return max(0.0, min(float(seconds), MAX_TIME_SPENT_SECONDS))
 
 
-def _annotation_for_write(*, reader: User, report: Report, expected_version: int) -> Annotation | None:
+def _annotation_for_write(*, reader: User, report: Report, expected_version: int, locked: bool = False) -> Annotation | None:
     """The reader's annotation, locked, after checking the client's version (0 = none yet).
 
     The report row is locked first: while there is no annotation there is no row
     to lock, so two identical creates (a double click, a retried request) would
     both pass the version check and one would fail on the unique (report, reader)
     constraint. Behind the report lock the second sees the first's annotation and
-    gets StaleVersion (409) instead."""
-    report_lock(report.id)
+    gets StaleVersion (409) instead. `locked`: the caller holds the report lock already."""
+    if not locked:
+        report_lock(report.id)
     annotation = Annotation.objects.select_for_update().filter(report=report, reader=reader).first()
+    if annotation is not None:
+        annotation.report = report  # the row we hold; the answer shows its external id
     current = annotation.version if annotation else 0
     if current != expected_version:
         raise StaleVersion("This read was changed elsewhere (another tab?). Reload the page to continue.")
@@ -67,12 +70,13 @@ def _check_reader_may_write(*, reader: User, report: Report) -> bool:
     """Refuse writes to reports not handed to `reader` and to gold reports
     (except a calibration report handed to them). Returns whether this is a
     calibration read."""
-    if selectors.report_for_reader(reader=reader, report_id=report.id) is None:
+    # One statement for the three checks (`selectors.report_for_reader_write`).
+    found = selectors.report_for_reader_write(reader=reader, report_id=report.id)
+    if found is None:
         raise NotAllowed("This report is not assigned to you.")
-    calibration = selectors.reader_calibrates(reader=reader, report_id=report.id)
-    if not calibration and GoldLabel.objects.filter(report=report, is_current=True).exists():
+    if not found.calibration and found.has_gold:
         raise ReviewError("This report is already gold.")
-    return calibration
+    return found.calibration
 
 
 @transaction.atomic
@@ -160,13 +164,13 @@ def annotation_submit(
         calibration = _check_reader_may_write(reader=reader, report=report)
         settings_row = runtime_settings_get()
         now = timezone.now()
-        holds_live = Reservation.objects.filter(
-            report=report, reader=reader, state=Reservation.State.ACTIVE, expires_at__gt=now
-        ).exists()
+        # One (report, reader) reservation at most: read once, for "holds it live" and for the time spent.
+        reservation = Reservation.objects.filter(report=report, reader=reader).first()
+        holds_live = reservation is not None and reservation.state == Reservation.State.ACTIVE and reservation.expires_at > now
         # A calibration read takes no place among the k reads.
         if not calibration and not holds_live and selectors.report_read_load(report_id=report.id, now=now, exclude_reader=reader) >= settings_row.reads_per_report:
             raise NoCapacity("Your reservation expired and this report now has enough reads. Take the next report.")
-        annotation = _annotation_for_write(reader=reader, report=report, expected_version=expected_version)
+        annotation = _annotation_for_write(reader=reader, report=report, expected_version=expected_version, locked=True)
         if annotation is None:
             annotation = Annotation(report=report, reader=reader, prefill=_prefill_snapshot(report), is_calibration=calibration)
         else:
@@ -179,15 +183,16 @@ def annotation_submit(
         annotation.submitted_at = now
         spent = time_spent_clamp(time_spent_seconds)
         if spent is None:
-            reservation = Reservation.objects.filter(report=report, reader=reader).first()
             spent = time_spent_clamp((now - reservation.created_at).total_seconds()) if reservation else 0.0
         annotation.time_spent_seconds = spent or 0.0
         annotation.save()
         Reservation.objects.filter(report=report, reader=reader).delete()
         if calibration:  # never touches gold or the queue order
             return SubmitResult(annotation=annotation, warnings=warnings, gold=None)
-        gold = report_gold_by_agreement_try(report=report) if settings_row.auto_gold else None
-        priority_open_recompute(report_id=report.id)
+        # Under this lock the report was found unflagged and without current gold (_check_reader_may_write).
+        gold = report_gold_by_agreement_try(report=report, checked_open=True) if settings_row.auto_gold else None
+        if gold is None:  # new gold has closed the report in the queue order already
+            priority_open_recompute(report_id=report.id)
     return SubmitResult(annotation=annotation, warnings=warnings, gold=gold)
 
 

@@ -7,10 +7,12 @@ from django.db import transaction
 from annotator import selectors
 from annotator.errors import ReviewError
 from annotator.models import ReviewSettings
+from api.request_memo import forgets
 from labeling.models import RuntimeSettings
 from labeling.selectors import runtime_settings_get
 
 
+@forgets("runtime_settings", "review_settings")
 @transaction.atomic
 def review_settings_update(
     *,

@@ -13,6 +13,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from api.errors import DomainError
+from api.request_memo import forgets
 from labeling.models import ModelVersion
 from labeling.selectors import (
     active_model_version_get,
@@ -154,6 +155,7 @@ def _model_card(*, run: TrainingRun, metrics: dict[str, Any], gate: dict[str, An
     }
 
 
+@forgets("active_model")
 def model_version_promote(*, version: ModelVersion) -> ModelVersion:
     """Make `version` the one active model (also rollback: promote an older one).
     The version's gate is not changed: a version that did not pass it is active

@@ -1,0 +1,28 @@
+"""API token authentication that loads the token, its user and the user's roles in one query.
+
+DRF's TokenAuthentication loads token and user (select_related); the
+permission check then asked for the roles in a second round trip on every
+request. Here the roles come along as EXISTS columns (`accounts.selectors.role_flags`)
+and seed the request's memo, so `user_roles` answers without a query. The
+answers are DRF's own: 401 for an unknown token or an inactive user.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from django.utils.translation import gettext_lazy as _
+from rest_framework import authentication, exceptions
+from rest_framework.authtoken.models import Token
+
+from accounts.selectors import role_flags, user_roles_remember
+
+
+class TokenAuthentication(authentication.TokenAuthentication):
+    def authenticate_credentials(self, key: str) -> tuple[User, Token]:
+        token = Token.objects.select_related("user").annotate(**role_flags(user_ref="user_id")).filter(key=key).first()
+        if token is None:
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+        user_roles_remember(user=token.user, row=token)
+        return token.user, token
