@@ -60,11 +60,11 @@ def _client(user: object, auth: str) -> APIClient:
 SESSION_EXTRA = 3
 BUDGETS: dict[str, tuple[int, int]] = {
     "next": (12, 12),
-    "report": (10, 10),
+    "report": (8, 8),
     "draft": (12, 12),
     "submit": (14, 14),
     "submit_gold": (19, 19),
-    "next_with_report": (17, 17),
+    "next_with_report": (15, 15),
     "create_and_submit": (16, 16),
     "create_and_submit_gold": (21, 21),
 }
