@@ -12,3 +12,15 @@ class AnnotatorConfig(AppConfig):
         from annotator.services.assignment import reservations_release_on_deactivation
 
         user_deactivated.connect(reservations_release_on_deactivation, dispatch_uid="annotator.reservations_release_on_deactivation")
+
+        # The review settings are cached across requests (api.request_memo.shared_memoized).
+        from django.db.models.signals import post_delete, post_save
+
+        from annotator.models import ReviewSettings
+        from api.request_memo import shared_row_forget
+
+        def review_settings_forget(sender: object, **kwargs: object) -> None:
+            shared_row_forget("review_settings")
+
+        post_save.connect(review_settings_forget, sender=ReviewSettings, weak=False, dispatch_uid="annotator.review_settings_forget.save")
+        post_delete.connect(review_settings_forget, sender=ReviewSettings, weak=False, dispatch_uid="annotator.review_settings_forget.delete")

@@ -41,6 +41,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
 
+from api.request_memo import SHARED_ROW_KEYS, shared_row_forget
 from labeling.models import ModelVersion, Report
 from ml_worker.model_store import STORE_PREFIX, storage_walk
 from privacy.models import ReportAccess
@@ -381,6 +382,7 @@ def _checkpoint_paths_move(manifest: dict[str, Any]) -> None:
         moved = f"{STORE_PREFIX}{rel.as_posix()}" if to_objects else str(Path(new_root) / rel)
         # A bulk update, not save(): relocating files is not a model change and writes no history row.
         ModelVersion.objects.filter(pk=version.pk).update(checkpoint_path=moved)
+        shared_row_forget("active_model")
 
 
 def _row_counts_now(tables: list[str]) -> dict[str, int]:
@@ -414,4 +416,6 @@ def backup_restore(*, archive: Path, force: bool = False) -> RestoreResult:
         _files_load(manifest, workdir)
     _checkpoint_paths_move(manifest)
     call_command("migrate", interactive=False, verbosity=0)
+    # The rows came in without save(): drop what the processes cache of them.
+    shared_row_forget(*SHARED_ROW_KEYS)
     return RestoreResult(manifest=manifest, row_counts=counts)

@@ -12,7 +12,7 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet,
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from api.request_memo import memoized
+from api.request_memo import shared_memoized
 from labeling.models import (
     Annotation,
     CalibrationPeriod,
@@ -33,8 +33,8 @@ _IN_CHUNK = 900  # ids per IN (...) query: under SQLite's older limit of 999 par
 
 def runtime_settings_get() -> RuntimeSettings:
     """The single RuntimeSettings row, created from the environment on first use.
-    Read once per request (`api.request_memo`); writers call `memo_forget("runtime_settings")`."""
-    return memoized("runtime_settings", _runtime_settings_load)
+    Shared between requests (`api.request_memo.shared_memoized`); a save drops it."""
+    return shared_memoized("runtime_settings", _runtime_settings_load)
 
 
 def _runtime_settings_load() -> RuntimeSettings:
@@ -55,8 +55,9 @@ def _runtime_settings_load() -> RuntimeSettings:
 
 
 def active_model_version_get() -> ModelVersion | None:
-    """The active model version, once per request (`api.request_memo`; promotion forgets it)."""
-    return memoized("active_model", lambda: ModelVersion.objects.filter(is_active=True).first())
+    """The active model version, shared between requests (`api.request_memo.shared_memoized`;
+    any save of a model version drops it)."""
+    return shared_memoized("active_model", lambda: ModelVersion.objects.filter(is_active=True).first())
 
 
 def model_version_get_by_name(*, name: str) -> ModelVersion | None:

@@ -80,6 +80,23 @@ def _fast_password_hashing(request: pytest.FixtureRequest) -> None:
     request.getfixturevalue("settings").PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _shared_rows_fresh(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The settings rows and the active model are cached across requests
+    (api.request_memo.shared_memoized); a test's rolled-back rows must not reach the next test."""
+    if not request.config.pluginmanager.hasplugin("django"):
+        yield
+        return
+    from api.request_memo import SHARED_ROW_KEYS, shared_row_forget
+
+    def clear() -> None:
+        shared_row_forget(*SHARED_ROW_KEYS)
+
+    clear()
+    yield
+    clear()
+
+
 @pytest.fixture
 def settings_row(db):  # type: ignore[no-untyped-def]
     """Runtime settings for review tests: k = 2, sequential queue, auto-gold on."""

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 
 from accounts.roles import Role
 from accounts.selectors import user_roles
@@ -50,11 +50,21 @@ class ReportForWrite:
     report: Report
     calibration: bool  # `reader_calibrates`: held or read as a calibration report
     has_gold: bool  # the report has current gold
+    # The reader's reservation of the report (at most one): when it began, and
+    # until when it holds a place among the k reads (None: none, or released).
+    reserved_at: datetime | None = None
+    reserved_until: datetime | None = None
+
+    def holds_live(self, now: datetime) -> bool:
+        return self.reserved_until is not None and self.reserved_until > now
 
 
 def report_for_reader_write(*, reader: User, report_id: int) -> ReportForWrite | None:
-    """`report_for_reader`, `reader_calibrates` and "has current gold" in one statement
-    (a write asks all three, under the report lock: call after `report_lock`)."""
+    """`report_for_reader`, `reader_calibrates`, "has current gold" and the reader's
+    reservation in one statement (a write asks all four, under the report lock:
+    call after `report_lock`, in a statement of its own so it sees what the
+    transaction that held the lock before committed)."""
+    own_reservation = Reservation.objects.filter(report_id=OuterRef("pk"), reader=reader)
     report = (
         Report.objects.filter(id=report_id, is_flagged=False, is_withdrawn=False)
         .filter(
@@ -65,6 +75,8 @@ def report_for_reader_write(*, reader: User, report_id: int) -> ReportForWrite |
             calibration_held=Exists(Reservation.objects.filter(report_id=OuterRef("pk"), reader=reader, is_calibration=True)),
             calibration_read=Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=reader, is_calibration=True)),
             current_gold=Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True)),
+            reserved_at=Subquery(own_reservation.values("created_at")[:1]),
+            reserved_until=Subquery(own_reservation.filter(state=Reservation.State.ACTIVE).values("expires_at")[:1]),
         )
         .first()
     )
@@ -73,6 +85,7 @@ def report_for_reader_write(*, reader: User, report_id: int) -> ReportForWrite |
     return ReportForWrite(
         report=report, calibration=bool(report.calibration_held or report.calibration_read),  # type: ignore[attr-defined]
         has_gold=bool(report.current_gold),  # type: ignore[attr-defined]
+        reserved_at=report.reserved_at, reserved_until=report.reserved_until,  # type: ignore[attr-defined]
     )
 
 

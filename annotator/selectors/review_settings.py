@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from annotator.models import ReviewSettings
-from api.request_memo import memoized
+from api.request_memo import shared_memoized
 
 
 # --- settings ----------------------------------------------------------------
 def review_settings_get() -> ReviewSettings:
-    """The single ReviewSettings row. Read once per request (`api.request_memo`);
-    writers call `memo_forget("review_settings")`."""
-    return memoized("review_settings", _review_settings_load)
+    """The single ReviewSettings row, shared between requests
+    (`api.request_memo.shared_memoized`); a save drops it."""
+    return shared_memoized("review_settings", _review_settings_load)
 
 
 def _review_settings_load() -> ReviewSettings:

@@ -66,17 +66,17 @@ def _annotation_for_write(*, reader: User, report: Report, expected_version: int
     return annotation
 
 
-def _check_reader_may_write(*, reader: User, report: Report) -> bool:
+def _check_reader_may_write(*, reader: User, report: Report) -> selectors.ReportForWrite:
     """Refuse writes to reports not handed to `reader` and to gold reports
-    (except a calibration report handed to them). Returns whether this is a
-    calibration read."""
-    # One statement for the three checks (`selectors.report_for_reader_write`).
+    (except a calibration report handed to them). Returns what was found:
+    whether this is a calibration read, and the reader's reservation."""
+    # One statement for the checks (`selectors.report_for_reader_write`).
     found = selectors.report_for_reader_write(reader=reader, report_id=report.id)
     if found is None:
         raise NotAllowed("This report is not assigned to you.")
     if not found.calibration and found.has_gold:
         raise ReviewError("This report is already gold.")
-    return found.calibration
+    return found
 
 
 @transaction.atomic
@@ -88,7 +88,7 @@ def annotation_draft_save(
     unanswered when the draft is reopened.
 
     Raises StaleVersion when `expected_version` is not the stored version."""
-    calibration = _check_reader_may_write(reader=reader, report=report)
+    calibration = _check_reader_may_write(reader=reader, report=report).calibration
     given: dict[object, object] = {k: v for k, v in labels.items() if v}
     try:
         normalised = labels_from_mapping(given)
@@ -113,7 +113,7 @@ def annotation_first_read_commit(
     *, reader: User, report: Report, labels: Mapping[str, str], expected_version: int, time_spent_seconds: float | None = None
 ) -> Annotation:
     """Record the reader's independent first read; machine labels are shown from now on."""
-    calibration = _check_reader_may_write(reader=reader, report=report)
+    calibration = _check_reader_may_write(reader=reader, report=report).calibration
     values = full_labels(labels)
     annotation = _annotation_for_write(reader=reader, report=report, expected_version=expected_version)
     if annotation is None:
@@ -161,12 +161,12 @@ def annotation_submit(
         return SubmitResult(annotation=None, warnings=warnings)
     with transaction.atomic():
         report = report_lock(report.id)
-        calibration = _check_reader_may_write(reader=reader, report=report)
+        found = _check_reader_may_write(reader=reader, report=report)
+        calibration = found.calibration
         settings_row = runtime_settings_get()
         now = timezone.now()
-        # One (report, reader) reservation at most: read once, for "holds it live" and for the time spent.
-        reservation = Reservation.objects.filter(report=report, reader=reader).first()
-        holds_live = reservation is not None and reservation.state == Reservation.State.ACTIVE and reservation.expires_at > now
+        # One (report, reader) reservation at most, read with the checks: for "holds it live" and for the time spent.
+        holds_live = found.holds_live(now)
         # A calibration read takes no place among the k reads.
         if not calibration and not holds_live and selectors.report_read_load(report_id=report.id, now=now, exclude_reader=reader) >= settings_row.reads_per_report:
             raise NoCapacity("Your reservation expired and this report now has enough reads. Take the next report.")
@@ -183,7 +183,7 @@ def annotation_submit(
         annotation.submitted_at = now
         spent = time_spent_clamp(time_spent_seconds)
         if spent is None:
-            spent = time_spent_clamp((now - reservation.created_at).total_seconds()) if reservation else 0.0
+            spent = time_spent_clamp((now - found.reserved_at).total_seconds()) if found.reserved_at else 0.0
         annotation.time_spent_seconds = spent or 0.0
         annotation.save()
         Reservation.objects.filter(report=report, reader=reader).delete()

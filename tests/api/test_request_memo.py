@@ -77,3 +77,67 @@ def test_a_refused_settings_change_leaves_no_trace_in_the_memo(settings_row) -> 
         with pytest.raises(ReviewError):
             review_settings_update(**_settings(reads_per_report=k + 5, prefill="bogus"))  # type: ignore[arg-type]
         assert runtime_settings_get().reads_per_report == k
+
+
+# --- the rows shared between requests and processes (shared_memoized) ----------
+def _query_count(read: object) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        read()  # type: ignore[operator]
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_shared_rows_are_read_once_across_requests_and_a_change_is_seen_at_once(settings_row) -> None:  # type: ignore[no-untyped-def]
+    from labeling.models import RuntimeSettings
+
+    runtime_settings_get()
+    with request_memo():
+        assert _query_count(runtime_settings_get) == 0  # another request: from the shared cache
+    k = runtime_settings_get().reads_per_report
+    review_settings_update(**_settings(reads_per_report=k + 1))  # type: ignore[arg-type]
+    with request_memo():
+        assert runtime_settings_get().reads_per_report == k + 1
+    # A save outside the services (the Django admin) is seen at once too.
+    row = RuntimeSettings.objects.get(singleton=1)
+    row.reads_per_report = k + 2
+    row.save()
+    with request_memo():
+        assert runtime_settings_get().reads_per_report == k + 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_uncommitted_settings_row_never_reaches_other_requests(settings_row) -> None:  # type: ignore[no-untyped-def]
+    from django.db import transaction
+
+    k = runtime_settings_get().reads_per_report
+
+    class Abandon(Exception):
+        pass
+
+    with pytest.raises(Abandon), transaction.atomic():
+        row = runtime_settings_get()
+        row.reads_per_report = k + 7
+        row.save()
+        assert runtime_settings_get().reads_per_report == k + 7  # this transaction sees its own write
+        raise Abandon
+    assert runtime_settings_get().reads_per_report == k
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_active_model_is_seen_by_the_next_request() -> None:
+    from labeling.models import ModelVersion
+    from labeling.selectors import active_model_version_get
+
+    first = ModelVersion.objects.create(name="v1", checkpoint_path="/nowhere/1", is_active=True)
+    assert active_model_version_get().id == first.id  # type: ignore[union-attr]
+    with request_memo():
+        assert _query_count(active_model_version_get) == 0
+    # What model_version_promote does: row saves, the old version first.
+    first.is_active = False
+    first.save(update_fields=["is_active"])
+    second = ModelVersion.objects.create(name="v2", checkpoint_path="/nowhere/2", is_active=True)
+    with request_memo():
+        assert active_model_version_get().id == second.id  # type: ignore[union-attr]
