@@ -78,8 +78,9 @@ def _shared_cache_key(key: str) -> str:
 def _rows_written_here() -> set[str]:
     """Shared keys whose rows the open transaction wrote: until it commits, it reads
     them from the database and never puts its uncommitted rows into the shared cache."""
-    written: set[str] = connection.__dict__.setdefault("chexgold_shared_rows_written", set())
-    if not connection.in_atomic_block:
+    conn = transaction.get_connection()  # this thread's connection (`connection` is a proxy shared by all)
+    written: set[str] = conn.__dict__.setdefault("chexgold_shared_rows_written", set())
+    if not conn.in_atomic_block:
         written.clear()  # committed or rolled back since
     return written
 
