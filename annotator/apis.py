@@ -25,7 +25,7 @@ from accounts.permissions import IsAdjudicator, IsAdmin, IsAnyRole, IsReader, ro
 from accounts.roles import Role
 from annotator import selectors as review
 from annotator import services as review_services
-from annotator.selectors.access import reports_visible
+from annotator.selectors.access import report_visible_get, reports_visible
 from annotator.selectors.reports import REPORT_STATUSES, annotations_of_reader, report_status, reports_filter
 from annotator.services.label_import import FILE_FORMATS as LABEL_FILE_FORMATS
 from annotator.services.label_import import KINDS as LABEL_IMPORT_KINDS
@@ -175,10 +175,11 @@ class ReportDetailView(APIView):
 def _report_body(request: Request, report_id: int) -> dict[str, Any]:
     """The body of GET reports/<id>/ (also `include=report` of reports/next/): the
     report as the caller may see it, found through the blinding policy
-    (`reports_visible`). 404 when not theirs to see. The caller records the access."""
+    (`reports_visible`, one report: `report_visible_get`). 404 when not theirs to see.
+    The caller records the access."""
     roles = roles_of(request)
     privileged = bool(roles & {Role.ADMIN, Role.ADJUDICATOR})
-    report = reports_visible(user=user_of(request), roles=roles).filter(id=report_id).first()
+    report = report_visible_get(user=user_of(request), roles=roles, report_id=report_id)
     if report is None:
         raise Http404("No such report, or not yours to see.")
     data: dict[str, Any] = {

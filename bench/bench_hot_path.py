@@ -91,6 +91,14 @@ class _Counter:
         return execute(sql, params, many, context)
 
 
+def _proc_cpu_s(pid: int | None) -> float:
+    """User + system CPU seconds of process `pid` (Linux /proc); 0 without one."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _run(keys: list[str], reads: int, flow: str, profile: bool) -> dict[str, object]:
     from django.db import connection
     from rest_framework.test import APIClient
@@ -122,6 +130,15 @@ def _run(keys: list[str], reads: int, flow: str, profile: bool) -> dict[str, obj
         queries[name].append(counter.n)
         return res, elapsed
 
+    # CPU, not only wall-clock: the machine is shared, and CPU seconds per read
+    # (this process: Django; the PostgreSQL backend serving its connection) move
+    # far less with other jobs' load than latencies do.
+    backend_pid = None
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend_pid = cursor.fetchone()[0]
+    cpu_web0, cpu_db0 = time.process_time(), _proc_cpu_s(backend_pid)
     done = 0
     while done < reads:
         c = clients[done % len(clients)]
@@ -149,7 +166,10 @@ def _run(keys: list[str], reads: int, flow: str, profile: bool) -> dict[str, obj
         },
         "per_read": latency_summary(per_read),
         "queries_per_read_mean": round(sum(sum(v) for v in queries.values()) / reads, 2),
+        "cpu_ms_per_read_web": round((time.process_time() - cpu_web0) * 1000 / reads, 2),
     }
+    if backend_pid is not None:
+        out["cpu_ms_per_read_db"] = round((_proc_cpu_s(backend_pid) - cpu_db0) * 1000 / reads, 2)
     if profiler:
         buffer = io.StringIO()
         pstats.Stats(profiler, stream=buffer).sort_stats("tottime").print_stats(15)
@@ -209,7 +229,17 @@ def _summary(results: dict[str, object]) -> dict[str, object]:
             name: round(new_four["endpoints"][name]["p50_ms"] / old_four["endpoints"][name]["p50_ms"], 3)
             for name in old_four["endpoints"]
         },
+        "cpu_per_read_new_four_over_old": _cpu_ratio(new_four, old_four),
+        "cpu_per_read_new_two_over_old": _cpu_ratio(new_two, old_four),
     }
+
+
+def _cpu_ratio(new: dict[str, Any], old: dict[str, Any]) -> float | None:
+    """Web + database CPU per read, new over old (None where the old run did not measure it)."""
+    if "cpu_ms_per_read_web" not in old:
+        return None
+    total = [side["cpu_ms_per_read_web"] + side.get("cpu_ms_per_read_db", 0.0) for side in (new, old)]
+    return round(total[0] / total[1], 3)
 
 
 def main() -> None:
@@ -262,7 +292,9 @@ def main() -> None:
         summary = {
             key: round(sum(float(p[key]) for p in per_round) / len(per_round), 3)
             for key in ("per_read_p50_new_four_over_old", "per_read_p50_new_two_over_old",
-                        "per_read_p95_new_four_over_old", "per_read_p95_new_two_over_old")
+                        "per_read_p95_new_four_over_old", "per_read_p95_new_two_over_old",
+                        "cpu_per_read_new_four_over_old", "cpu_per_read_new_two_over_old")
+            if all(p.get(key) is not None for p in per_round)
         }
         summary["endpoint_p50_new_over_old"] = {
             name: round(sum(p["endpoint_p50_new_over_old"][name] for p in per_round) / len(per_round), 3)

@@ -19,6 +19,7 @@ from annotator.selectors.access import (  # noqa: F401
     report_ids_hidden_from,
     report_involves_user,
     report_metadata_visible,
+    report_visible_get,
     reports_adjudicable_by,
     reports_awaiting_adjudication,
 )

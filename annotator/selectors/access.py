@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Value
 
 from accounts.roles import Role
 from accounts.selectors import user_roles
@@ -176,6 +176,29 @@ def reports_visible(*, user: User, roles: frozenset[Role]) -> QuerySet[ReportWit
         visible = reader_gold_visible(reader=user)
         return qs.filter(mine).filter(is_flagged=False, is_withdrawn=False).annotate(has_gold=visible).order_by("id")  # type: ignore[no-redef]
     return qs.none()
+
+
+def report_visible_get(*, user: User, roles: frozenset[Role], report_id: int) -> ReportWithStatus | None:
+    """One report as `reports_visible` lists it (None: not `user`'s to see), with
+    its status. The report page and API ask for one report per request; for a
+    reader this is one small statement instead of the list's query filtered to
+    one id: of the reader's own unflagged reports, the status is "gold" once the
+    read's gold is released to them and "in review" before (in the list the
+    unreleased ones join the reads through `gold_hidden`), so the list's
+    per-report subqueries are not needed (tests/annotator/test_report_visible.py
+    compares the two for every report state)."""
+    if roles & {Role.ADMIN, Role.ADJUDICATOR} or Role.READER not in roles:
+        return reports_visible(user=user, roles=roles).filter(id=report_id).first()
+    mine = Exists(
+        Reservation.objects.filter(report_id=OuterRef("pk"), reader=user, state=Reservation.State.ACTIVE)
+    ) | Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=user))
+    report = (
+        Report.objects.filter(id=report_id, is_flagged=False, is_withdrawn=False)
+        .filter(mine)
+        .annotate(has_gold=reader_gold_visible(reader=user), has_reads=Value(True), flagged=Value(False))
+        .first()
+    )
+    return report  # type: ignore[return-value]
 
 
 # --- involvement and adjudication: who may see or resolve the reads of a report ----
