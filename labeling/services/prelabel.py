@@ -9,6 +9,8 @@ from django.db import transaction
 
 from labeling.services.predictions import rule_predictions_create
 
+REPORT_PRIORITIES_REFRESH_TASK = "annotator.tasks.report_priorities_refresh_task"
+
 
 def new_reports_prelabel(
     *,
@@ -42,4 +44,7 @@ def new_reports_prelabel(
     transaction.on_commit(
         lambda: current_app.send_task("ml_worker.tasks.model_predictions_missing_task", queue="gpu")
     )
+    # The review queue's order for the new reports, computed once by a worker
+    # rather than on a reader's request (sent by name: labeling does not import annotator).
+    transaction.on_commit(lambda: current_app.send_task(REPORT_PRIORITIES_REFRESH_TASK))
     return message
