@@ -38,19 +38,30 @@ def next_report_assign(*, reader: User, now: dt.datetime | None = None) -> Repor
     now = now or timezone.now()
     settings_row = runtime_settings_get()
     expires = now + dt.timedelta(minutes=settings_row.reservation_minutes)
+    refresh_elsewhere = False
     if settings_row.queue_order in (RuntimeSettings.QueueOrder.DISAGREEMENT, RuntimeSettings.QueueOrder.UNCERTAINTY):
-        _priorities_refresh_if_due()
-    with transaction.atomic():
-        # Serialise one reader's own concurrent requests (double clicks, two tabs).
-        get_user_model().objects.select_for_update().filter(pk=reader.pk).values_list("pk", flat=True).first()
-        current = selectors.reservation_live_of_reader(reader=reader, now=now)
-        if current is not None:
-            Reservation.objects.filter(id=current.id).update(expires_at=expires)
-            return current.report
-        report_id = calibration_next_assign(reader=reader, now=now, expires=expires)
-        if report_id is not None:
-            return Report.objects.get(id=report_id)
-        return _reserve_first_free(reader=reader, now=now, expires=expires, k=settings_row.reads_per_report)
+        refresh_elsewhere = _priorities_refresh_if_due()
+    report = _assign(reader=reader, now=now, expires=expires, k=settings_row.reads_per_report)
+    if report is None and refresh_elsewhere:
+        # Perhaps only the new reports are left, and another process is giving them
+        # their priorities: wait for it rather than answer "nothing left".
+        report_priorities_refresh_once(wait=True)
+        report = _assign(reader=reader, now=now, expires=expires, k=settings_row.reads_per_report)
+    return report
+
+
+@transaction.atomic
+def _assign(*, reader: User, now: dt.datetime, expires: dt.datetime, k: int) -> Report | None:
+    # Serialise one reader's own concurrent requests (double clicks, two tabs).
+    get_user_model().objects.select_for_update().filter(pk=reader.pk).values_list("pk", flat=True).first()
+    current = selectors.reservation_live_of_reader(reader=reader, now=now)
+    if current is not None:
+        Reservation.objects.filter(id=current.id).update(expires_at=expires)
+        return current.report
+    report_id = calibration_next_assign(reader=reader, now=now, expires=expires)
+    if report_id is not None:
+        return Report.objects.get(id=report_id)
+    return _reserve_first_free(reader=reader, now=now, expires=expires, k=k)
 
 
 MAX_ASSIGN_TRIES = 50
@@ -230,24 +241,25 @@ def report_priorities_refresh_once(*, wait: bool = True) -> bool:
     return True
 
 
-def _priorities_refresh_if_due() -> None:
+def _priorities_refresh_if_due() -> bool:
     """Before an assignment in a priority order. New reports without a priority
-    row are never handed out (the order is an inner join), so they are refreshed
-    at once (two index lookups find them), waiting for a refresh another process
-    has started rather than repeating it. A changed basis (rule version, active
-    model, k) is checked only when no process has checked for
-    PRIORITY_CHECK_SECONDS, and not at all while another process is at it."""
+    row are never handed out (the order is an inner join): found by two index
+    lookups, they are given one here unless another process (the task an import
+    queues) is at it; then the reader is served from the reports that have one,
+    and True is returned. A changed basis (rule version, active model, k) is
+    checked only when no process has checked for PRIORITY_CHECK_SECONDS, and
+    not while another process is at it."""
     global _priorities_checked_until
     if _reports_without_priority():
-        report_priorities_refresh_once(wait=True)
-        return
+        return not report_priorities_refresh_once(wait=False)
     if time.time() < _priorities_checked_until:
-        return  # this process saw a fresh stamp: not even the cache is asked
+        return False  # this process saw a fresh stamp: not even the cache is asked
     stamp = cache.get(PRIORITY_STAMP_KEY)
     if isinstance(stamp, float) and time.time() - stamp < PRIORITY_CHECK_SECONDS:
         _priorities_checked_until = stamp + PRIORITY_CHECK_SECONDS
-        return
+        return False
     report_priorities_refresh_once(wait=False)
+    return False
 
 
 def _reports_without_priority() -> bool:

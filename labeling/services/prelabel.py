@@ -35,6 +35,11 @@ def new_reports_prelabel(
     if not report_ids:
         return "no new reports to label"
     ids = list(report_ids)
+    # The review queue's order for the new reports, computed once by a worker rather
+    # than on readers' requests (sent by name: labeling does not import annotator).
+    # Queued first: new reports have no model labels yet, so their priority does not
+    # wait for the rule labels, and readers get them sooner.
+    transaction.on_commit(lambda: current_app.send_task(REPORT_PRIORITIES_REFRESH_TASK))
     if inline:
         written = rule_predictions_create(report_ids=ids, progress=progress, workers=workers)
         message = f"rule labels stored for {written} report(s)"
@@ -44,7 +49,4 @@ def new_reports_prelabel(
     transaction.on_commit(
         lambda: current_app.send_task("ml_worker.tasks.model_predictions_missing_task", queue="gpu")
     )
-    # The review queue's order for the new reports, computed once by a worker
-    # rather than on a reader's request (sent by name: labeling does not import annotator).
-    transaction.on_commit(lambda: current_app.send_task(REPORT_PRIORITIES_REFRESH_TASK))
     return message

@@ -4,6 +4,7 @@ every gunicorn worker recompute all reports after an import)."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from annotator.tasks import report_priorities_refresh_task
 from labeling.models import Report, RuntimeSettings
 from labeling.services.prelabel import REPORT_PRIORITIES_REFRESH_TASK, new_reports_prelabel
 from labeling.services.report_import import report_import
+from tests.annotator.conftest import NORMAL
 
 pytestmark = [pytest.mark.django_db, pytest.mark.both_backends]
 
@@ -94,4 +96,23 @@ def test_a_stale_stamp_is_checked_by_one_process_not_while_another_refreshes(
     assert len(refreshes) == 2
     _another_process(monkeypatch)
     services.next_report_assign(reader=readers[0])  # the stamp it left is fresh for all
+    assert len(refreshes) == 2
+
+
+def test_while_another_process_gives_new_reports_priorities_readers_get_older_ones_without_waiting(
+    disagreement_order, readers, make_reports, refreshes, monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    older, other = make_reports(2)
+    services.next_report_assign(reader=readers[0])  # priorities for these two
+    assert len(refreshes) == 1
+    new = make_reports(2)
+    cache.add(assignment.PRIORITY_LOCK_KEY, 1)  # the import's task is computing the new reports' priorities
+    _another_process(monkeypatch)
+    assert services.next_report_assign(reader=readers[1]) == older
+    assert len(refreshes) == 1  # neither refreshed nor waited
+    # Only new reports left for this reader: it waits for that refresh and is handed one.
+    threading.Timer(0.3, cache.delete, args=[assignment.PRIORITY_LOCK_KEY]).start()
+    services.annotation_submit(reader=readers[1], report=older, labels=NORMAL, expected_version=0)
+    services.reservation_skip(reader=readers[1], report=other)
+    assert services.next_report_assign(reader=readers[1]) in new
     assert len(refreshes) == 2
