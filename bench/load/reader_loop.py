@@ -85,6 +85,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--var-dir", type=Path, default=REPO / "var" / "reader-loop", help="CHEXGOLD_VAR_DIR of the servers")
     p.add_argument("--out", type=Path, help="JSON result (default bench/results/load_readers<flags>.json)")
     p.add_argument("--seed", type=int, default=19, help="random seed of the readers' choices")
+    p.add_argument("--import-at", type=float, help="upload an import of --import-reports new reports (as an admin, "
+                   "POST /api/imports/) this many seconds into the run: what readers see while a worker imports")
+    p.add_argument("--import-reports", type=int, default=20_000)
+    p.add_argument("--server-repo", type=Path, default=REPO, help="checkout the servers run from (old code: a worktree "
+                   "of an earlier commit with the same migrations); seeding and checks run this checkout's code")
     p.add_argument("--seed-only", action="store_true", help=argparse.SUPPRESS)  # the seeding child process
     args = p.parse_args(argv)
     if args.runserver and not args.embedded:
@@ -97,6 +102,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         suffix = "".join([
             "_embedded" if args.embedded else "", "_runserver" if args.runserver else "",
             "_think0" if args.think_range == (0.0, 0.0) else "", "_one-request" if args.flow == "one-request" else "",
+            "_import" if args.import_at is not None else "", "_old" if args.server_repo.resolve() != REPO else "",
         ])
         args.out = REPO / "bench" / "results" / f"load_readers{suffix}.json"
     return args
@@ -212,6 +218,16 @@ def seed_main(reports: int) -> None:
     print(f"seeded {len(result.created_ids)} reports", flush=True)
 
 
+def admin_token() -> str:
+    from rest_framework.authtoken.models import Token
+
+    from accounts.roles import Role
+    from accounts.services import user_create_or_update
+
+    user, _ = user_create_or_update(username="loadadmin", password=secrets.token_urlsafe(18), roles=[Role.ADMIN])
+    return Token.objects.get_or_create(user=user)[0].key
+
+
 def reader_tokens(readers: int) -> dict[str, str]:
     """Reader accounts with API tokens (passwords are not used: a fast hasher)."""
     from django.conf import settings
@@ -231,13 +247,14 @@ def reader_tokens(readers: int) -> dict[str, str]:
 # --- the servers --------------------------------------------------------------------------
 @dataclass
 class Stack:
+    cwd: Path
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: list[Any] = field(default_factory=list)
 
     def start(self, name: str, cmd: list[str], env: dict[str, str], log_dir: Path) -> None:
         log = open(log_dir / f"{name}.log", "wb")
         self.logs.append(log)
-        self.children[name] = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.children[name] = subprocess.Popen(cmd, cwd=self.cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def stop(self) -> None:
         for child in self.children.values():  # by PID: the processes this script started
@@ -258,7 +275,7 @@ def start_stack(args: argparse.Namespace, database_url: str | None) -> Stack:
     run_dir = args.var_dir / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
     address = f"127.0.0.1:{args.port}"
-    stack = Stack()
+    stack = Stack(cwd=args.server_repo.resolve())
     if args.embedded:
         from chexgold.demo import demo_commands
 
@@ -385,10 +402,14 @@ class Recorder:
         self.error_samples: list[str] = []
         self.accepted: dict[int, tuple[str, int, dict[str, str]]] = {}  # annotation id -> (reader, report id, labels sent)
         self.stopped_readers: list[str] = []
+        self.started = time.monotonic()
+        self.timeline: list[tuple[float, float]] = []  # (seconds into the run at the answer, latency) of every request
+        self.import_events: dict[str, Any] = {}
 
     def record(self, endpoint: str, seconds: float, status: int, detail: str = "") -> None:
         with self.lock:
             self.latency.setdefault(endpoint, []).append(seconds)
+            self.timeline.append((time.monotonic() - self.started, seconds))
             if not 200 <= status < 300:
                 key = f"{endpoint} {status or 'exception'}"
                 self.errors[key] = self.errors.get(key, 0) + 1
@@ -493,12 +514,41 @@ class Reader:
             self.rec.accepted[annotation_id] = (self.username, report_id, values)
 
 
-def run_readers(args: argparse.Namespace, tokens: dict[str, str], rec: Recorder) -> float:
+def import_during_run(args: argparse.Namespace, token: str, rec: Recorder, stop_at: float) -> None:
+    """Upload new reports as an admin at --import-at and follow the batch until it is done."""
+    base = f"http://127.0.0.1:{args.port}"
+    rows = ["id,Reports"] + [
+        f'RLI{args.seed}-{n:07d},"FINDINGS: {" ".join(random.Random(-n).sample(FINDINGS, 2))} IMPRESSION: New study {n}."'
+        for n in range(args.import_reports)
+    ]
+    time.sleep(max(0.0, rec.started + float(args.import_at) - time.monotonic()))
+    headers = {"Authorization": f"Token {token}"}
+    t = time.monotonic()
+    res = requests.post(f"{base}/api/imports/", headers=headers, timeout=300,
+                        files={"file": ("reader-loop-import.csv", "\n".join(rows) + "\n", "text/csv")})
+    events: dict[str, Any] = {"at_s": round(t - rec.started, 1), "reports": args.import_reports, "upload_status": res.status_code}
+    rec.import_events = events
+    if res.status_code != 202:
+        events["error"] = res.text[:500]
+        return
+    batch = res.json()["id"]
+    while time.monotonic() < stop_at + 60:
+        status = requests.get(f"{base}/api/imports/{batch}/", headers=headers, timeout=60).json()["status"]
+        if status in ("succeeded", "failed"):
+            events.update(status=status, done_at_s=round(time.monotonic() - rec.started, 1))
+            return
+        time.sleep(0.5)
+
+
+def run_readers(args: argparse.Namespace, tokens: dict[str, str], rec: Recorder, admin: str | None = None) -> float:
     start = time.monotonic()
+    rec.started = start
     stop_at = start + args.duration
     base = f"http://127.0.0.1:{args.port}"
     readers = [Reader(u, t, base, args, rec, stop_at, args.seed * 1000 + i) for i, (u, t) in enumerate(tokens.items())]
     threads = [threading.Thread(target=r.run, name=r.username) for r in readers]
+    if admin is not None:
+        threads.append(threading.Thread(target=import_during_run, args=(args, admin, rec, stop_at), name="import"))
     for t in threads:
         t.start()
         time.sleep(min(0.05, args.duration / 100))  # readers arrive over ~2.5 s, not in one burst
@@ -511,6 +561,15 @@ def run_readers(args: argparse.Namespace, tokens: dict[str, str], rec: Recorder)
 def percentile_ms(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1) if ordered else 0.0
+
+
+def timeline(points: list[tuple[float, float]], width: float) -> list[dict[str, float]]:
+    """All requests by the time they were answered: count, p95 and max latency per `width` seconds."""
+    buckets: dict[int, list[float]] = {}
+    for at, seconds in points:
+        buckets.setdefault(int(at // width), []).append(seconds)
+    return [{"from_s": b * width, "requests": len(v), "p95_ms": percentile_ms(v, 0.95), "max_ms": round(max(v) * 1000, 1)}
+            for b, v in sorted(buckets.items())]
 
 
 def verify(rec: Recorder, readers: list[str]) -> dict[str, Any]:
@@ -547,6 +606,10 @@ def verify(rec: Recorder, readers: list[str]) -> dict[str, Any]:
 def summarise(args: argparse.Namespace, rec: Recorder, elapsed: float, cpu: dict[str, Any], verification: dict[str, Any],
               seeding: dict[str, Any]) -> dict[str, Any]:
     total = sum(len(v) for v in rec.latency.values())
+    if args.import_at is not None:
+        what_extra = f", an import of {args.import_reports} reports uploaded at {args.import_at:g} s"
+    else:
+        what_extra = ""
     if args.embedded:
         stack = ("Django runserver (development server)" if args.runserver else f"gunicorn {args.workers} sync workers (as run_demo)") \
             + " + SQLite (WAL) + SQLite-file broker + Celery worker (--concurrency 2) + beat"
@@ -554,7 +617,9 @@ def summarise(args: argparse.Namespace, rec: Recorder, elapsed: float, cpu: dict
         stack = f"gunicorn {args.workers} sync workers + PostgreSQL + Redis (broker, results, cache) + one Celery worker"
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     return {
-        "what": f"{args.readers} readers, {args.flow} flow, think {args.think} s, {args.duration:g} s, {args.reports} reports",
+        "what": f"{args.readers} readers, {args.flow} flow, think {args.think} s, {args.duration:g} s, {args.reports} reports"
+                + what_extra,
+        "server_code": "this checkout" if args.server_repo.resolve() == REPO else str(args.server_repo),
         "command": "bench/load/reader_loop.py " + " ".join(sys.argv[1:]),
         "stack": stack,
         "commit": commit,
@@ -572,7 +637,11 @@ def summarise(args: argparse.Namespace, rec: Recorder, elapsed: float, cpu: dict
         "errors_by_endpoint": rec.errors,
         "error_samples": rec.error_samples,
         "readers_stopped_after_errors": rec.stopped_readers,
+        "import_during_run": rec.import_events or None,
+        "timeline_5s": timeline(rec.timeline, 5.0),
         "verification": verification,
+        # CPU a request costs the server side (web, database, worker): comparable across loads, unlike latencies.
+        "server_cpu_ms_per_request": round(1000 * sum(cpu["server_cpu_seconds"].values()) / total, 1) if total else None,
         "cpu": cpu,
         "seeding": seeding,
     }
@@ -586,7 +655,8 @@ def print_summary(result: dict[str, Any]) -> None:
     cpu, v = result["cpu"], result["verification"]
     print(f"{result['requests_per_second']} requests/s, {result['submits_per_second']} submits/s, {result['errors']} errors, "
           f"nothing lost: {v['nothing_lost']} ({v['accepted_submits']} accepted)")
-    print(f"CPU (cores): server {cpu['server_cores']} {cpu['server_cpu_seconds']}, generator {cpu['generator_cores']}, "
+    print(f"CPU (cores): server {cpu['server_cores']} {cpu['server_cpu_seconds']} ({result['server_cpu_ms_per_request']} ms a request), "
+          f"generator {cpu['generator_cores']}, "
           f"other processes {cpu['other_processes_cores']}; load average before {cpu['load_average_before'][0]}, "
           f"during {cpu['load_average_during_mean_1min']}")
 
@@ -610,13 +680,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     call_command("migrate", verbosity=0)  # a template seeded by an older checkout gains newer migrations
     tokens = reader_tokens(args.readers)
+    admin = admin_token() if args.import_at is not None else None
     connections.close_all()
     stack = start_stack(args, database_url)
     rec = Recorder()
     try:
         meter = CpuMeter(stack, None if args.embedded else _pg_parts(str(database_url))[0])
         meter.start()
-        elapsed = run_readers(args, tokens, rec)
+        elapsed = run_readers(args, tokens, rec, admin)
         cpu = meter.finish()
     finally:
         stack.stop()
