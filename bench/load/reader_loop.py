@@ -568,8 +568,11 @@ def timeline(points: list[tuple[float, float]], width: float) -> list[dict[str, 
     buckets: dict[int, list[float]] = {}
     for at, seconds in points:
         buckets.setdefault(int(at // width), []).append(seconds)
-    return [{"from_s": b * width, "requests": len(v), "p95_ms": percentile_ms(v, 0.95), "max_ms": round(max(v) * 1000, 1)}
-            for b, v in sorted(buckets.items())]
+    last = max(buckets, default=-1)
+    return [  # windows where nothing was answered are listed too: they are what a stall looks like
+        {"from_s": b * width, "requests": len(v), "p95_ms": percentile_ms(v, 0.95), "max_ms": round(max(v) * 1000, 1) if v else 0.0}
+        for b, v in ((b, buckets.get(b, [])) for b in range(last + 1))
+    ]
 
 
 def verify(rec: Recorder, readers: list[str]) -> dict[str, Any]:
