@@ -1,4 +1,5 @@
-"""The README's run command: web, worker and beat come up with demo data; Ctrl-C stops them."""
+"""The README's run command: web (gunicorn, static files by whitenoise), worker and beat
+come up with demo data; Ctrl-C stops them."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def test_run_demo_serves_login_seeds_data_and_runs_a_worker(tmp_path: Path) -> N
     log = tmp_path / "demo.log"
     with open(log, "wb") as fh:
         demo = subprocess.Popen(
-            [sys.executable, "manage.py", "run_demo", "--address", f"127.0.0.1:{port}"],
+            [sys.executable, "manage.py", "run_demo", "--address", f"127.0.0.1:{port}", "--web-workers", "2"],
             cwd=REPO_ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT,
         )
     try:
@@ -51,6 +52,12 @@ def test_run_demo_serves_login_seeds_data_and_runs_a_worker(tmp_path: Path) -> N
             except OSError:
                 time.sleep(0.5)
         assert "Log in to chexgold" in page, log.read_text()[-3000:]
+        # gunicorn answers, not Django's development server, and serves the page's CSS itself (whitenoise).
+        login = urllib.request.urlopen(f"{base}/accounts/login/", timeout=5)
+        assert login.headers["Server"].startswith("gunicorn"), login.headers["Server"]
+        stylesheet = re.search(r'<link[^>]+href="(/static/[^"]+\.css)"', page).group(1)  # type: ignore[union-attr]
+        css = urllib.request.urlopen(base + stylesheet, timeout=5)
+        assert css.status == 200 and css.headers["Content-Type"].startswith("text/css") and css.read()
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
         form = urllib.parse.urlencode({"username": "reader1", "password": "chexgold-reader1", "csrfmiddlewaretoken": token})
         request = urllib.request.Request(f"{base}/accounts/login/", data=form.encode(), headers={"Referer": f"{base}/accounts/login/"})

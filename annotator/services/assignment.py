@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import BooleanField, Case, Count, Exists, Q, Value, When
 from django.utils import timezone
@@ -36,19 +38,30 @@ def next_report_assign(*, reader: User, now: dt.datetime | None = None) -> Repor
     now = now or timezone.now()
     settings_row = runtime_settings_get()
     expires = now + dt.timedelta(minutes=settings_row.reservation_minutes)
+    refresh_elsewhere = False
     if settings_row.queue_order in (RuntimeSettings.QueueOrder.DISAGREEMENT, RuntimeSettings.QueueOrder.UNCERTAINTY):
-        _priorities_refresh_if_due()
-    with transaction.atomic():
-        # Serialise one reader's own concurrent requests (double clicks, two tabs).
-        get_user_model().objects.select_for_update().filter(pk=reader.pk).values_list("pk", flat=True).first()
-        current = selectors.reservation_live_of_reader(reader=reader, now=now)
-        if current is not None:
-            Reservation.objects.filter(id=current.id).update(expires_at=expires)
-            return current.report
-        report_id = calibration_next_assign(reader=reader, now=now, expires=expires)
-        if report_id is not None:
-            return Report.objects.get(id=report_id)
-        return _reserve_first_free(reader=reader, now=now, expires=expires, k=settings_row.reads_per_report)
+        refresh_elsewhere = _priorities_refresh_if_due()
+    report = _assign(reader=reader, now=now, expires=expires, k=settings_row.reads_per_report)
+    if report is None and refresh_elsewhere:
+        # Perhaps only the new reports are left, and another process is giving them
+        # their priorities: wait for it rather than answer "nothing left".
+        report_priorities_refresh_once(wait=True)
+        report = _assign(reader=reader, now=now, expires=expires, k=settings_row.reads_per_report)
+    return report
+
+
+@transaction.atomic
+def _assign(*, reader: User, now: dt.datetime, expires: dt.datetime, k: int) -> Report | None:
+    # Serialise one reader's own concurrent requests (double clicks, two tabs).
+    get_user_model().objects.select_for_update().filter(pk=reader.pk).values_list("pk", flat=True).first()
+    current = selectors.reservation_live_of_reader(reader=reader, now=now)
+    if current is not None:
+        Reservation.objects.filter(id=current.id).update(expires_at=expires)
+        return current.report
+    report_id = calibration_next_assign(reader=reader, now=now, expires=expires)
+    if report_id is not None:
+        return Report.objects.get(id=report_id)
+    return _reserve_first_free(reader=reader, now=now, expires=expires, k=k)
 
 
 MAX_ASSIGN_TRIES = 50
@@ -187,22 +200,66 @@ def priority_open_recompute(*, report_id: int) -> None:
     )
 
 
+# Queue priorities are refreshed once for every process, not once per process:
+# imports and model activation queue `annotator.tasks.report_priorities_refresh_task`
+# (sent by name: labeling and ml_worker do not import annotator), so a reader's
+# `next` rarely finds them due. A shared stamp in Django's default cache (one for
+# all processes of an install) says when some process last made sure they were
+# current; a per-process timer made the first `next` of every gunicorn worker
+# after an import recompute all reports (4-23 s; docs/PERFORMANCE.md "Reader load").
 PRIORITY_CHECK_SECONDS = 30.0
-_priority_checked_at: float | None = None
+PRIORITY_STAMP_KEY = "annotator:priorities:checked_at"
+PRIORITY_LOCK_KEY = "annotator:priorities:refreshing"
+# A refresh of 200k reports takes well under this; a process that died holding
+# the lock delays the others' refresh at most this long.
+PRIORITY_LOCK_SECONDS = 120
+PRIORITY_LOCK_WAIT_SECONDS = 30.0
+_priorities_checked_until = 0.0  # this process's copy of the shared stamp + PRIORITY_CHECK_SECONDS
 
 
-def _priorities_refresh_if_due() -> None:
-    """Refresh queue priorities before an assignment: at once for new reports
-    (two index lookups), otherwise at most every PRIORITY_CHECK_SECONDS per
-    process, since finding the latest rule version scans predictions; a newly
-    activated model reorders the queue up to that much later."""
-    global _priority_checked_at
-    now = time.monotonic()
-    recent = _priority_checked_at is not None and now - _priority_checked_at < PRIORITY_CHECK_SECONDS
-    if recent and not _reports_without_priority():
-        return
-    report_priorities_refresh()
-    _priority_checked_at = time.monotonic()
+def report_priorities_refresh_once(*, wait: bool = True) -> bool:
+    """Bring queue priorities up to date with one process at a time, then stamp
+    the time for all processes. Another process's refresh in progress: with
+    `wait`, wait for it (at most PRIORITY_LOCK_WAIT_SECONDS) and check after it,
+    which finds nothing stale; without, return False at once. Returns True when
+    this process checked (and refreshed what was stale)."""
+    global _priorities_checked_until
+    deadline = time.monotonic() + PRIORITY_LOCK_WAIT_SECONDS
+    while not cache.add(PRIORITY_LOCK_KEY, os.getpid(), timeout=PRIORITY_LOCK_SECONDS):
+        if not wait:
+            return False
+        if time.monotonic() > deadline:
+            break  # a lock left by a dead process: refresh regardless (the upsert is idempotent)
+        time.sleep(0.05)
+    try:
+        report_priorities_refresh()
+        checked_at = time.time()
+        cache.set(PRIORITY_STAMP_KEY, checked_at, timeout=None)
+        _priorities_checked_until = checked_at + PRIORITY_CHECK_SECONDS
+    finally:
+        cache.delete(PRIORITY_LOCK_KEY)
+    return True
+
+
+def _priorities_refresh_if_due() -> bool:
+    """Before an assignment in a priority order. New reports without a priority
+    row are never handed out (the order is an inner join): found by two index
+    lookups, they are given one here unless another process (the task an import
+    queues) is at it; then the reader is served from the reports that have one,
+    and True is returned. A changed basis (rule version, active model, k) is
+    checked only when no process has checked for PRIORITY_CHECK_SECONDS, and
+    not while another process is at it."""
+    global _priorities_checked_until
+    if _reports_without_priority():
+        return not report_priorities_refresh_once(wait=False)
+    if time.time() < _priorities_checked_until:
+        return False  # this process saw a fresh stamp: not even the cache is asked
+    stamp = cache.get(PRIORITY_STAMP_KEY)
+    if isinstance(stamp, float) and time.time() - stamp < PRIORITY_CHECK_SECONDS:
+        _priorities_checked_until = stamp + PRIORITY_CHECK_SECONDS
+        return False
+    report_priorities_refresh_once(wait=False)
+    return False
 
 
 def _reports_without_priority() -> bool:

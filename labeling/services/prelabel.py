@@ -9,6 +9,8 @@ from django.db import transaction
 
 from labeling.services.predictions import rule_predictions_create
 
+REPORT_PRIORITIES_REFRESH_TASK = "annotator.tasks.report_priorities_refresh_task"
+
 
 def new_reports_prelabel(
     *,
@@ -33,6 +35,11 @@ def new_reports_prelabel(
     if not report_ids:
         return "no new reports to label"
     ids = list(report_ids)
+    # The review queue's order for the new reports, computed once by a worker rather
+    # than on readers' requests (sent by name: labeling does not import annotator).
+    # Queued first: new reports have no model labels yet, so their priority does not
+    # wait for the rule labels, and readers get them sooner.
+    transaction.on_commit(lambda: current_app.send_task(REPORT_PRIORITIES_REFRESH_TASK))
     if inline:
         written = rule_predictions_create(report_ids=ids, progress=progress, workers=workers)
         message = f"rule labels stored for {written} report(s)"

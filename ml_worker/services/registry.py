@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from celery import current_app
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -19,6 +20,7 @@ from labeling.selectors import (
     active_model_version_get,
     runtime_settings_get,
 )
+from labeling.services.prelabel import REPORT_PRIORITIES_REFRESH_TASK
 from ml_worker.model_store import checkpoint_publish
 from ml_worker.models import TrainingRun
 
@@ -196,3 +198,6 @@ def _enqueue_relabel() -> None:
     from ml_worker.tasks import model_predictions_missing_task  # here: ml_worker.tasks imports the services
 
     model_predictions_missing_task.delay()
+    # The queue order's basis is the active model: recomputed once by a worker, not
+    # on readers' requests (sent by name: ml_worker does not import annotator).
+    current_app.send_task(REPORT_PRIORITIES_REFRESH_TASK)

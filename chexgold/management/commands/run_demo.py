@@ -1,20 +1,20 @@
-"""Start chexgold locally: web server, a Celery worker (both queues) and beat,
-as separate processes; Ctrl-C stops them all by PID."""
+"""Start chexgold locally: web server (gunicorn, static files by whitenoise), a
+Celery worker (both queues) and beat, as separate processes; Ctrl-C stops them
+all by PID."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from chexgold.demo import DEMO_USERS
+from chexgold.demo import DEMO_USERS, demo_commands
 
 
 class Command(BaseCommand):
@@ -22,22 +22,22 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--address", default="127.0.0.1:8000")
+        # Sync workers: one request at a time each, so N requests run side by side.
+        # 3 suits SQLite (WAL lets readers run beside the one writer; more
+        # processes mostly queue on the write lock) and a small team's two cores.
+        parser.add_argument("--web-workers", type=int, default=3, help="gunicorn sync worker processes (default 3)")
         parser.add_argument("--no-seed", action="store_true")
 
     def handle(self, *args: object, **options: object) -> None:
+        web_workers = options["web_workers"]
+        if not isinstance(web_workers, int) or web_workers < 1:
+            raise CommandError("--web-workers must be at least 1")
         call_command("migrate", interactive=False, verbosity=0)
         if not options["no_seed"]:
             call_command("seed_demo")
         run_dir = Path(settings.VAR_DIR) / "run"
         run_dir.mkdir(parents=True, exist_ok=True)
-        python = sys.executable
-        commands = {
-            "worker": [python, "-m", "celery", "-A", "chexgold", "worker", "-Q", "default,gpu", "--concurrency", "2",
-                       "--loglevel", "INFO", "--pidfile", str(run_dir / "worker.pid"), "-n", "demo@%h"],
-            "beat": [python, "-m", "celery", "-A", "chexgold", "beat", "--loglevel", "INFO",
-                     "--pidfile", str(run_dir / "beat.pid"), "--schedule", str(Path(settings.VAR_DIR) / "celerybeat-schedule")],
-            "web": [python, "manage.py", "runserver", str(options["address"]), "--noreload"],
-        }
+        commands = demo_commands(address=str(options["address"]), web_workers=web_workers, run_dir=run_dir)
         for pidfile in ("worker.pid", "beat.pid"):  # stale pidfiles from a killed run block celery
             _remove_stale_pidfile(run_dir / pidfile)
         children: dict[str, subprocess.Popen[bytes]] = {}
