@@ -25,7 +25,7 @@ Radiology phrasing that must not be flagged ("2 cm nodule", "T12 vertebra",
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,19 +90,70 @@ class Finding:
         return mask(self.kind, self.text)
 
 
-def _blank_placeholders(text: str) -> str:
-    if "X" not in text and "x" not in text and "_" not in text and "[" not in text:
+def _blank_placeholders(text: str, lower: str | None = None) -> str:
+    # Every placeholder holds "[", "___" or "xxx" in some case; most reports hold none.
+    if "[" not in text and "___" not in text and "xxx" not in (text.lower() if lower is None else lower):
         return text
     return _PLACEHOLDER_RE.sub(lambda m: " " * (m.end() - m.start()), text)
+
+
+# Prefilters: a cheap test per pattern of something every match of it contains,
+# so that a pattern is only run over texts it could match. Each regex costs
+# ~10 µs per report even when it finds nothing (Python's engine tries every
+# position), and most reports hold no identifier: this is most of the import's
+# de-identification time. The tests run on the "shape" of an ASCII text (digits
+# as 9, whitespace as a space, other bytes as they are) and on its lower case;
+# they are necessary conditions only for ASCII text (for other text `\d`, `\s`
+# and case-insensitive matching reach beyond ASCII), so a non-ASCII text runs
+# every pattern. `tests/privacy/test_deid.py` compares the result with running
+# every pattern on many texts.
+_SHAPE = bytes.maketrans(
+    bytes(range(128)),
+    bytes(ord("9") if chr(i).isdigit() else ord(" ") if chr(i).isspace() else i for i in range(128)),
+)
+_MONTH_PREFIXES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_ID_LABEL_WORDS = ("mr", "medical", "acc", "patient", "pt", "unit")  # lower case, as in the (?i:...) pattern
+_TITLES = ("Dr", "Mr", "Ms", "Prof", "DR", "MR", "MS")  # also covers Mrs, MRS
+_SIGNED_BY_WORDS = ("dictated", "signed", "reported", "read", "transcribed", "verified", "reviewed", "approved",
+                    "interpreted")
+
+
+def _has_month_and_year(text: str, lower: str, shape: bytes) -> bool:
+    return b"9999" in shape and any(m in text for m in _MONTH_PREFIXES)
+
+
+# One per entry of _PATTERNS, same order: (scanned text, its lower case, its shape) -> could it match?
+_PREFILTERS: list[Callable[[str, str, bytes], bool]] = [
+    lambda text, lower, shape: "@" in text,
+    lambda text, lower, shape: b"999 9999" in shape or b"999.9999" in shape or b"999-9999" in shape,
+    lambda text, lower, shape: b"9/9" in shape or b"9.9" in shape or b"9-9" in shape,
+    lambda text, lower, shape: b"9999-9" in shape,
+    _has_month_and_year,
+    _has_month_and_year,
+    lambda text, lower, shape: b"9" in shape and any(w in lower for w in _ID_LABEL_WORDS),
+    lambda text, lower, shape: b"9999999" in shape,
+    lambda text, lower, shape: any(t in text for t in _TITLES),
+    lambda text, lower, shape: "by" in lower and any(w in lower for w in _SIGNED_BY_WORDS),
+]
+
+
+def _patterns_to_run(scanned: str, lower: str) -> list[tuple[str, re.Pattern[str], int]]:
+    if not scanned.isascii():
+        return _PATTERNS
+    shape = scanned.encode("ascii").translate(_SHAPE)
+    return [entry for entry, could_match in zip(_PATTERNS, _PREFILTERS, strict=True) if could_match(scanned, lower, shape)]
 
 
 def deid_scan(text: str) -> list[Finding]:
     """Likely identifiers in `text`, ordered by position, never overlapping
     (an earlier pattern in the table wins an overlap)."""
-    scanned = _blank_placeholders(text)
+    lower = text.lower()
+    scanned = _blank_placeholders(text, lower)
+    if scanned is not text:
+        lower = scanned.lower()
     taken: list[tuple[int, int]] = []
     found: list[Finding] = []
-    for kind, pattern, group in _PATTERNS:
+    for kind, pattern, group in _patterns_to_run(scanned, lower):
         for m in pattern.finditer(scanned):
             start, end = m.span(group)
             if start == end or any(start < e and s < end for s, e in taken):

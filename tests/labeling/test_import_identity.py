@@ -142,15 +142,15 @@ FILES: list[tuple[str, bytes]] = [
     (
         "bad.jsonl",
         (
-            '{"id": 1, "text": "ok"}\n'
-            '{"id": 2, "text": \n'
-            '["not", "an", "object"]\n'
-            '{"id": 3, "text": 5}\n'
-            '{"id": [3], "text": "list id"}\n'
-            '{"id": 4}\n'
-            '{"id": 1, "text": "not ok, seen 2021-03-14"}\n'
-            '{"id": "7", "text": "Changed."}\n'
-        ).encode(),
+            b'{"id": 1, "text": "ok"}\n'
+            b'{"id": 2, "text": \n'
+            b'["not", "an", "object"]\n'
+            b'{"id": 3, "text": 5}\n'
+            b'{"id": [3], "text": "list id"}\n'
+            b'{"id": 4}\n'
+            b'{"id": 1, "text": "not ok, seen 2021-03-14"}\n'
+            b'{"id": "7", "text": "Changed."}\n'
+        ),
     ),
     ("malformed.csv", b'id,Reports\n1,"Fine."\n2,"Unterminated quote\nstill going\n'),
     ("wrong-columns.csv", b"id,body\n1,Clear.\n"),
