@@ -122,8 +122,8 @@ def _heading_matches(text: str) -> list[re.Match[str]]:
     first = _LINE_START_HEADING.match(text)
     if first is not None:
         found[first.start("h")] = first
-    for m in _NEXT_LINE_HEADING.finditer(text):
-        found[m.start("h")] = m
+    for line_match in _NEXT_LINE_HEADING.finditer(text):
+        found[line_match.start("h")] = line_match
     pos = 0
     search = _UPPER_CASE_HEADING.search
     while (m := search(text, pos)) is not None:
