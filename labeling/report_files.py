@@ -24,7 +24,10 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from _csv import Reader as CsvReader
 
 TEXT_COLUMNS = ("Reports", "Report Impression", "report", "text")
 ID_COLUMNS = ("id", "study_id", "uid", "accession")
@@ -147,10 +150,11 @@ class ReportFileReader:
 
     # -- CSV -------------------------------------------------------------
     def _iter_csv(self, fh: BinaryIO) -> Iterator[ReportRow]:
-        lines = _LineCounter(_decoded_lines(fh, self.errors))
-        reader = csv.reader(lines)
+        # reader.line_num counts the physical lines read so far, so a record read
+        # next starts on line reader.line_num + 1.
+        reader = csv.reader(_decoded_lines(fh, self.errors))
         try:
-            first_line = lines.next_line_number
+            first_line = reader.line_num + 1
             header = next(reader)
         except StopIteration:
             raise ReportFileError("the file is empty") from None
@@ -161,7 +165,7 @@ class ReportFileReader:
             if len(header) == 1:
                 # Headerless single column: the header row is the first report.
                 self.layout = FileLayout("csv-headerless")
-                yield from self._rows_headerless([(first_line, header)], reader, lines)
+                yield from self._rows_headerless([(first_line, header)], reader)
                 return
             raise ReportFileError(
                 "wrong column set: no report text column (expected one of "
@@ -176,7 +180,7 @@ class ReportFileReader:
         date_col = next((c for c in DATE_COLUMNS if c in header), None)
         self.layout = FileLayout("csv", text_col, id_col)
         known = {text_col, id_col, patient_col, date_col}
-        for start, values in self._csv_records(reader, lines):
+        for start, values in self._csv_records(reader):
             if not values or (len(values) == 1 and not values[0].strip() and len(header) > 1):
                 continue  # blank line
             if len(values) != len(header):
@@ -199,10 +203,8 @@ class ReportFileReader:
             if row is not None:
                 yield row
 
-    def _rows_headerless(
-        self, first: list[tuple[int, list[str]]], reader: Iterable[list[str]], lines: _LineCounter
-    ) -> Iterator[ReportRow]:
-        for start, values in itertools.chain(first, self._csv_records(reader, lines)):
+    def _rows_headerless(self, first: list[tuple[int, list[str]]], reader: CsvReader) -> Iterator[ReportRow]:
+        for start, values in itertools.chain(first, self._csv_records(reader)):
             if not values:
                 continue
             if len(values) != 1:
@@ -212,14 +214,13 @@ class ReportFileReader:
             if row is not None:
                 yield row
 
-    def _csv_records(self, reader: Iterable[list[str]], lines: _LineCounter) -> Iterator[tuple[int, list[str]]]:
+    def _csv_records(self, reader: CsvReader) -> Iterator[tuple[int, list[str]]]:
         """(first physical line, fields) of each CSV record; a malformed record ends
         the file with its error recorded (the csv module cannot resynchronise)."""
-        iterator = iter(reader)
         while True:
-            start = lines.next_line_number
+            start = reader.line_num + 1
             try:
-                values = next(iterator)
+                values = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:

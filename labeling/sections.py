@@ -143,18 +143,29 @@ def parse_sections(text: str) -> list[Section]:
     Whitespace around each body is trimmed from the span; empty preambles are
     dropped. Repeated headings give repeated sections, in text order.
     """
+    return [Section(*fields) for fields in _section_fields(text)]
+
+
+def sections_for_storage(text: str) -> list[list[object]]:
+    """`parse_sections` as stored on a report (`Report.sections`):
+    ``[[name, heading start, body start, body end], ...]``, without building
+    `Section`s (the importer calls this once per report)."""
+    return [[name.value, heading_start, start, end] for name, _, heading_start, start, end in _section_fields(text)]
+
+
+def _section_fields(text: str) -> list[tuple[SectionName, str, int, int, int]]:
     matches = _heading_matches(text)
-    sections: list[Section] = []
+    sections: list[tuple[SectionName, str, int, int, int]] = []
     first = matches[0].start("h") if matches else len(text)
     pre_start, pre_end = _trim(text, 0, first)
     if pre_end > pre_start or not matches:
-        sections.append(Section(SectionName.PREAMBLE, "", 0, pre_start, pre_end))
+        sections.append((SectionName.PREAMBLE, "", 0, pre_start, pre_end))
     for i, m in enumerate(matches):
         heading = m.group("h")
         name = _HEADINGS[" ".join(heading.upper().split())]
         body_end = matches[i + 1].start("h") if i + 1 < len(matches) else len(text)
         start, end = _trim(text, m.end(), body_end)
-        sections.append(Section(name, heading, m.start("h"), start, end))
+        sections.append((name, heading, m.start("h"), start, end))
     return sections
 
 

@@ -111,15 +111,13 @@ _SHAPE = bytes.maketrans(
     bytes(range(128)),
     bytes(ord("9") if chr(i).isdigit() else ord(" ") if chr(i).isspace() else i for i in range(128)),
 )
-_MONTH_PREFIXES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_ID_LABEL_WORDS = ("mr", "medical", "acc", "patient", "pt", "unit")  # lower case, as in the (?i:...) pattern
-_TITLES = ("Dr", "Mr", "Ms", "Prof", "DR", "MR", "MS")  # also covers Mrs, MRS
-_SIGNED_BY_WORDS = ("dictated", "signed", "reported", "read", "transcribed", "verified", "reviewed", "approved",
-                    "interpreted")
 
 
 def _has_month_and_year(text: str, lower: str, shape: bytes) -> bool:
-    return b"9999" in shape and any(m in text for m in _MONTH_PREFIXES)
+    return b"9999" in shape and (
+        "Jan" in text or "Feb" in text or "Mar" in text or "Apr" in text or "May" in text or "Jun" in text
+        or "Jul" in text or "Aug" in text or "Sep" in text or "Oct" in text or "Nov" in text or "Dec" in text
+    )
 
 
 # One per entry of _PATTERNS, same order: (scanned text, its lower case, its shape) -> could it match?
@@ -130,10 +128,18 @@ _PREFILTERS: list[Callable[[str, str, bytes], bool]] = [
     lambda text, lower, shape: b"9999-9" in shape,
     _has_month_and_year,
     _has_month_and_year,
-    lambda text, lower, shape: b"9" in shape and any(w in lower for w in _ID_LABEL_WORDS),
+    # MRN, MR #, medical record, accession, acc #, patient id, pt id, unit no (case-insensitive), then a digit.
+    lambda text, lower, shape: b"9" in shape and (
+        "mr" in lower or "medical" in lower or "acc" in lower or "patient" in lower or "pt" in lower or "unit" in lower
+    ),
     lambda text, lower, shape: b"9999999" in shape,
-    lambda text, lower, shape: any(t in text for t in _TITLES),
-    lambda text, lower, shape: "by" in lower and any(w in lower for w in _SIGNED_BY_WORDS),
+    lambda text, lower, shape: (  # titles; "Mr" covers Mrs and "MR" covers MRS
+        "Dr" in text or "Mr" in text or "Ms" in text or "Prof" in text or "DR" in text or "MR" in text or "MS" in text
+    ),
+    lambda text, lower, shape: "by" in lower and (
+        "dictated" in lower or "signed" in lower or "reported" in lower or "read" in lower or "transcribed" in lower
+        or "verified" in lower or "reviewed" in lower or "approved" in lower or "interpreted" in lower
+    ),
 ]
 
 

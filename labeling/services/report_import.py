@@ -16,7 +16,7 @@ from django.utils import timezone
 from labeling.import_spool import PAYLOAD_COLUMNS, ImportSpool
 from labeling.models import ImportBatch, Report
 from labeling.report_files import ReportFileError, ReportFileReader, RowError, text_sha256
-from labeling.sections import parse_sections
+from labeling.sections import sections_for_storage
 from privacy.deid import FindingsTally, deid_redact, deid_scan
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def _row_errors_as_json(errors: list[RowError]) -> list[dict[str, object]]:
 
 
 def _sections_for_storage(text: str) -> list[list[object]]:
-    return [[s.name.value, s.heading_start, s.start, s.end] for s in parse_sections(text)]
+    return sections_for_storage(text)
 
 
 def import_batch_create(*, filename: str, user: User | None = None, stored_path: str = "") -> ImportBatch:
