@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
-import io
 import itertools
 import json
 import os
@@ -350,11 +349,24 @@ def format_errors(errors: list[RowError], limit: int = 50) -> str:
 
 
 def write_stream(rows: Iterable[list[str]]) -> Iterator[str]:
-    """CSV-encode rows one at a time (streamed exports)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    for row in rows:
-        writer.writerow(row)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+    """CSV-encode rows, yielding one line (one record) at a time (streamed exports).
+
+    The csv writer hands each record to its file's `write` in one call, so a
+    list's `append` as that `write` collects the lines; `writerows` encodes a
+    batch of rows in C."""
+    lines = _LineList()
+    writer = csv.writer(lines, lineterminator="\n")
+    iterator = iter(rows)
+    while True:
+        writer.writerows(itertools.islice(iterator, 1000))
+        if not lines:
+            return
+        yield from lines
+        lines.clear()
+
+
+class _LineList(list[str]):
+    """A list that a csv writer can write to: each record is appended."""
+
+    def write(self, line: str) -> None:
+        self.append(line)
