@@ -160,13 +160,22 @@ def _section_fields(text: str) -> list[tuple[SectionName, str, int, int, int]]:
     pre_start, pre_end = _trim(text, 0, first)
     if pre_end > pre_start or not matches:
         sections.append((SectionName.PREAMBLE, "", 0, pre_start, pre_end))
+    starts = [m.start("h") for m in matches]
+    starts.append(len(text))
     for i, m in enumerate(matches):
         heading = m.group("h")
-        name = _HEADINGS[" ".join(heading.upper().split())]
-        body_end = matches[i + 1].start("h") if i + 1 < len(matches) else len(text)
-        start, end = _trim(text, m.end(), body_end)
-        sections.append((name, heading, m.start("h"), start, end))
+        name = _HEADING_NAMES.get(heading)
+        if name is None:
+            name = _HEADINGS[" ".join(heading.upper().split())]
+            if len(_HEADING_NAMES) < 10_000:
+                _HEADING_NAMES[heading] = name
+        start, end = _trim(text, m.end(), starts[i + 1])
+        sections.append((name, heading, starts[i], start, end))
     return sections
+
+
+# Heading as written -> section (the same few spellings recur in every report).
+_HEADING_NAMES: dict[str, SectionName] = {}
 
 
 def has_headings(sections: list[Section]) -> bool:

@@ -25,7 +25,7 @@ Radiology phrasing that must not be flagged ("2 cm nodule", "T12 vertebra",
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,41 +113,48 @@ _SHAPE = bytes.maketrans(
 )
 
 
-def _has_month_and_year(text: str, lower: str, shape: bytes) -> bool:
-    return b"9999" in shape and (
-        "Jan" in text or "Feb" in text or "Mar" in text or "Apr" in text or "May" in text or "Jun" in text
-        or "Jul" in text or "Aug" in text or "Sep" in text or "Oct" in text or "Nov" in text or "Dec" in text
-    )
-
-
-# One per entry of _PATTERNS, same order: (scanned text, its lower case, its shape) -> could it match?
-_PREFILTERS: list[Callable[[str, str, bytes], bool]] = [
-    lambda text, lower, shape: "@" in text,
-    lambda text, lower, shape: b"999 9999" in shape or b"999.9999" in shape or b"999-9999" in shape,
-    lambda text, lower, shape: b"9/9" in shape or b"9.9" in shape or b"9-9" in shape,
-    lambda text, lower, shape: b"9999-9" in shape,
-    _has_month_and_year,
-    _has_month_and_year,
-    # MRN, MR #, medical record, accession, acc #, patient id, pt id, unit no (case-insensitive), then a digit.
-    lambda text, lower, shape: b"9" in shape and (
-        "mr" in lower or "medical" in lower or "acc" in lower or "patient" in lower or "pt" in lower or "unit" in lower
-    ),
-    lambda text, lower, shape: b"9999999" in shape,
-    lambda text, lower, shape: (  # titles; "Mr" covers Mrs and "MR" covers MRS
-        "Dr" in text or "Mr" in text or "Ms" in text or "Prof" in text or "DR" in text or "MR" in text or "MS" in text
-    ),
-    lambda text, lower, shape: "by" in lower and (
-        "dictated" in lower or "signed" in lower or "reported" in lower or "read" in lower or "transcribed" in lower
-        or "verified" in lower or "reviewed" in lower or "approved" in lower or "interpreted" in lower
-    ),
-]
-
-
 def _patterns_to_run(scanned: str, lower: str) -> list[tuple[str, re.Pattern[str], int]]:
+    """The entries of _PATTERNS that could match `scanned`, in table order."""
     if not scanned.isascii():
         return _PATTERNS
     shape = scanned.encode("ascii").translate(_SHAPE)
-    return [entry for entry, could_match in zip(_PATTERNS, _PREFILTERS, strict=True) if could_match(scanned, lower, shape)]
+    # One name per entry of _PATTERNS, in its order (a new pattern needs its prefilter here).
+    email, phone, date_numeric, date_iso, date_day_month, date_month, id_labelled, id_long, name_title, name_signed = (
+        _PATTERNS
+    )
+    run = []
+    if "@" in scanned:
+        run.append(email)
+    if b"9" in shape:
+        if b"999 9999" in shape or b"999.9999" in shape or b"999-9999" in shape:  # ...\d{3}[\s.-]\d{4}
+            run.append(phone)
+        if b"9/9" in shape or b"9.9" in shape or b"9-9" in shape:  # \d{1,2}[/.-]\d{1,2}...
+            run.append(date_numeric)
+        if b"9999-9" in shape:  # (19|20|21)\d{2}-\d...
+            run.append(date_iso)
+        if b" 9999" in shape and (  # a year after whitespace, and a month name (case-sensitive)
+            "Jan" in scanned or "Feb" in scanned or "Mar" in scanned or "Apr" in scanned or "May" in scanned
+            or "Jun" in scanned or "Jul" in scanned or "Aug" in scanned or "Sep" in scanned or "Oct" in scanned
+            or "Nov" in scanned or "Dec" in scanned
+        ):
+            run.append(date_day_month)
+            run.append(date_month)
+        # MRN, MR #, medical record, accession, acc #, patient id, pt id, unit no (any case), then a digit.
+        if "mr" in lower or "medical" in lower or "acc" in lower or "patient" in lower or "pt" in lower or "unit" in lower:
+            run.append(id_labelled)
+        if b"9999999" in shape:
+            run.append(id_long)
+    if (  # titles, case-sensitive; "Mr" covers Mrs and "MR" covers MRS
+        "Dr" in scanned or "Mr" in scanned or "Ms" in scanned or "Prof" in scanned or "DR" in scanned
+        or "MR" in scanned or "MS" in scanned
+    ):
+        run.append(name_title)
+    if "by" in lower and (
+        "dictated" in lower or "signed" in lower or "reported" in lower or "read" in lower or "transcribed" in lower
+        or "verified" in lower or "reviewed" in lower or "approved" in lower or "interpreted" in lower
+    ):
+        run.append(name_signed)
+    return run
 
 
 def deid_scan(text: str) -> list[Finding]:

@@ -49,6 +49,13 @@ def _sections_for_storage(text: str) -> list[list[object]]:
     return sections_for_storage(text)
 
 
+def _sections_json(text: str) -> str:
+    """json.dumps(_sections_for_storage(text)), written directly (names are plain
+    ASCII words, offsets integers): the JSON the ORM would store."""
+    return "[" + ", ".join(f'["{name}", {heading}, {start}, {end}]' for name, heading, start, end in
+                           sections_for_storage(text)) + "]"
+
+
 def import_batch_create(*, filename: str, user: User | None = None, stored_path: str = "") -> ImportBatch:
     return ImportBatch.objects.create(filename=filename, created_by=user, stored_path=stored_path)
 
@@ -152,7 +159,8 @@ def _read_into_spool(reader: ReportFileReader, spool: ImportSpool, *, policy: st
             spool.add((
                 row.line, row.resolved_id, sha, row.patient_id,
                 row.study_date.isoformat() if row.study_date else None,
-                json.dumps(row.metadata), text, json.dumps(kinds), json.dumps(_sections_for_storage(text)),
+                json.dumps(row.metadata) if row.metadata else "{}", text, json.dumps(kinds) if kinds else "[]",
+                _sections_json(text),
             ))
     except ReportFileError as exc:
         file_error.append(RowError(0, str(exc)))
