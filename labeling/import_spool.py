@@ -8,7 +8,7 @@ same id twice in the file, an id already stored) are SQL over the spool.
 
 Rows keep their file order (`rowid`); each has a state: NEW (to be written),
 REPEAT (a later row with an id already seen in this file) or STORED (the id is
-already in the database with the same text).
+already in the database; the importer looked it up while reading).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ NEW, REPEAT, STORED = 0, 1, 2
 # None where a row is only checked (the file already failed).
 PAYLOAD_COLUMNS = ("patient_id", "study_date", "metadata", "text", "redacted_kinds", "sections")
 
-SpooledRow = tuple[int, str, str, str | None, str | None, str | None, str | None, str | None, str | None]
+# (line, key, sha of the text, sha of the report stored under the key or None, *PAYLOAD_COLUMNS)
+SpooledRow = tuple[int, str, str, str | None, str | None, str | None, str | None, str | None, str | None, str | None]
 
 
 class ImportSpool:
@@ -40,12 +41,13 @@ class ImportSpool:
         # A scratch file: no journal, no fsync; a bounded page cache (16 MiB) keeps memory flat.
         self._db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-16000; PRAGMA temp_store=FILE;"
-            "CREATE TABLE row (line INTEGER NOT NULL, key TEXT NOT NULL, sha TEXT NOT NULL, state INTEGER NOT NULL DEFAULT 0,"
+            "CREATE TABLE row (line INTEGER NOT NULL, key TEXT NOT NULL, sha TEXT NOT NULL, stored_sha TEXT,"
+            " state INTEGER NOT NULL DEFAULT 0,"
             + ", ".join(PAYLOAD_COLUMNS)
             + ");"
         )
         self._pending: list[SpooledRow] = []
-        self._sql = f"INSERT INTO row (line, key, sha, {', '.join(PAYLOAD_COLUMNS)}) VALUES ({', '.join('?' * 9)})"
+        self._sql = f"INSERT INTO row (line, key, sha, stored_sha, {', '.join(PAYLOAD_COLUMNS)}) VALUES ({', '.join('?' * 10)})"
         self._db.execute("BEGIN")
 
     def __enter__(self) -> ImportSpool:
@@ -59,7 +61,7 @@ class ImportSpool:
         self._dir.cleanup()
 
     def add(self, row: SpooledRow) -> None:
-        """(line, key, sha, *PAYLOAD_COLUMNS), in file order."""
+        """A `SpooledRow`, in file order."""
         self._pending.append(row)
         if len(self._pending) >= self.BATCH:
             self._db.executemany(self._sql, self._pending)
@@ -86,21 +88,14 @@ class ImportSpool:
         self._db.executemany(f"UPDATE row SET state = {REPEAT} WHERE rowid = ?", [(r[0],) for r in found])
         return [(line, key, sha, first_line, first_sha) for _rowid, line, key, sha, first_line, first_sha in found]
 
-    def first_rows(self, chunk: int) -> Iterator[list[tuple[int, int, str, str]]]:
-        """The first row of each id, in file order, `chunk` at a time, as (rowid, line, key, sha)."""
-        after = 0
-        while True:
-            rows = self._db.execute(
-                f"SELECT rowid, line, key, sha FROM row WHERE rowid > ? AND state = {NEW} ORDER BY rowid LIMIT ?",
-                (after, chunk),
-            ).fetchall()
-            if not rows:
-                return
-            yield rows
-            after = rows[-1][0]
-
-    def mark_stored(self, rowids: list[int]) -> None:
-        self._db.executemany(f"UPDATE row SET state = {STORED} WHERE rowid = ?", [(r,) for r in rowids])
+    def mark_stored(self) -> list[tuple[int, str]]:
+        """Marks STORED the first rows whose id the database holds (call after
+        `repeats`); returns (line, key) of those it holds with another text."""
+        conflicts = self._db.execute(
+            f"SELECT line, key FROM row WHERE state = {NEW} AND stored_sha IS NOT NULL AND stored_sha != sha ORDER BY rowid"
+        ).fetchall()
+        self._db.execute(f"UPDATE row SET state = {STORED} WHERE state = {NEW} AND stored_sha IS NOT NULL")
+        return [(line, key) for line, key in conflicts]
 
     def count_new(self) -> int:
         return int(self._db.execute(f"SELECT COUNT(*) FROM row WHERE state = {NEW}").fetchone()[0])

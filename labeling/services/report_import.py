@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from labeling.import_spool import PAYLOAD_COLUMNS, ImportSpool
 from labeling.models import ImportBatch, Report
-from labeling.report_files import ReportFileError, ReportFileReader, RowError, text_sha256
+from labeling.report_files import ReportFileError, ReportFileReader, ReportRow, RowError, text_sha256
 from labeling.sections import sections_for_storage
-from privacy.deid import FindingsTally, deid_redact, deid_scan
+from privacy.deid import Finding, FindingsTally, deid_redact, deid_scan
 
 logger = logging.getLogger(__name__)
 
@@ -128,27 +128,32 @@ def report_import(
 
 
 def _read_into_spool(reader: ReportFileReader, spool: ImportSpool, *, policy: str, result: ImportResult) -> list[RowError]:
-    """The one pass over the file: validate, de-identify, split sections and spool
-    each row; then the checks that need every row (the same id twice, an id
-    already stored). Returns every problem, ordered by line (as the two-pass
-    importer listed them: for one line, de-identification findings, then a
-    repeated id, then the reader's errors, then a conflict with a stored report)."""
+    """The one pass over the file: validate and de-identify each row, look its id
+    up in the database (`LOOKUP_CHUNK` rows per query), split the sections of the
+    rows that will be written, spool them all; then the checks that need every
+    row (the same id twice, an id already stored with another text). Returns
+    every problem, ordered by line (as the two-pass importer listed them: for
+    one line, de-identification findings, then a repeated id, then the reader's
+    errors, then a conflict with a stored report)."""
     scan_errors: list[RowError] = []  # de-identification findings under "block"
     tally = FindingsTally(policy=policy)
     redact = policy == "redact"
     file_error: list[RowError] = []
-    try:
-        for row in reader:
-            result.rows_read += 1
-            findings = deid_scan(row.text)
-            if findings:
-                tally.add(row.line, findings)
-                if policy == "block":
-                    scan_errors.extend(RowError(row.line, f"likely identifier ({f.kind}): {f.masked}", "text") for f in findings)
-            sha = text_sha256(row.text)
-            if scan_errors or reader.errors:
-                # The file fails: only what the remaining checks need.
-                spool.add((row.line, row.resolved_id, sha, None, None, None, None, None, None))
+    pending: list[tuple[ReportRow, list[Finding], str]] = []
+
+    def spool_pending() -> None:
+        stored_shas = dict(
+            Report.objects.filter(external_id__in={row.resolved_id for row, _, _ in pending}).values_list(
+                "external_id", "text_sha256"
+            )
+        )
+        failing = bool(scan_errors or reader.errors)
+        for row, findings, sha in pending:
+            key = row.resolved_id
+            stored_sha = stored_shas.get(key)
+            if failing or stored_sha is not None:
+                # Never written (the file fails, or the id is stored): only what the checks need.
+                spool.add((row.line, key, sha, stored_sha, None, None, None, None, None, None))
                 continue
             # The hash is of the original text (idempotency); sections and, later,
             # rule evidence offsets are of the stored (possibly redacted) text.
@@ -157,13 +162,27 @@ def _read_into_spool(reader: ReportFileReader, spool: ImportSpool, *, policy: st
                 text, _ = deid_redact(row.text, findings)
                 kinds = sorted({f.kind for f in findings})
             spool.add((
-                row.line, row.resolved_id, sha, row.patient_id,
-                row.study_date.isoformat() if row.study_date else None,
+                row.line, key, sha, None, row.patient_id, row.study_date.isoformat() if row.study_date else None,
                 json.dumps(row.metadata) if row.metadata else "{}", text, json.dumps(kinds) if kinds else "[]",
                 _sections_json(text),
             ))
+        pending.clear()
+
+    try:
+        for row in reader:
+            result.rows_read += 1
+            findings = deid_scan(row.text)
+            if findings:
+                tally.add(row.line, findings)
+                if policy == "block":
+                    scan_errors.extend(RowError(row.line, f"likely identifier ({f.kind}): {f.masked}", "text") for f in findings)
+            pending.append((row, findings, text_sha256(row.text)))
+            if len(pending) >= LOOKUP_CHUNK:
+                spool_pending()
     except ReportFileError as exc:
         file_error.append(RowError(0, str(exc)))
+    if pending:
+        spool_pending()
     spool.finish_adding()
     result.deid = tally.as_dict()
     repeat_errors = [
@@ -172,19 +191,9 @@ def _read_into_spool(reader: ReportFileReader, spool: ImportSpool, *, policy: st
         if sha != first_sha
     ]
     # Against the database: same id, different text is an error; same text is a no-op.
-    stored_errors: list[RowError] = []
-    for rows in spool.first_rows(LOOKUP_CHUNK):
-        by_key = {key: (rowid, line, sha) for rowid, line, key, sha in rows}
-        stored = []
-        for external_id, stored_sha in Report.objects.filter(external_id__in=list(by_key)).values_list(
-            "external_id", "text_sha256"
-        ):
-            rowid, line, sha = by_key[external_id]
-            if sha != stored_sha:
-                stored_errors.append(RowError(line, f"id {external_id!r} is already stored with a different text", "id"))
-            stored.append(rowid)
-        spool.mark_stored(stored)
-    stored_errors.sort(key=lambda e: e.line)
+    stored_errors = [
+        RowError(line, f"id {key!r} is already stored with a different text", "id") for line, key in spool.mark_stored()
+    ]
     return sorted(scan_errors + repeat_errors + file_error + reader.errors + stored_errors, key=lambda e: e.line)
 
 
