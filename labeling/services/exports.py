@@ -139,24 +139,30 @@ def _gold_jsonl_lines(labels: QuerySet[GoldLabel], version_name: str | None, pol
     rows = labels.values_list(
         "id", "report__external_id", "report__text", "labels", "method", f"adjudicator__{username}", "rationale",
         "created_at", "supersedes_id", "label_import_id", "label_import__filename", "label_import__zero_means",
-        f"label_import__created_by__{username}", "label_import__created_at",
+        f"label_import__created_by__{username}", "label_import__created_at", "report_id",
     ).iterator(chunk_size=ITER_CHUNK)
     reads_of = GoldLabel.annotations.through.objects.values_list(  # type: ignore[attr-defined]
         "goldlabel_id", f"annotation__reader__{username}", "annotation__submitted_at"
     )
     identity = policy.is_identity
     while chunk := list(itertools.islice(rows, ITER_CHUNK)):
+        # The chunk's reads: those of its reports' gold labels (rows come in report
+        # order, so a range, which needs no parameter per row), kept for its own.
+        gold_ids = {row[0] for row in chunk}
         reads: dict[int, list[tuple[str, dt.datetime | None]]] = {}
-        for gold_id, reader, submitted_at in reads_of.filter(goldlabel_id__in=[row[0] for row in chunk]):
-            reads.setdefault(gold_id, []).append((reader, submitted_at))
+        for gold_id, reader, submitted_at in reads_of.filter(
+            goldlabel__report_id__gte=chunk[0][14], goldlabel__report_id__lte=chunk[-1][14]
+        ):
+            if gold_id in gold_ids:
+                reads.setdefault(gold_id, []).append((reader, submitted_at))
         for (gold_id, external_id, text, gold_labels, method, adjudicator, rationale, created_at, supersedes_id,
-             import_id, import_filename, import_zero_means, import_by, import_at) in chunk:
+             import_id, import_filename, import_zero_means, import_by, import_at, _report_id) in chunk:
             values = gold_labels if identity else policy.apply(gold_labels)
             gold_reads = sorted(reads.get(gold_id, ()), key=lambda read: read[0])
             record = {
                 "id": external_id,
                 "text": text,
-                "labels": {name: _numeric(values[name]) for name in OBSERVATION_NAMES},
+                "labels": _numeric_labels(values),
                 "provenance": {
                     "gold_label_id": gold_id,
                     "method": method,
@@ -178,14 +184,18 @@ def _gold_jsonl_lines(labels: QuerySet[GoldLabel], version_name: str | None, pol
                     "uncertainty_policy": policy.spec,
                 },
             }
-            yield json.dumps(record, ensure_ascii=False) + "\n"
+            yield _json_encode(record) + "\n"
 
 
-def _numeric(value: str) -> float | None:
+# json.dumps(record, ensure_ascii=False) without building an encoder per call.
+_json_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _numeric_labels(values: dict[str, str]) -> dict[str, float | None]:
     try:
-        return _NUMERIC[value]
-    except KeyError:
-        return LabelValue(value).numeric  # raises ValueError naming the bad value
+        return {name: _NUMERIC[values[name]] for name in OBSERVATION_NAMES}
+    except KeyError:  # a missing observation, or a value LabelValue names in its ValueError
+        return {name: LabelValue(values[name]).numeric for name in OBSERVATION_NAMES}
 
 
 def machine_predictions_export(

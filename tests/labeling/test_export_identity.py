@@ -145,3 +145,20 @@ def test_export_is_byte_identical_to_the_former_export(gold_set: GoldSetVersion,
     chunks = list(gold_label_set_export(fmt=fmt, gold_version=version, policy=policy))
     assert "".join(chunks) == "".join(expected)
     assert chunks == expected  # one chunk per line: `export_gold` counts rows by chunks
+
+
+def test_csv_line_is_what_the_csv_module_writes() -> None:
+    import random
+
+    from labeling.report_files import csv_line
+
+    rng = random.Random(19)
+    alphabet = [",", '"', "\n", "\r", " ", "\t", "a", "Z", "0", "é", "中", "\u2028", "\x85", "\x1c", "'", ";", "\\"]
+    rows = [[""], [], ["", ""], [" "], ['"'], [","]] + [
+        ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6))) for _ in range(rng.randint(1, 4))]
+        for _ in range(5000)
+    ]
+    for row in rows:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerow(row)
+        assert csv_line(row) == buffer.getvalue(), row
