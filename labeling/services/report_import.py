@@ -22,7 +22,6 @@ from privacy.deid import Finding, FindingsTally, deid_redact, deid_scan
 logger = logging.getLogger(__name__)
 
 WRITE_CHUNK = 2000
-COPY_CHUNK = 20_000  # one COPY per chunk; progress is reported between them
 LOOKUP_CHUNK = 900  # below SQLite's default bound-parameter limit
 
 
@@ -224,7 +223,7 @@ def _write_spooled_reports(
                 for name, value in constant.items()
             )
             copy_sql = f"COPY {connection.ops.quote_name(Report._meta.db_table)} ({', '.join(columns)}) FROM STDIN"
-            for rows in spool.new_rows(COPY_CHUNK):
+            for rows in spool.new_rows(WRITE_CHUNK):  # one COPY per chunk: progress between them
                 with cursor.cursor.copy(copy_sql) as copy:
                     for row in rows:
                         copy.write_row(row + constants)
@@ -242,8 +241,9 @@ def _write_spooled_reports(
                 written += len(rows)
                 if progress and total:
                     progress(written / total)
+    # The one list that grows with the file (the caller labels these reports): ints only.
     ids = Report.objects.filter(import_batch=batch).order_by("id").values_list("id", flat=True)
-    return [i for i in ids if i not in before] if before else list(ids)
+    return [i for i in ids.iterator(chunk_size=10_000) if i not in before]
 
 
 def _deid_note(deid: dict[str, object]) -> str:
