@@ -6,8 +6,8 @@
 What it measures, each in a fresh child process (so peak RSS is the job's own):
 - `report_import` of N reports (validation, de-identification, sections, write;
   no labelling), on SQLite and, with --database-url, on PostgreSQL: old, new,
-  old, new (interleaved, since the machine is shared), then a re-import of the
-  same file (nothing new);
+  old, new (interleaved, since the machine is shared), then, for each, a
+  re-import of the same file (nothing new);
 - `report_import` of BIG reports on SQLite (memory flat in the file size?);
 - the gold CSV export of BIG rows (and JSONL, new code only) from that database.
 

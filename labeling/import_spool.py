@@ -4,7 +4,9 @@ Plain Python, no Django. The importer reads the report file once, de-identifies
 and splits each row as it goes, and spools the rows here instead of keeping them
 in memory or reading the file a second time: memory stays flat in the file size
 (the spool's page cache is bounded), and the checks that need every row (the
-same id twice in the file, an id already stored) are SQL over the spool.
+same id twice in the file, an id already stored) are SQL over the spool. The
+file lives in the system's temporary directory (TMPDIR), about 1.4 times the
+size of the report file, and is removed when the import ends.
 
 Rows keep their file order (`rowid`); each has a state: NEW (to be written),
 REPEAT (a later row with an id already seen in this file) or STORED (the id is
