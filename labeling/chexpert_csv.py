@@ -49,7 +49,14 @@ def row(
     cols = [text] if text is not None else []
     if external_id is not None:
         cols.append(external_id)
-    return cols + [LabelValue(labels[o.value]).chexpert for o in OBSERVATIONS]
+    try:
+        return cols + [_CELLS[labels[name]] for name in OBSERVATION_NAMES]
+    except KeyError:  # a missing observation (KeyError) or an unknown value (ValueError), as LabelValue says
+        return cols + [LabelValue(labels[o.value]).chexpert for o in OBSERVATIONS]
+
+
+# LabelValue value -> CheXpert cell, looked up per cell by every CSV export.
+_CELLS = {v.value: v.chexpert for v in LabelValue}
 
 
 def read_label_file(path: str | os.PathLike[str]) -> dict[str, dict[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -9,13 +10,14 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from labeling.import_spool import PAYLOAD_COLUMNS, ImportSpool
 from labeling.models import ImportBatch, Report
 from labeling.report_files import ReportFileError, ReportFileReader, ReportRow, RowError, text_sha256
-from labeling.sections import parse_sections
-from privacy.deid import FindingsTally, deid_redact, deid_scan
+from labeling.sections import sections_for_storage
+from privacy.deid import Finding, FindingsTally, deid_redact, deid_scan
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +45,14 @@ def _row_errors_as_json(errors: list[RowError]) -> list[dict[str, object]]:
 
 
 def _sections_for_storage(text: str) -> list[list[object]]:
-    return [[s.name.value, s.heading_start, s.start, s.end] for s in parse_sections(text)]
+    return sections_for_storage(text)
+
+
+def _sections_json(text: str) -> str:
+    """json.dumps(_sections_for_storage(text)), written directly (names are plain
+    ASCII words, offsets integers): the JSON the ORM would store."""
+    return "[" + ", ".join(f'["{name}", {heading}, {start}, {end}]' for name, heading, start, end in
+                           sections_for_storage(text)) + "]"
 
 
 def import_batch_create(*, filename: str, user: User | None = None, stored_path: str = "") -> ImportBatch:
@@ -88,64 +97,19 @@ def report_import(
         result.errors = [RowError(0, f"cannot read the file ({exc.strerror or exc})")]
         return _finish_failed(result)
 
-    # Pass 1: validate. Keep only id -> (first line, digest) to stay small.
-    seen: dict[str, tuple[int, bytes]] = {}
-    errors: list[RowError] = []
     policy = settings.CHEXGOLD_DEID_POLICY
-    tally = FindingsTally(policy=policy)
-    try:
-        for row in reader:
-            result.rows_read += 1
-            findings = deid_scan(row.text)
-            if findings:
-                tally.add(row.line, findings)
-                if policy == "block":
-                    errors.extend(RowError(row.line, f"likely identifier ({f.kind}): {f.masked}", "text") for f in findings)
-            key = row.resolved_id
-            digest = bytes.fromhex(text_sha256(row.text))
-            previous = seen.get(key)
-            if previous is None:
-                seen[key] = (row.line, digest)
-            elif previous[1] != digest:
-                errors.append(RowError(row.line, f"duplicate id {key!r} with different text (first at line {previous[0]})", "id"))
-    except ReportFileError as exc:
-        errors.append(RowError(0, str(exc)))
-    errors.extend(reader.errors)
-    result.deid = tally.as_dict()
-    # Against the database: same id, different text is an error; same text is a no-op.
-    existing: set[str] = set()
-    keys = list(seen)
-    for start in range(0, len(keys), LOOKUP_CHUNK):
-        chunk = keys[start : start + LOOKUP_CHUNK]
-        for external_id, stored_sha in Report.objects.filter(external_id__in=chunk).values_list("external_id", "text_sha256"):
-            line, digest = seen[external_id]
-            if digest.hex() != stored_sha:
-                errors.append(RowError(line, f"id {external_id!r} is already stored with a different text", "id"))
-            existing.add(external_id)
-    if errors:
-        result.errors = sorted(errors, key=lambda e: e.line)
-        return _finish_failed(result)
-    if result.rows_read == 0:
-        result.errors = [RowError(0, "the file holds no reports")]
-        return _finish_failed(result)
-
-    # Pass 2: write. One transaction, so a crash leaves the database as it was.
-    ImportBatch.objects.filter(id=batch.id).update(status=ImportBatch.Status.IMPORTING, rows_read=result.rows_read)
-    to_write = len(seen) - len(existing)
-    written_keys: set[str] = set()
-    pending: list[Report] = []
-    with transaction.atomic():
-        for row in reader:
-            key = row.resolved_id
-            if key in existing or key in written_keys:
-                continue
-            written_keys.add(key)
-            pending.append(_report_from_row(row, key, batch, redact=policy == "redact"))
-            if len(pending) >= WRITE_CHUNK:
-                _flush(pending, result)
-                if progress and to_write:
-                    progress(len(written_keys) / to_write)
-        _flush(pending, result)
+    with ImportSpool() as spool:
+        errors = _read_into_spool(reader, spool, policy=policy, result=result)
+        if errors:
+            result.errors = errors
+            return _finish_failed(result)
+        if result.rows_read == 0:
+            result.errors = [RowError(0, "the file holds no reports")]
+            return _finish_failed(result)
+        # Write: one transaction, so a crash leaves the database as it was.
+        ImportBatch.objects.filter(id=batch.id).update(status=ImportBatch.Status.IMPORTING, rows_read=result.rows_read)
+        with transaction.atomic():
+            result.created_ids = _write_spooled_reports(spool, batch=batch, progress=progress)
     result.rows_unchanged = result.rows_read - len(result.created_ids)
     ImportBatch.objects.filter(id=batch.id).update(
         status=ImportBatch.Status.SUCCEEDED,
@@ -162,44 +126,132 @@ def report_import(
     return result
 
 
+def _read_into_spool(reader: ReportFileReader, spool: ImportSpool, *, policy: str, result: ImportResult) -> list[RowError]:
+    """The one pass over the file: validate and de-identify each row, look its id
+    up in the database (`LOOKUP_CHUNK` rows per query), split the sections of the
+    rows that will be written, spool them all; then the checks that need every
+    row (the same id twice, an id already stored with another text). Returns
+    every problem, ordered by line (as the two-pass importer listed them: for
+    one line, de-identification findings, then a repeated id, then the reader's
+    errors, then a conflict with a stored report)."""
+    scan_errors: list[RowError] = []  # de-identification findings under "block"
+    tally = FindingsTally(policy=policy)
+    redact = policy == "redact"
+    file_error: list[RowError] = []
+    pending: list[tuple[ReportRow, list[Finding], str]] = []
+
+    def spool_pending() -> None:
+        stored_shas = dict(
+            Report.objects.filter(external_id__in={row.resolved_id for row, _, _ in pending}).values_list(
+                "external_id", "text_sha256"
+            )
+        )
+        failing = bool(scan_errors or reader.errors)
+        for row, findings, sha in pending:
+            key = row.resolved_id
+            stored_sha = stored_shas.get(key)
+            if failing or stored_sha is not None:
+                # Never written (the file fails, or the id is stored): only what the checks need.
+                spool.add((row.line, key, sha, stored_sha, None, None, None, None, None, None))
+                continue
+            # The hash is of the original text (idempotency); sections and, later,
+            # rule evidence offsets are of the stored (possibly redacted) text.
+            text, kinds = row.text, []
+            if redact and findings:
+                text, _ = deid_redact(row.text, findings)
+                kinds = sorted({f.kind for f in findings})
+            spool.add((
+                row.line, key, sha, None, row.patient_id, row.study_date.isoformat() if row.study_date else None,
+                json.dumps(row.metadata) if row.metadata else "{}", text, json.dumps(kinds) if kinds else "[]",
+                _sections_json(text),
+            ))
+        pending.clear()
+
+    try:
+        for row in reader:
+            result.rows_read += 1
+            findings = deid_scan(row.text)
+            if findings:
+                tally.add(row.line, findings)
+                if policy == "block":
+                    scan_errors.extend(RowError(row.line, f"likely identifier ({f.kind}): {f.masked}", "text") for f in findings)
+            pending.append((row, findings, text_sha256(row.text)))
+            if len(pending) >= LOOKUP_CHUNK:
+                spool_pending()
+    except ReportFileError as exc:
+        file_error.append(RowError(0, str(exc)))
+    if pending:
+        spool_pending()
+    spool.finish_adding()
+    result.deid = tally.as_dict()
+    repeat_errors = [
+        RowError(line, f"duplicate id {key!r} with different text (first at line {first_line})", "id")
+        for line, key, sha, first_line, first_sha in spool.repeats()
+        if sha != first_sha
+    ]
+    # Against the database: same id, different text is an error; same text is a no-op.
+    stored_errors = [
+        RowError(line, f"id {key!r} is already stored with a different text", "id") for line, key in spool.mark_stored()
+    ]
+    return sorted(scan_errors + repeat_errors + file_error + reader.errors + stored_errors, key=lambda e: e.line)
+
+
+def _write_spooled_reports(
+    spool: ImportSpool, *, batch: ImportBatch, progress: Callable[[float], object] | None
+) -> list[int]:
+    """Insert the spooled NEW rows (call inside a transaction); their ids in file order.
+
+    No model instances: rows go from the spool to the database as they are, by
+    COPY on PostgreSQL and executemany elsewhere; the ORM's bulk_create spent
+    more time building and compiling than the database spent inserting."""
+    total = spool.count_new()
+    fields = {f.name: f for f in Report._meta.concrete_fields}
+    spooled = ["external_id", "text_sha256", *PAYLOAD_COLUMNS]
+    now = timezone.now()
+    # Columns every new report gets the same value in: the batch, the time, the model defaults.
+    constant = {"import_batch": batch.id, "created_at": now}
+    for name, f in fields.items():
+        if name not in spooled and name not in constant and not f.primary_key:
+            constant[name] = f.get_default()
+    columns = [connection.ops.quote_name(str(fields[name].column)) for name in [*spooled, *constant]]
+    before = set(Report.objects.filter(import_batch=batch).values_list("id", flat=True))  # normally none
+    written = 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            constants = tuple(
+                fields[name].get_db_prep_save(value, connection) if name != "created_at" else value
+                for name, value in constant.items()
+            )
+            copy_sql = f"COPY {connection.ops.quote_name(Report._meta.db_table)} ({', '.join(columns)}) FROM STDIN"
+            for rows in spool.new_rows(WRITE_CHUNK):  # one COPY per chunk: progress between them
+                with cursor.cursor.copy(copy_sql) as copy:
+                    for row in rows:
+                        copy.write_row(row + constants)
+                written += len(rows)
+                if progress and total:
+                    progress(written / total)
+        else:
+            constants = tuple(fields[name].get_db_prep_save(value, connection) for name, value in constant.items())
+            insert_sql = (
+                f"INSERT INTO {connection.ops.quote_name(Report._meta.db_table)} ({', '.join(columns)})"
+                f" VALUES ({', '.join(['%s'] * len(columns))})"
+            )
+            for rows in spool.new_rows(WRITE_CHUNK):
+                cursor.executemany(insert_sql, [row + constants for row in rows])  # type: ignore[misc]
+                written += len(rows)
+                if progress and total:
+                    progress(written / total)
+    # The one list that grows with the file (the caller labels these reports): ints only.
+    ids = Report.objects.filter(import_batch=batch).order_by("id").values_list("id", flat=True)
+    return [i for i in ids.iterator(chunk_size=10_000) if i not in before]
+
+
 def _deid_note(deid: dict[str, object]) -> str:
     if not deid.get("total"):
         return ""
     counts = ", ".join(f"{n} {kind}" for kind, n in deid["counts"].items())  # type: ignore[attr-defined]
     verb = "redacted" if deid.get("policy") == "redact" else "found"
     return f"; likely identifiers {verb}: {counts}"
-
-
-def _report_from_row(row: ReportRow, key: str, batch: ImportBatch, *, redact: bool = False) -> Report:
-    # The hash is of the original text (idempotency); sections and, later, rule
-    # evidence offsets are of the stored (possibly redacted) text.
-    text, kinds = row.text, []
-    if redact:
-        text, found = deid_redact(row.text)
-        kinds = sorted({f.kind for f in found})
-    return Report(
-        external_id=key,
-        patient_id=row.patient_id,
-        study_date=row.study_date,
-        metadata=row.metadata,
-        text=text,
-        text_sha256=text_sha256(row.text),
-        redacted_kinds=kinds,
-        sections=_sections_for_storage(text),
-        import_batch=batch,
-    )
-
-
-def _flush(pending: list[Report], result: ImportResult) -> None:
-    if not pending:
-        return
-    created = Report.objects.bulk_create(pending, batch_size=WRITE_CHUNK)
-    if created and created[0].pk is None:  # backends that cannot return ids
-        ids = Report.objects.filter(external_id__in=[r.external_id for r in pending]).values_list("id", flat=True)
-        result.created_ids.extend(ids)
-    else:
-        result.created_ids.extend(r.pk for r in created)
-    pending.clear()
 
 
 def _finish_failed(result: ImportResult) -> ImportResult:

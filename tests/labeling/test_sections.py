@@ -98,3 +98,37 @@ def test_headed_report_without_findings_uses_unexcluded_text() -> None:
     # NOTE is not a heading we know, so it stays in the indication's body; the
     # indication is excluded, so nothing is read.
     assert text_for_mode(text, "auto") == ""
+
+
+# --- the fast heading search finds exactly the two defining regexes' matches ----------------
+HEADING_FRAGMENTS = [
+    "FINDINGS", "Findings", "findings", "IMPRESSION", "Impressions", "CLINICAL HISTORY", "clinical \t history",
+    "HISTORY", "REASON FOR EXAM", "REASON  FOR EXAMINATION", "EXAM", "SUMMARY", "Opinion", "XFINDINGS", "preFINDINGS",
+    ":", " :", "\t:", "FINDINGS:", "\nImpression:", " HISTORY :", ".INDICATION:", ".", ". ", " ", "  ", "\t", "\n", "\r\n", " \n", "word", "Heart is normal", "é", "\u2028", "\x85",
+]
+
+
+def reference_heading_matches(text: str) -> list[tuple[int, str, int]]:
+    """`_heading_matches` as it was: both regexes' finditer over the whole text."""
+    from labeling.sections import _INLINE_HEADING, _LINE_START_HEADING
+
+    found: dict[int, tuple[int, str, int]] = {}
+    for m in _LINE_START_HEADING.finditer(text):
+        found[m.start("h")] = (m.start("h"), m.group("h"), m.end())
+    for m in _INLINE_HEADING.finditer(text):
+        if m.group("h").isupper():
+            found.setdefault(m.start("h"), (m.start("h"), m.group("h"), m.end()))
+    return [found[k] for k in sorted(found)]
+
+
+def test_heading_search_matches_the_defining_regexes() -> None:
+    import random
+
+    from labeling.sections import _heading_matches
+
+    rng = random.Random(19)
+    texts = ["".join(rng.choice(HEADING_FRAGMENTS) for _ in range(rng.randint(1, 30))) for _ in range(4000)]
+    assert sum(len(reference_heading_matches(t)) for t in texts) > 5000
+    for text in texts:
+        got = [(m.start("h"), m.group("h"), m.end()) for m in _heading_matches(text)]
+        assert got == reference_heading_matches(text), text

@@ -91,3 +91,43 @@ def test_tally_counts_lines_and_masked_examples() -> None:
     assert summary["truncated"] is True
     text = deid_summary_text(summary)
     assert "name: 1 (line 2; e.g. J**** S****)" in text and "John" not in text
+
+
+# --- the prefilters skip a pattern only where it cannot match -------------------------------
+FRAGMENTS = [
+    "Dr.", "Dr", "Mr", "MRS.", "MS.", "Ms", "Prof.", "John", "Smith", "O'Brien", "J.", "by", "signed", "Dictated",
+    "READ", "reviewed", "MRN", "MR #", "mr#", "Accession", "acc#", "Patient ID", "pt. id", "unit no.", "medical record",
+    "03/14/2021", "3-14-21", "2021-03-14", "1.2.21", "March", "Sept.", "14", "2019", "3rd", "12345678", "555", "123",
+    "4567", "(555)", "+1", "-", "/", ".", ",", ":", "#", "@", "jane.doe@x.org", "a@b", "XXXX", "xxx", "___", "[**",
+    "**]", "[DATE]", "[", "T12", "C5-C6", "5.5", "x", "cm", "\n", "\t", "\x1c", " ", "  ", "é", "×", "١٢٣", "İ", "ſ",
+]
+
+
+def reference_scan(text: str) -> list[tuple[str, int, int, str]]:
+    """`deid_scan` as it was before the prefilters: every pattern over every text."""
+    from privacy.deid import _PATTERNS, _PLACEHOLDER_RE
+
+    scanned = _PLACEHOLDER_RE.sub(lambda m: " " * (m.end() - m.start()), text)
+    taken: list[tuple[int, int]] = []
+    found: list[tuple[str, int, int, str]] = []
+    for kind, pattern, group in _PATTERNS:
+        for m in pattern.finditer(scanned):
+            start, end = m.span(group)
+            if start == end or any(start < e and s < end for s, e in taken):
+                continue
+            taken.append((start, end))
+            found.append((kind, start, end, text[start:end]))
+    return sorted(found, key=lambda f: f[1])
+
+
+def test_scan_finds_what_every_pattern_over_every_text_finds() -> None:
+    import random
+
+    rng = random.Random(19)
+    texts = [
+        "".join(rng.choice(FRAGMENTS) + rng.choice(["", " ", " ", "\n", "-", "/", "."]) for _ in range(rng.randint(1, 25)))
+        for _ in range(4000)
+    ]
+    assert sum(bool(reference_scan(t)) for t in texts) > 1000  # the texts do hold identifiers
+    for text in texts:
+        assert [(f.kind, f.start, f.end, f.text) for f in deid_scan(text)] == reference_scan(text), text
