@@ -126,3 +126,15 @@ def test_a_burst_of_changes_queues_one_refresh(django_capture_on_commit_callback
     with django_capture_on_commit_callbacks(execute=True):
         GoldLabelFactory(report=ReportFactory(), labels=labels())
     assert len(queued) == 2
+
+
+def test_the_refresh_task_runs_one_at_a_time(users) -> None:  # type: ignore[no-untyped-def]
+    from quality import tasks
+
+    cache.set(tasks._RUNNING_KEY, 1)
+    try:
+        assert tasks.statistics_refresh_task() == {"skipped": "another refresh is running"}
+    finally:
+        cache.delete(tasks._RUNNING_KEY)
+    done = tasks.statistics_refresh_task()
+    assert done["standard"]["computed"] >= 1 and cache.get(tasks._RUNNING_KEY) is None
