@@ -195,11 +195,32 @@ class AuditLog:
             streams.append(map(to_entry, rows))
         return heapq.merge(*streams, key=_order_key, reverse=True)
 
+    def _key_at(self, index: int) -> AuditCursor | None:
+        """The place of the `index`-th entry (0: the newest), from the order columns
+        alone (no rows built, no previous versions looked up); None past the end."""
+        streams = []
+        for kind in self.kinds:
+            qs, _ = _source(kind, self.hidden_report_ids)
+            at_f, id_f = _KEYSET.get(kind, ("history_date", "history_id"))
+            rank = AUDIT_KINDS.index(kind)
+            streams.append((at, rank, seq) for at, seq in qs.values_list(at_f, id_f)[:index + 1])
+        key = next(itertools.islice(heapq.merge(*streams, reverse=True), index, None), None)
+        return AuditCursor(*key) if key is not None else None
+
     def __getitem__(self, item: slice) -> list[AuditEntry]:
         if not isinstance(item, slice):
             raise TypeError("AuditLog supports slices only")
         start, stop = item.start or 0, item.stop
-        return list(itertools.islice(self._merged(stop), start, stop))
+        if stop is None:
+            return list(itertools.islice(self._merged(None), start, None))
+        if stop <= start:
+            return []
+        # Entries before `start` are only counted past (by their order columns), then
+        # the page is read from that place on, like a cursor page.
+        after = self._key_at(start - 1) if start else None
+        if start and after is None:
+            return []
+        return self.page_after(after, stop - start)[0]
 
     def page_after(self, cursor: AuditCursor | None, size: int) -> tuple[list[AuditEntry], AuditCursor | None]:
         """`size` entries after `cursor` (None: the newest), and the cursor of the
