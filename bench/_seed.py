@@ -184,7 +184,9 @@ def seed(*, n_reports: int, n_gold: int, n_readers: int) -> dict[str, Any]:
                         for k, (gid, rid, labels) in enumerate(GoldLabel.objects.order_by("id").values_list("id", "report_id", "labels"))]
         _copy(GoldLabel.history.model, gold_history)  # type: ignore[attr-defined]
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        # What autovacuum would have done on a live install: statistics and the visibility
+        # map (index-only scans read no heap pages).
+        cursor.execute("VACUUM ANALYZE")
     return {"reused": False, "seconds": round(time.perf_counter() - started, 1)}
 
 

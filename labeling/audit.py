@@ -60,12 +60,17 @@ def _history_qs(kind: str) -> QuerySet:
     return model.history.select_related("history_user").order_by("-history_date", "-history_id")
 
 
-def _history_entry(kind: str, record: Any) -> AuditEntry:
+_LOOK_UP = object()
+
+
+def _history_entry(kind: str, record: Any, prev: Any = _LOOK_UP) -> AuditEntry:
+    """`prev`: the record's previous version when the caller fetched it (None: none); else looked up here."""
     _, fields = AUDIT_FIELDS[kind]
     after: dict[str, Any] | None = {f: _jsonable(getattr(record, f)) for f in fields}
     before = None
     if record.history_type != "+":
-        prev = record.prev_record
+        if prev is _LOOK_UP:
+            prev = record.prev_record
         before = {f: _jsonable(getattr(prev, f)) for f in fields} if prev is not None else None
     if record.history_type == "-":
         before, after = after if before is None else before, None
@@ -104,6 +109,31 @@ def _account_entry(row: AccountChange) -> AuditEntry:
                      if row.action == AccountChange.Action.DEACTIVATED else (None, {"user": name}))  # never a password
     return AuditEntry(row.at, "account", row.user_id, f"account {row.action}",
                       row.changed_by.get_username() if row.changed_by else None, before, after, seq=row.id)
+
+
+def _entries(rows: list[tuple[str, Any]]) -> list[AuditEntry]:
+    """Entries of (kind, row) pairs, the history rows' previous versions fetched in one query per table."""
+    prevs: dict[tuple[str, int], Any] = {}
+    for kind in {k for k, r in rows if k in AUDIT_FIELDS and r.history_type != "+"}:
+        mine = [r for k, r in rows if k == kind and r.history_type != "+"]
+        model, _ = AUDIT_FIELDS[kind]
+        versions: dict[Any, list[Any]] = {}
+        for v in (model.history.filter(id__in={r.id for r in mine}, history_date__lt=max(r.history_date for r in mine))
+                  .order_by("id", "history_date", "history_id")):
+            versions.setdefault(v.id, []).append(v)
+        for r in mine:
+            # As simple-history's prev_record: the object's latest version strictly before this one.
+            older = [v for v in versions.get(r.id, []) if v.history_date < r.history_date]
+            prevs[(kind, r.history_id)] = older[-1] if older else None
+    out = []
+    for kind, r in rows:
+        if kind == "role":
+            out.append(_role_entry(r))
+        elif kind == "account":
+            out.append(_account_entry(r))
+        else:
+            out.append(_history_entry(kind, r, prevs.get((kind, r.history_id))))
+    return out
 
 
 # Each source's (time column, id column): the keyset the cursor pages on.
@@ -164,6 +194,18 @@ class AuditCursor:
         return Q(**{f"{at_f}__lt": self.at})
 
 
+def _keyed(kind: str, rows: Any) -> Iterator[tuple[tuple[Any, int, int], str, Any]]:
+    at_f, id_f = _KEYSET.get(kind, ("history_date", "history_id"))
+    rank = AUDIT_KINDS.index(kind)
+    for r in rows:
+        yield (getattr(r, at_f), rank, getattr(r, id_f)), kind, r
+
+
+def _keys(rank: int, pairs: Any) -> Iterator[tuple[Any, int, int]]:
+    for at, seq in pairs:
+        yield at, rank, seq
+
+
 def _order_key(entry: AuditEntry) -> tuple[Any, int, int]:
     return (entry.at, AUDIT_KINDS.index(entry.kind), entry.seq)
 
@@ -202,8 +244,7 @@ class AuditLog:
         for kind in self.kinds:
             qs, _ = _source(kind, self.hidden_report_ids)
             at_f, id_f = _KEYSET.get(kind, ("history_date", "history_id"))
-            rank = AUDIT_KINDS.index(kind)
-            streams.append((at, rank, seq) for at, seq in qs.values_list(at_f, id_f)[:index + 1])
+            streams.append(_keys(AUDIT_KINDS.index(kind), qs.values_list(at_f, id_f)[:index + 1]))
         key = next(itertools.islice(heapq.merge(*streams, reverse=True), index, None), None)
         return AuditCursor(*key) if key is not None else None
 
@@ -225,11 +266,19 @@ class AuditLog:
     def page_after(self, cursor: AuditCursor | None, size: int) -> tuple[list[AuditEntry], AuditCursor | None]:
         """`size` entries after `cursor` (None: the newest), and the cursor of the
         next page (None: no more). Each table is read from the cursor on with an
-        index range, so page 10,000 costs what page 1 does."""
-        entries = list(itertools.islice(self._merged(size + 1, after=cursor), size + 1))
-        more = len(entries) > size
-        entries = entries[:size]
-        return entries, (AuditCursor.of(entries[-1]) if more else None)
+        index range, so page 10,000 costs what page 1 does; the previous versions
+        of the page's history rows are fetched in one query per table."""
+        streams = []
+        for kind in self.kinds:
+            qs, _ = _source(kind, self.hidden_report_ids)
+            if cursor is not None:
+                qs = qs.filter(cursor.older_in(kind))
+            streams.append(_keyed(kind, qs[:size + 1]))
+        picked = list(itertools.islice(heapq.merge(*streams, key=lambda t: t[0], reverse=True), size + 1))
+        more = len(picked) > size
+        picked = picked[:size]
+        entries = _entries([(kind, record) for _, kind, record in picked])
+        return entries, (AuditCursor(*picked[-1][0]) if more else None)
 
     def __iter__(self) -> Iterator[AuditEntry]:
         return self._merged(None)
