@@ -124,7 +124,7 @@ def seed(*, n_reports: int, n_gold: int, n_readers: int) -> dict[str, Any]:
 
     with transaction.atomic():
         batch = ImportBatch.objects.create(filename=MARKER, status=ImportBatch.Status.SUCCEEDED, rows_created=n_reports)
-        reports = [{"external_id": f"B{i:07d}", "patient_id": f"P{i // 3:06d}", "text": f"FINDINGS: synthetic study {i}. No acute process.",
+        reports: list[dict[str, Any]] = [{"external_id": f"B{i:07d}", "patient_id": f"P{i // 3:06d}", "text": f"FINDINGS: synthetic study {i}. No acute process.",
                     "text_sha256": f"{i:064x}", "gold_split": ("validation" if i % 5 == 0 else "train") if i < n_gold else "",
                     "import_batch_id": batch.id, "created_at": now, "metadata": {}, "sections": [], "redacted_kinds": [],
                     "is_flagged": False, "is_withdrawn": False} for i in range(n_reports)]

@@ -61,7 +61,7 @@ def _reference_ids(disagreement: bool) -> set[int]:
 
 
 def _listed(client: APIClient, disagreement: str) -> set[int]:
-    body = client.get("/api/reports/", {"disagreement": disagreement, "page_size": 500}).json()
+    body = client.get("/api/reports/", {"disagreement": disagreement, "page_size": "500"}).json()
     return {r["id"] for r in body["results"]}
 
 
@@ -113,7 +113,8 @@ def test_random_order_is_a_fixed_permutation_of_the_open_reports(make_user, sett
     assert sorted(first) == sorted(r.id for r in reports) and first != sorted(first)  # all of them, shuffled
     assert list(selectors.assignable_reports(reader=reader).values_list("id", flat=True)) == first  # the same every time
     # The reader is handed the reports in that order; a report finished by others leaves it.
-    assert services.next_report_assign(reader=reader).id == first[0]
+    handed = services.next_report_assign(reader=reader)
+    assert handed is not None and handed.id == first[0]
     AnnotationFactory(report_id=first[1], reader=other, status="submitted", labels=labels())
     AnnotationFactory(report_id=first[1], reader=make_user("cat", "reader"), status="submitted", labels=labels())
     services.priority_open_recompute(report_id=first[1])
@@ -138,9 +139,10 @@ def test_audit_cursor_pages_walk_the_same_history_as_page_numbers(make_user, mak
     client.force_authenticate(admin)
     everything = client.get(reverse("api:audit"), {"page_size": 500}).json()
     assert everything["count"] > 20
-    walked, cursor = [], ""
+    walked: list[dict] = []
+    cursor: str | None = ""
     while cursor is not None:
-        page = client.get(reverse("api:audit"), {"cursor": cursor, "page_size": 7}).json()
+        page = client.get(reverse("api:audit"), {"cursor": cursor, "page_size": "7"}).json()
         assert page["count"] is None and len(page["results"]) <= 7
         walked += page["results"]
         cursor = page["next_cursor"]
