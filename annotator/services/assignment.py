@@ -9,7 +9,7 @@ import time
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import connection, transaction
-from django.db.models import BooleanField, Case, Count, Exists, Max, Q, Value, When
+from django.db.models import BooleanField, Case, Count, Exists, Max, Min, Q, Value, When
 from django.utils import timezone
 
 from accounts.roles import Role
@@ -241,4 +241,7 @@ def _reports_without_priority() -> bool:
 
 def _priorities_stale(basis: str) -> bool:
     """Any priority row computed on another basis, or reports without one."""
-    return ReportPriority.objects.exclude(basis=basis).exists() or _reports_without_priority()
+    # The smallest and largest basis (two ends of the basis index) instead of
+    # `exclude(basis=...).exists()`, which reads every row when none differs.
+    ends = ReportPriority.objects.aggregate(low=Min("basis"), high=Max("basis"))
+    return (ends["low"] is not None and not ends["low"] == ends["high"] == basis) or _reports_without_priority()
