@@ -2,7 +2,7 @@
 disagreement filter, the "random" queue order, the audit history's deep pages.
 
     .venv/bin/python bench/bench_lists.py [--old-root /tmp/h6_old] [--base h6_bench_base] [--reports 200000]
-        [--gold 10000] [--rounds 2] [--requests 20]
+        [--gold 10000] [--rounds 2] [--requests 20] [--budget 30]
 
 PostgreSQL (127.0.0.1, user postgres). Seeds `--base` once with bench/_seed.py
 (reused when present), clones it into `<base>_old` and `<base>_new`, migrates
@@ -18,7 +18,7 @@ Django's test client and an API token, in-process (no network):
   `audit_50k`: 50,000 entries deep: old ?page=1000, new ?cursor= (the cursor of
   that place, taken untimed; page numbers stop at 10,000).
 
-Each: p50/p95/max over `--requests` calls (fewer if a side needs over 60 s) and
+Each: p50/p95/max over `--requests` calls (fewer once a side has spent `--budget` s on it) and
 client-process CPU ms per request (Django + driver; PostgreSQL's own CPU is not
 in it). Prints and saves bench/results/lists.json with new/old ratios per round
 and the load average before and after.
@@ -58,7 +58,7 @@ def _prepare() -> dict[str, Any]:
             "priority_refresh_nothing_new_cpu_ms": round(1000 * (time.process_time() - c1), 1)}
 
 
-def _measure(side: str, n: int) -> dict[str, Any]:
+def _measure(side: str, n: int, budget: float) -> dict[str, Any]:
     from django.test import Client
     from rest_framework.authtoken.models import Token
 
@@ -77,8 +77,8 @@ def _measure(side: str, n: int) -> dict[str, Any]:
         return call
 
     admin.get("/api/reports/?disagreement=true")  # warm: connection, first-use imports, a due priority check
-    out["reports_disagreement_p1"] = _sides.timed(get(admin, "/api/reports/?disagreement=true"), n)
-    out["reports_disagreement_p20"] = _sides.timed(get(admin, "/api/reports/?disagreement=true&page=20"), n)
+    out["reports_disagreement_p1"] = _sides.timed(get(admin, "/api/reports/?disagreement=true"), n, budget_s=budget)
+    out["reports_disagreement_p20"] = _sides.timed(get(admin, "/api/reports/?disagreement=true&page=20"), n, budget_s=budget)
     body = admin.get("/api/reports/?disagreement=true").json()
     out["reports_disagreement_count"] = body["count"]
 
@@ -94,14 +94,14 @@ def _measure(side: str, n: int) -> dict[str, Any]:
 
     release()
     next_random()  # warm
-    out["next_random"] = _sides.timed(next_random, n, between=release)
+    out["next_random"] = _sides.timed(next_random, n, between=release, budget_s=budget)
     release()
 
     admin.get("/api/audit/")
-    out["audit_p1"] = _sides.timed(get(admin, "/api/audit/?page_size=50"), n)
-    out["audit_10k"] = _sides.timed(get(admin, "/api/audit/?page=200&page_size=50"), n)
+    out["audit_p1"] = _sides.timed(get(admin, "/api/audit/?page_size=50"), n, budget_s=budget)
+    out["audit_10k"] = _sides.timed(get(admin, "/api/audit/?page=200&page_size=50"), n, budget_s=budget)
     if side == "old":
-        out["audit_50k"] = _sides.timed(get(admin, "/api/audit/?page=1000&page_size=50"), n)
+        out["audit_50k"] = _sides.timed(get(admin, "/api/audit/?page=1000&page_size=50"), n, budget_s=budget)
     else:
         from labeling.audit import AUDIT_KINDS, AuditCursor, AuditLog
 
@@ -109,7 +109,7 @@ def _measure(side: str, n: int) -> dict[str, Any]:
         cursor = AuditCursor.of(entry).encode()
         first = admin.get(f"/api/audit/?page_size=50&cursor={cursor}").json()
         assert first["results"] and first["count"] is None
-        out["audit_50k"] = _sides.timed(get(admin, f"/api/audit/?page_size=50&cursor={cursor}"), n)
+        out["audit_50k"] = _sides.timed(get(admin, f"/api/audit/?page_size=50&cursor={cursor}"), n, budget_s=budget)
         out["audit_page_beyond_10k_status"] = admin.get("/api/audit/?page=1000&page_size=50").status_code
     return out
 
@@ -122,6 +122,7 @@ def main() -> None:
     parser.add_argument("--gold", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--budget", type=float, default=30.0, help="seconds per measurement before it stops early (old code)")
     parser.add_argument("--side", choices=["old", "new"])
     parser.add_argument("--root")
     parser.add_argument("--database-url")
@@ -130,7 +131,7 @@ def main() -> None:
 
     if args.side:  # child
         _sides.side_setup(args.root, args.database_url, f"/tmp/h6_var/bench_lists_{args.side}")
-        result = _prepare() if args.step == "prepare" else _measure(args.side, args.requests)
+        result = _prepare() if args.step == "prepare" else _measure(args.side, args.requests, args.budget)
         import annotator
 
         result["code"] = str(Path(annotator.__file__).parent.parent)  # which tree was measured
@@ -153,7 +154,7 @@ def main() -> None:
         got = {}
         for side in order:
             got[side] = _sides.run_side(Path(__file__), side=side, root=roots[side], db=dbs[side], step="measure",
-                                        extra=["--requests", str(args.requests)])
+                                        extra=["--requests", str(args.requests), "--budget", str(args.budget)])
             print(f"round {r + 1} {side}", json.dumps(got[side]), flush=True)
         rounds.append({"order": list(order), "old": got["old"], "new": got["new"], "new_over_old": _sides.ratios(got["new"], got["old"])})
     result = {

@@ -47,9 +47,11 @@ ENDPOINTS = {"api": "/api/statistics/", "page": "/statistics/"}
 def _change(n: int) -> None:
     """One more gold report (a report nobody read), saved like a service would (history, signals)."""
     from labeling.models import GoldLabel, Report
+    from labeling.observations import OBSERVATION_NAMES
 
     report = Report.objects.filter(gold_labels__isnull=True, annotations__isnull=True).order_by("-id")[n]
-    GoldLabel.objects.create(report=report, labels={"Edema": "positive"}, method="imported", is_current=True)
+    labels = {name: "positive" if name == "Edema" else "blank" for name in OBSERVATION_NAMES}
+    GoldLabel.objects.create(report=report, labels=labels, method="imported", is_current=True)
 
 
 def _age_old_entries(users: list[Any]) -> None:
