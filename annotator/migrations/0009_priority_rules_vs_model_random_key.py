@@ -3,12 +3,6 @@
 from django.db import migrations, models
 
 
-def _recompute_all(apps, schema_editor):  # type: ignore[no-untyped-def]
-    # The new columns are derived: an empty basis makes the next
-    # `report_priorities_refresh` recompute every row.
-    apps.get_model("annotator", "ReportPriority").objects.update(basis="")
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -40,5 +34,4 @@ class Migration(migrations.Migration):
             model_name='reportpriority',
             index=models.Index(fields=['rules_vs_model', 'report'], name='priority_rules_vs_model_idx'),
         ),
-        migrations.RunPython(_recompute_all, migrations.RunPython.noop),
     ]

@@ -136,6 +136,15 @@ def report_priorities_refresh(*, batch_size: int = 2000) -> int:
             last_id = ids[-1]
             _priorities_write(ids, basis=basis, rules_version=rules_version, model=model, k=k, newest=newest)
             written.update(ids)
+    if newest:
+        # Rows computed before any prediction existed, or before these columns did (an
+        # upgrade leaves them at their defaults): their keys are recomputed once.
+        unseen = ReportPriority.objects.filter(predictions_seen=0).order_by("report_id").values_list("report_id", flat=True)
+        last_id = 0
+        while ids := [rid for rid in unseen.filter(report_id__gt=last_id)[:batch_size]]:
+            last_id = ids[-1]
+            _priorities_write(ids, basis=basis, rules_version=rules_version, model=model, k=k, newest=newest)
+            written.update(ids)
     if seen and newest > seen:
         relevant = Q(source=MachinePrediction.Source.RULES, source_version=rules_version)
         if model is not None:

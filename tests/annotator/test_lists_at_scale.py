@@ -155,3 +155,19 @@ def test_audit_cursor_pages_walk_the_same_history_as_page_numbers(make_user, mak
     deep = client.get(reverse("api:audit"), {"page": 201, "page_size": 50})
     assert deep.status_code == 400 and "cursor" in deep.json()["detail"]
     assert client.get(reverse("api:audit"), {"cursor": "bm90IGEgY3Vyc29y"}).status_code == 400
+
+
+def test_rows_from_before_the_upgrade_get_their_new_keys(make_user, settings_row) -> None:  # type: ignore[no-untyped-def]
+    from annotator.models import ReportPriority
+
+    model = ModelVersionFactory(name="m", is_active=True)
+    report = ReportFactory()
+    RulePredictionFactory(report=report, source_version="2.0", labels=labels(edema="positive"))
+    RulePredictionFactory(report=report, source="model", source_version="m", model_version=model, labels=labels(edema="negative"))
+    services.report_priorities_refresh()
+    # What the migration leaves: the old columns computed, the new ones at their defaults.
+    ReportPriority.objects.update(rules_vs_model=None, random_key=0, predictions_seen=0)
+    assert services.report_priorities_refresh() == 1
+    row = ReportPriority.objects.get(report=report)
+    assert row.rules_vs_model is True and row.random_key == services.report_random_key(report.id) and row.predictions_seen > 0
+    assert services.report_priorities_refresh() == 0  # once
