@@ -32,12 +32,12 @@ from annotator.services.label_import import KINDS as LABEL_IMPORT_KINDS
 from annotator.services.label_import import LabelImportResult
 from api.concurrency import call_with_version, expected_version, stale_as_http, with_etag
 from api.exceptions import UploadInvalid
-from api.http import bad_request, stream_download
+from api.http import bad_request, int_param, stream_download
 from api.pagination import Pagination
 from api.parsers import MultiPartParser
 from api.problems import PROBLEM_CONTENT_TYPE, problem_body
 from labeling.apis import LabelsField
-from labeling.audit import AUDIT_KINDS, AuditEntry, AuditLog
+from labeling.audit import AUDIT_KINDS, AuditCursor, AuditCursorInvalid, AuditEntry, AuditLog
 from labeling.label_files import ZERO_MEANS
 from labeling.models import Annotation, GoldSetVersion, LabelImport, Report
 from labeling.observations import OBSERVATIONS, LabelValue
@@ -140,6 +140,8 @@ class ReportListView(ListAPIView):
             raise bad_request("source must be rules or model")
         raw = q.get("disagreement")
         disagreement = None if raw in (None, "") else raw.lower() in ("1", "true", "yes")
+        if disagreement is not None:
+            review_services.report_priorities_refresh()  # the filter reads the rules-vs-model flag kept there
         qs = reports_visible(user=user_of(self.request), roles=roles_of(self.request))
         return reports_filter(qs, status=status_, observation=observation, value=value, source=source, disagreement=disagreement)
 
@@ -647,6 +649,24 @@ class AuditEntrySerializer(serializers.Serializer):
 
 
 AUDIT_PARAMS = [OpenApiParameter("kind", str, enum=list(AUDIT_KINDS), description="only this kind of change")]
+# Page numbers reach this many entries deep; beyond, `cursor` pages (a page number
+# makes every table read and merge all rows up to the page).
+AUDIT_PAGE_DEPTH = 10_000
+AUDIT_LIST_PARAMS = [
+    *AUDIT_PARAMS,
+    OpenApiParameter("cursor", str, description="`next_cursor` of the previous answer: the next page, as fast at any depth "
+                                                "(no `count`). Without it, `page` numbers reach the first "
+                                                f"{AUDIT_PAGE_DEPTH:,} entries."),
+    OpenApiParameter("page", int), OpenApiParameter("page_size", int),
+]
+
+
+class AuditPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(allow_null=True, help_text="All entries (page numbers); null when paging by cursor.")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    next_cursor = serializers.CharField(allow_null=True, help_text="Pass as `cursor` for the next page; null on the last page.")
+    results = AuditEntrySerializer(many=True)
 
 
 def _audit_log(request: Request) -> AuditLog:
@@ -659,15 +679,49 @@ def _audit_log(request: Request) -> AuditLog:
 
 
 class AuditListView(GenericAPIView):
-    """Admins: who changed annotations, gold labels, model promotion, settings and roles, when, before and after."""
+    """Admins: who changed annotations, gold labels, model promotion, settings and roles, when, before and after.
+    Newest first; `next_cursor` pages on at any depth, page numbers up to the first 10,000 entries."""
 
     permission_classes = [IsAdmin]
     serializer_class = AuditEntrySerializer
 
-    @extend_schema(parameters=AUDIT_PARAMS, responses=AuditEntrySerializer(many=True))
+    @extend_schema(parameters=AUDIT_LIST_PARAMS, responses=AuditPageSerializer)
     def get(self, request: Request) -> Response:
-        page: list[AuditEntry] | None = self.paginate_queryset(_audit_log(request))  # type: ignore[arg-type]
-        return self.get_paginated_response(AuditEntrySerializer([e.as_dict() for e in page or []], many=True).data)
+        log = _audit_log(request)
+        paginator = self.paginator
+        assert paginator is not None
+        size = paginator.get_page_size(request) or 50  # type: ignore[attr-defined]
+        raw_cursor = request.query_params.get("cursor")
+        if raw_cursor is not None:
+            try:
+                cursor = AuditCursor.decode(raw_cursor) if raw_cursor else None
+            except AuditCursorInvalid as exc:
+                raise bad_request(str(exc)) from None
+            entries, following = log.page_after(cursor, size)
+            next_url = None
+            if following is not None:
+                next_url = request.build_absolute_uri(_replace_query(request, cursor=following.encode()))
+            return Response({"count": None, "next": next_url, "previous": None,
+                             "next_cursor": following.encode() if following else None,
+                             "results": AuditEntrySerializer([e.as_dict() for e in entries], many=True).data})
+        page_number = int_param(request, "page") or 1
+        if page_number * size > AUDIT_PAGE_DEPTH:
+            raise bad_request(f"page numbers reach the first {AUDIT_PAGE_DEPTH:,} entries; page deeper with cursor= "
+                              "(start without one and follow next_cursor)")
+        page: list[AuditEntry] | None = self.paginate_queryset(log)  # type: ignore[arg-type]
+        rows = page or []
+        response = self.get_paginated_response(AuditEntrySerializer([e.as_dict() for e in rows], many=True).data)
+        # The place after this page, to go on by cursor (deeper than page numbers reach).
+        response.data["next_cursor"] = AuditCursor.of(rows[-1]).encode() if rows and response.data.get("next") else None
+        return response
+
+
+def _replace_query(request: Request, **params: str) -> str:
+    query = request.query_params.copy()
+    query.pop("page", None)
+    for key, value in params.items():
+        query[key] = value
+    return f"{request.path}?{query.urlencode()}"
 
 
 class AuditExportView(APIView):

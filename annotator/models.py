@@ -138,6 +138,20 @@ class ReportPriority(models.Model):
     # needs reads: assignment recounts under a row lock anyway. The basis includes
     # k, so changing k recomputes it.
     is_open = models.BooleanField(default=True)
+    # Whether the latest rules and the active model label the report differently
+    # (any observation); None when it lacks either's labels. The reports list's
+    # `disagreement` filter is an index scan on this instead of comparing 14 JSON
+    # values per report per request.
+    rules_vs_model = models.BooleanField(null=True, default=None)
+    # The report's place in the "random" queue order: a fixed pseudo-random
+    # permutation of report ids (`report_random_key`), so the order is an index
+    # walk (ORDER BY random() sorted every open report per request) and the same
+    # on every request.
+    random_key = models.IntegerField(default=0)
+    # The newest prediction id that existed when these keys were computed: predictions
+    # added since (a model labelling new reports) send their reports' rows back to
+    # `report_priorities_refresh` without a change of basis.
+    predictions_seen = models.BigIntegerField(default=0, db_index=True)
 
     class Meta:
         indexes = [
@@ -146,6 +160,8 @@ class ReportPriority(models.Model):
             # match against a partial index but not against a leading index column).
             models.Index(fields=["-disagreement", "confidence", "report"], condition=Q(is_open=True), name="priority_open_disagree_idx"),
             models.Index(fields=["confidence", "report"], condition=Q(is_open=True), name="priority_open_uncertain_idx"),
+            models.Index(fields=["random_key", "report"], condition=Q(is_open=True), name="priority_open_random_idx"),
+            models.Index(fields=["rules_vs_model", "report"], name="priority_rules_vs_model_idx"),
         ]
 
 

@@ -494,4 +494,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "labeling.tasks.jobs_resume_task",
         "schedule": 120.0,
     },
+    "refresh-statistics": {
+        # Statistics are never computed on a request (quality.services): changes queue a
+        # debounced refresh; this catches what no signal announces (bulk writes, releases by time).
+        "task": "quality.tasks.statistics_refresh_task",
+        "schedule": 300.0,
+    },
 }

@@ -239,9 +239,12 @@ def report_ids_unreleased_to(
     out would itself tell the reader that it was gold, i.e. a calibration report."""
     if getattr(user, "pk", None) is None:
         return Report.objects.none().values("id")
-    mine = Annotation.objects.filter(report_id=OuterRef("pk"), reader_id=user.pk)
-    held = Reservation.objects.filter(report_id=OuterRef("pk"), reader_id=user.pk, state=Reservation.State.ACTIVE)
+    mine = Annotation.objects.filter(reader_id=user.pk)
+    held = Reservation.objects.filter(reader_id=user.pk, state=Reservation.State.ACTIVE)
     if not calibration:
         mine, held = mine.filter(is_calibration=False), held.filter(is_calibration=False)
     released = annotations_released_to(user=user, now=now).filter(report_id=OuterRef("pk"))
-    return Report.objects.filter(Q(Exists(mine)) | Q(Exists(held))).exclude(Exists(released)).values("id")
+    # Driven from the user's own rows (`id IN (their reads UNION their holds)`, index
+    # lookups), not EXISTS per report: that scanned every report, ~0.3-0.6 s at 200k,
+    # on every statistics view and audit page.
+    return Report.objects.filter(id__in=mine.values("report_id").union(held.values("report_id"))).exclude(Exists(released)).values("id")

@@ -1,4 +1,4 @@
-"""Statistics dashboard and CSV export: parse the query, call the selector, render."""
+"""Statistics dashboard and CSV export: parse the query, read the stored figures, render (never compute)."""
 
 from __future__ import annotations
 
@@ -8,20 +8,17 @@ from django.utils.text import slugify
 
 from accounts.access import role_required
 from accounts.roles import Role
+from quality.services import RETRY_AFTER_SECONDS, statistics_stored_for_user
 from quality.statistics import (
     CURRENT_GOLD,
     StatisticsQueryInvalid,
     statistics_choices,
-    statistics_for_user,
     statistics_tables,
     table_csv,
     table_display_rows,
 )
 
 ANY_ROLE = (Role.READER, Role.ADJUDICATOR, Role.ADMIN)
-# While readers label, every submitted read changes the data: the page serves figures
-# up to this old instead of recomputing on every view; CSV downloads match the page.
-PAGE_MAX_STALE_SECONDS = 120
 
 
 def _query(request: HttpRequest) -> dict[str, str]:
@@ -36,9 +33,13 @@ def _query(request: HttpRequest) -> dict[str, str]:
 def statistics_dashboard(request: HttpRequest) -> HttpResponse:
     query = _query(request)
     try:
-        stats = statistics_for_user(user=request.user, max_stale_seconds=PAGE_MAX_STALE_SECONDS, **query)
+        stats = statistics_stored_for_user(user=request.user, **query)
     except StatisticsQueryInvalid as exc:
         return HttpResponseBadRequest(str(exc))
+    if stats is None:  # never computed for this view yet: the page reloads itself until it is
+        return render(request, "quality/statistics_pending.html", {
+            "query": query, "choices": statistics_choices(), "retry_after": RETRY_AFTER_SECONDS,
+        })
     tables = [{"table": t, "rows": table_display_rows(t)} for t in statistics_tables(stats=stats)]
     chart_data = {
         "observations": stats["observations"],
@@ -56,7 +57,7 @@ def statistics_dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "quality/statistics.html", {
         "heatmaps": heatmaps, "categories": categories,
         "stats": stats, "query": query, "choices": statistics_choices(), "tables": tables, "chart_data": chart_data,
-        "query_string": request.GET.urlencode(), "max_stale_minutes": PAGE_MAX_STALE_SECONDS // 60,
+        "query_string": request.GET.urlencode(),
     })
 
 
@@ -64,9 +65,14 @@ def statistics_dashboard(request: HttpRequest) -> HttpResponse:
 def statistics_table_csv(request: HttpRequest, slug: str) -> HttpResponse:
     query = _query(request)
     try:
-        stats = statistics_for_user(user=request.user, max_stale_seconds=PAGE_MAX_STALE_SECONDS, **query)
+        stats = statistics_stored_for_user(user=request.user, **query)
     except StatisticsQueryInvalid as exc:
         return HttpResponseBadRequest(str(exc))
+    if stats is None:
+        response = HttpResponse("The statistics are being computed; try again shortly.\n", status=503,
+                                content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     table = next((t for t in statistics_tables(stats=stats) if t.slug == slug), None)
     if table is None:
         raise Http404("no such table")

@@ -98,12 +98,15 @@ def assignable_reports(*, reader: User, now: dt.datetime | None = None, order: s
 def _ordered(qs: QuerySet[Report], order: str) -> QuerySet[Report]:
     if order == RuntimeSettings.QueueOrder.SEQUENTIAL:
         return qs.order_by("id")
-    if order == RuntimeSettings.QueueOrder.RANDOM:
-        return qs.order_by("?")
-    # Priority orders: an inner join on ReportPriority (every report has a row
-    # after `report_priorities_refresh`) lets the database walk the priority
-    # index in order and stop at the first free report instead of sorting all.
+    # Priority orders (random included): an inner join on ReportPriority (every
+    # report has a row after `report_priorities_refresh`) lets the database walk
+    # the priority index in order and stop at the first free report instead of
+    # sorting all.
     qs = qs.filter(priority__is_open=True, priority__disagreement__gte=0)
+    if order == RuntimeSettings.QueueOrder.RANDOM:
+        # A fixed permutation (`services.report_random_key`), not ORDER BY random():
+        # an index walk, and the same order on every request.
+        return qs.order_by("priority__random_key", "priority__report_id")
     if order == RuntimeSettings.QueueOrder.UNCERTAINTY:
         return qs.order_by("priority__confidence", "priority__report_id")
     return qs.order_by("-priority__disagreement", "priority__confidence", "priority__report_id")

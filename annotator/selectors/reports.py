@@ -6,13 +6,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 
 from django.contrib.auth.models import User
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import Combinable
-from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from labeling.models import Annotation, GoldLabel, MachinePrediction, Report, Reservation
-from labeling.observations import OBSERVATION_NAMES
 from labeling.selectors import active_model_version_get, latest_rules_version
 
 if TYPE_CHECKING:
@@ -83,30 +81,13 @@ def reports_filter(
     if observation and value:
         qs = qs.filter(Exists(_predictions(source).filter(report_id=OuterRef("pk"), **{f"labels__{observation}": value})))
     if disagreement is not None:
-        rules, model = latest_rules_version(), active_model_version_get()
-        if rules is None or model is None:
+        if latest_rules_version() is None or active_model_version_get() is None:
             return qs.none() if disagreement else qs
-        # Per observation: the rule label (text) of this report, compared with the model's.
-        rule_rows = MachinePrediction.objects.filter(
-            source=MachinePrediction.Source.RULES, source_version=rules, report_id=OuterRef("pk")
-        )
-        annotated = qs.annotate(
-            **{f"rule_{_slug(n)}": Subquery(rule_rows.annotate(v=KT(f"labels__{n}")).values("v")[:1]) for n in OBSERVATION_NAMES}
-        )
-        model_rows = MachinePrediction.objects.filter(model_version=model, report_id=OuterRef("pk")).annotate(
-            **{f"m_{_slug(n)}": KT(f"labels__{n}") for n in OBSERVATION_NAMES}
-        )
-        differs = Q()
-        for name in OBSERVATION_NAMES:
-            differs |= ~Q(**{f"m_{_slug(name)}": OuterRef(f"rule_{_slug(name)}")})
-        different = Exists(model_rows.filter(differs))
-        has_both = Exists(rule_rows) & Exists(MachinePrediction.objects.filter(model_version=model, report_id=OuterRef("pk")))
-        qs = annotated.filter(has_both).filter(different if disagreement else ~different)
+        # Rows of the current basis, kept by `services.report_priorities_refresh`
+        # (the caller refreshes first): reports labelled by both the latest rules
+        # and the active model, differing (True) or not (False) on some observation.
+        qs = qs.filter(priority__rules_vs_model=disagreement)
     return qs
-
-
-def _slug(name: str) -> str:
-    return name.lower().replace(" ", "_")
 
 
 def _predictions(source: str) -> QuerySet[MachinePrediction]:

@@ -17,6 +17,7 @@ from annotator.services.assignment import (  # noqa: F401
     next_report_assign,
     priority_open_recompute,
     report_priorities_refresh,
+    report_random_key,
     reservation_skip,
     reservations_release_of_reader,
 )

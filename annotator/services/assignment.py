@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import time
 
@@ -10,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import BooleanField, Case, Count, Exists, Q, Value, When
+from django.db.models import BooleanField, Case, Count, Exists, Max, Min, Q, Value, When
 from django.utils import timezone
 
 from accounts.roles import Role
@@ -19,7 +20,7 @@ from annotator import selectors
 from annotator.errors import NotAllowed
 from annotator.models import ReportPriority
 from annotator.services.calibration import calibration_next_assign
-from labeling.models import Annotation, GoldLabel, MachinePrediction, Report, Reservation, RuntimeSettings
+from labeling.models import Annotation, GoldLabel, MachinePrediction, ModelVersion, Report, Reservation, RuntimeSettings
 from labeling.observations import OBSERVATION_NAMES
 from labeling.selectors import active_model_version_get, latest_rules_version, runtime_settings_get
 
@@ -39,7 +40,8 @@ def next_report_assign(*, reader: User, now: dt.datetime | None = None) -> Repor
     settings_row = runtime_settings_get()
     expires = now + dt.timedelta(minutes=settings_row.reservation_minutes)
     refresh_elsewhere = False
-    if settings_row.queue_order in (RuntimeSettings.QueueOrder.DISAGREEMENT, RuntimeSettings.QueueOrder.UNCERTAINTY):
+    if settings_row.queue_order in (RuntimeSettings.QueueOrder.DISAGREEMENT, RuntimeSettings.QueueOrder.UNCERTAINTY,
+                                    RuntimeSettings.QueueOrder.RANDOM):
         refresh_elsewhere = _priorities_refresh_if_due()
     report = _assign(reader=reader, now=now, expires=expires, k=settings_row.reads_per_report)
     if report is None and refresh_elsewhere:
@@ -119,55 +121,89 @@ def reservations_release_on_deactivation(sender: object, user: User, **kwargs: o
     reservations_release_of_reader(reader=user)
 
 
+def report_random_key(report_id: int) -> int:
+    """The report's fixed place in the "random" queue order: a keyed hash of its id
+    (31 bits), so the permutation is the same on every request and every install."""
+    digest = hashlib.blake2b(report_id.to_bytes(8, "little"), digest_size=4, key=b"chexgold-random-order").digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
 def report_priorities_refresh(*, batch_size: int = 2000) -> int:
-    """Recompute queue-order keys of reports whose predictions changed basis
-    (new rule version or a different active model). Returns rows written."""
+    """Recompute queue-order keys (and the rules-vs-model flag) of reports whose
+    predictions changed basis (new rule version, a different active model, k) or
+    that got predictions since their keys were computed (a model labelling
+    reports after they were queued). Returns rows written."""
     rules_version = latest_rules_version() or "-"
     model = active_model_version_get()
     k = runtime_settings_get().reads_per_report
     basis = f"{rules_version}|{model.id if model else '-'}|k{k}"
-    if not _priorities_stale(basis):
-        return 0
-    stale = Report.objects.exclude(priority__basis=basis).order_by("id").values_list("id", flat=True)
-    written = 0
-    last_id = 0
-    while True:
-        ids = list(stale.filter(id__gt=last_id)[:batch_size])
-        if not ids:
-            return written
-        last_id = ids[-1]
-        rules = dict(
-            MachinePrediction.objects.filter(report_id__in=ids, source=MachinePrediction.Source.RULES, source_version=rules_version)
-            .values_list("report_id", "labels")
-        )
-        models_ = {}
+    # Both read before writing: rows written below get `predictions_seen = newest`,
+    # and predictions newer than the rows' previous maximum are looked at after.
+    newest = MachinePrediction.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    seen = ReportPriority.objects.aggregate(m=Max("predictions_seen"))["m"] or 0
+    written: set[int] = set()
+    if _priorities_stale(basis):
+        stale = Report.objects.exclude(priority__basis=basis).order_by("id").values_list("id", flat=True)
+        last_id = 0
+        while ids := list(stale.filter(id__gt=last_id)[:batch_size]):
+            last_id = ids[-1]
+            _priorities_write(ids, basis=basis, rules_version=rules_version, model=model, k=k, newest=newest)
+            written.update(ids)
+    if newest:
+        # Rows computed before any prediction existed, or before these columns did (an
+        # upgrade leaves them at their defaults): their keys are recomputed once.
+        unseen = ReportPriority.objects.filter(predictions_seen=0).order_by("report_id").values_list("report_id", flat=True)
+        last_id = 0
+        while ids := [rid for rid in unseen.filter(report_id__gt=last_id)[:batch_size]]:
+            last_id = ids[-1]
+            _priorities_write(ids, basis=basis, rules_version=rules_version, model=model, k=k, newest=newest)
+            written.update(ids)
+    if seen and newest > seen:
+        relevant = Q(source=MachinePrediction.Source.RULES, source_version=rules_version)
         if model is not None:
-            models_ = {
-                rid: (labels, probs)
-                for rid, labels, probs in MachinePrediction.objects.filter(report_id__in=ids, model_version=model).values_list(
-                    "report_id", "labels", "probabilities"
-                )
-            }
-        closed = _reports_closed(ids, k=k)
-        rows = []
-        for rid in ids:
-            disagreement, confidence = 0, 1.0
-            if rid in models_:
-                labels, probs = models_[rid]
-                rule_labels = rules.get(rid)
-                if rule_labels:
-                    disagreement = sum(1 for n in OBSERVATION_NAMES if rule_labels.get(n) != labels.get(n))
-                if probs:
-                    confidence = min((max(p.values()) for p in probs.values() if p), default=1.0)
-            rows.append(
-                ReportPriority(report_id=rid, basis=basis, disagreement=disagreement, confidence=confidence, is_open=rid not in closed)
+            relevant |= Q(model_version=model)
+        fresh = set(MachinePrediction.objects.filter(relevant, id__gt=seen, id__lte=newest).values_list("report_id", flat=True))
+        ids = sorted(fresh - written)
+        for start in range(0, len(ids), batch_size):
+            _priorities_write(ids[start:start + batch_size], basis=basis, rules_version=rules_version, model=model, k=k, newest=newest)
+        written.update(ids)
+    return len(written)
+
+
+def _priorities_write(ids: list[int], *, basis: str, rules_version: str, model: ModelVersion | None, k: int, newest: int) -> None:
+    rules = dict(
+        MachinePrediction.objects.filter(report_id__in=ids, source=MachinePrediction.Source.RULES, source_version=rules_version)
+        .values_list("report_id", "labels")
+    )
+    models_ = {}
+    if model is not None:
+        models_ = {
+            rid: (labels, probs)
+            for rid, labels, probs in MachinePrediction.objects.filter(report_id__in=ids, model_version=model).values_list(
+                "report_id", "labels", "probabilities"
             )
-        with transaction.atomic():
-            ReportPriority.objects.bulk_create(
-                rows, update_conflicts=True, unique_fields=["report"],
-                update_fields=["basis", "disagreement", "confidence", "is_open"],
-            )
-        written += len(rows)
+        }
+    closed = _reports_closed(ids, k=k)
+    rows = []
+    for rid in ids:
+        disagreement, confidence, rules_vs_model = 0, 1.0, None
+        if rid in models_:
+            labels, probs = models_[rid]
+            rule_labels = rules.get(rid)
+            if rule_labels:
+                disagreement = sum(1 for n in OBSERVATION_NAMES if rule_labels.get(n) != labels.get(n))
+                rules_vs_model = disagreement > 0
+            if probs:
+                confidence = min((max(p.values()) for p in probs.values() if p), default=1.0)
+        rows.append(
+            ReportPriority(report_id=rid, basis=basis, disagreement=disagreement, confidence=confidence, is_open=rid not in closed,
+                           rules_vs_model=rules_vs_model, random_key=report_random_key(rid), predictions_seen=newest)
+        )
+    with transaction.atomic():
+        ReportPriority.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["report"],
+            update_fields=["basis", "disagreement", "confidence", "is_open", "rules_vs_model", "random_key", "predictions_seen"],
+        )
 
 
 def _reports_closed(ids: list[int], *, k: int) -> set[int]:
@@ -271,4 +307,7 @@ def _reports_without_priority() -> bool:
 
 def _priorities_stale(basis: str) -> bool:
     """Any priority row computed on another basis, or reports without one."""
-    return ReportPriority.objects.exclude(basis=basis).exists() or _reports_without_priority()
+    # The smallest and largest basis (two ends of the basis index) instead of
+    # `exclude(basis=...).exists()`, which reads every row when none differs.
+    ends = ReportPriority.objects.aggregate(low=Min("basis"), high=Max("basis"))
+    return (ends["low"] is not None and not ends["low"] == ends["high"] == basis) or _reports_without_priority()

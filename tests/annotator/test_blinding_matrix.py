@@ -21,6 +21,7 @@ from annotator import services
 from annotator.models import RefusedGoldWrite
 from labeling.models import Annotation, GoldLabel, Report
 from tests.factories import labels
+from tests.statistics_helpers import statistics_ready
 
 STATES = ("unread", "reserved", "draft", "submitted_below_k", "awaiting_adjudication", "gold_by_agreement",
           "adjudicated", "imported", "corrected", "flagged")
@@ -139,6 +140,7 @@ def test_rule_holds_for_every_role_state_and_way_in(state, who, involved, make_u
         review = client.get(f"/review/{report.id}/")
         if review.status_code == 200:
             assert "PAT-SECRET-1" not in review.content.decode()
+        statistics_ready(user)
         stats = client.get("/api/statistics/").json()
         if "adjudicator" not in roles:
             assert stats["agreement"] is None and stats["pairs"] == []

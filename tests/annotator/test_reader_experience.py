@@ -294,6 +294,9 @@ def test_reader_scores_against_gold_visible_by_role(settings, settings_row, read
               "admin": make_user("boss", "admin")}[role]
     api = APIClient()
     api.force_authenticate(viewer)
+    from tests.statistics_helpers import statistics_ready
+
+    statistics_ready(viewer)
     body = api.get("/api/statistics/").json()
     rows = {r["reader"]: r for r in body["readers"]}
     if role == "reader_self":

@@ -18,6 +18,7 @@ from labeling.models import Annotation, GoldSetMembership, GoldSetVersion, Repor
 from quality.metrics import label_codes
 from quality.statistics import statistics_cache_clear, statistics_for_user, statistics_get, statistics_tables, table_csv
 from tests.factories import AnnotationFactory, GoldLabelFactory, ModelVersionFactory, ReportFactory, RulePredictionFactory, labels
+from tests.statistics_helpers import statistics_ready
 
 pytestmark = pytest.mark.django_db
 EFF = "Pleural Effusion"
@@ -199,6 +200,7 @@ def test_no_gold_and_one_reader(make_user) -> None:  # type: ignore[no-untyped-d
 
 def test_csv_export_of_every_table(client, session) -> None:  # type: ignore[no-untyped-def]
     client.force_login(session["adj"])
+    statistics_ready(session["adj"])
     stats = statistics_for_user(user=session["adj"])
     tables = statistics_tables(stats=stats)
     assert {t.slug for t in tables} >= {"agreement", "pairs", "readers", "labelers", "labeler-weighted-f1", "labeler-detail",
@@ -225,6 +227,8 @@ def test_page_access_and_reader_view(client, session, make_user) -> None:  # typ
     client.force_login(make_user("norole"))
     assert client.get(url).status_code == 403
     client.force_login(session["ann"])
+    statistics_ready(session["ann"], mapping="u-zeros", split="validation")
+    statistics_ready(session["ann"])
     page = client.get(url + "?mapping=u-zeros&split=validation")
     body = page.content.decode()
     assert page.status_code == 200 and "U-Zeros" in body and "bob" not in body

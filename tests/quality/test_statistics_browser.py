@@ -56,6 +56,11 @@ def labelled(transactional_db, make_user):  # type: ignore[no-untyped-def]
         RulePredictionFactory(report=report, source_version="1.1", labels=labels(pleural_effusion=RULES[i]))
         RulePredictionFactory(report=report, source="model", source_version="m1", model_version=model,
                               labels=labels(pleural_effusion=BOB[i], cardiomegaly="positive" if i % 4 == 0 else "negative"))
+    from tests.statistics_helpers import statistics_ready
+
+    # The figures the pages show, computed as the background refresh would.
+    statistics_ready(users["adj"], mapping="u-ones", split="validation")
+    statistics_ready(users["adj"], users["ann"])
     yield users
     statistics_cache_clear()
 

@@ -23,6 +23,7 @@ from annotator import services
 from labeling.models import GoldLabel, Report, Reservation
 from quality.statistics import statistics_cache_clear
 from tests.factories import AnnotationFactory, GoldLabelFactory, ModelVersionFactory, ReportFactory, RulePredictionFactory, labels
+from tests.statistics_helpers import statistics_ready
 
 pytestmark = [pytest.mark.django_db, pytest.mark.both_backends]
 
@@ -36,7 +37,7 @@ FIRST = labels(pleural_effusion="positive", edema="uncertain")
 DISAGREE = labels(pleural_effusion="negative", cardiomegaly="positive")
 SLUGS = ("agreement", "pairs", "readers", "labelers", "labeler-weighted-f1", "labeler-detail", "confusion", "prefill", "trend")
 # Metadata of a computation (when, how long, from the cache, which data version), not figures about reads.
-VOLATILE = {"computed_at", "compute_seconds", "from_cache", "stale", "data_stamp", "computed_ts"}
+VOLATILE = {"computed_at", "compute_seconds", "from_cache", "stale", "data_stamp", "computed_ts", "age_seconds"}
 
 ROLES = {
     "reader": ("reader",),
@@ -102,8 +103,9 @@ def _strip(value: Any) -> Any:
 def _figures(user: Any) -> dict[str, Any]:
     """Everything `user` is shown: the API's JSON, the page's tables and charts, every CSV download
     (and what `manage.py statistics --as-user` prints for them).
-    Fresh figures each time (the page and API may serve figures two minutes old)."""
+    Fresh figures each time: the background refresh runs first (the page and API serve stored figures)."""
     statistics_cache_clear()
+    statistics_ready(user)
     client = Client()
     client.force_login(user)
     api = client.get("/api/statistics/")
