@@ -14,8 +14,8 @@ own write. Never memoise per-report state (reservations, annotations, gold):
 a read handed out and then shown in the same request must see the reservation
 it just made.
 
-Three singleton rows are also shared between requests and processes
-(`shared_memoized`): the runtime settings, the review settings and the active
+Three singleton rows are also shared between requests and web processes
+(`shared_memoized`; outside a request they are read every time): the runtime settings, the review settings and the active
 model version. Every read request needs them and they change a few times a
 year, so each used to cost up to three queries per request (#19: the query
 budgets of next / report / submit). They live in Django's default cache (Redis
@@ -88,8 +88,12 @@ def _rows_written_here() -> set[str]:
 def shared_memoized(key: str, compute: Callable[[], T]) -> T:
     """`compute()` once per request, and at most every SHARED_ROW_SECONDS across
     requests and processes (or until `shared_row_forget(key)`). Only for the
-    singleton rows in SHARED_ROW_KEYS."""
+    singleton rows in SHARED_ROW_KEYS. Outside a request (Celery tasks, commands)
+    it computes every time, as `memoized` does: a worker on another host may not
+    share the web's cache, and a task must never act on a superseded model."""
     assert key in SHARED_ROW_KEYS, key
+    if _memo.get() is None:
+        return compute()
 
     def load() -> T:
         if key in _rows_written_here():

@@ -95,13 +95,15 @@ def check(step: str, auth: str, got: Counted, expected_status: int) -> None:
 @pytest.fixture
 def readers(make_user, settings_row, make_reports):  # type: ignore[no-untyped-def]
     from annotator.selectors import review_settings_get
+    from api.request_memo import request_memo
     from labeling.selectors import active_model_version_get, runtime_settings_get
 
     # The settings rows exist (created once per installation, not per request) and,
     # with the active model, sit in the cache shared between requests, as they do
     # in a running install (api.request_memo.shared_memoized: reloaded after a
     # change or every SHARED_ROW_SECONDS, one query each).
-    review_settings_get(), runtime_settings_get(), active_model_version_get()
+    with request_memo():  # the cache is used by requests only
+        review_settings_get(), runtime_settings_get(), active_model_version_get()
     make_reports(3)
     return make_user("r1", "reader"), make_user("r2", "reader")
 

@@ -93,9 +93,11 @@ def _query_count(read: object) -> int:
 def test_shared_rows_are_read_once_across_requests_and_a_change_is_seen_at_once(settings_row) -> None:  # type: ignore[no-untyped-def]
     from labeling.models import RuntimeSettings
 
-    runtime_settings_get()
+    with request_memo():
+        runtime_settings_get()
     with request_memo():
         assert _query_count(runtime_settings_get) == 0  # another request: from the shared cache
+    assert _query_count(runtime_settings_get) == 1  # outside a request (a task): from the database
     k = runtime_settings_get().reads_per_report
     review_settings_update(**_settings(reads_per_report=k + 1))  # type: ignore[arg-type]
     with request_memo():
@@ -117,13 +119,14 @@ def test_an_uncommitted_settings_row_never_reaches_other_requests(settings_row) 
     class Abandon(Exception):
         pass
 
-    with pytest.raises(Abandon), transaction.atomic():
+    with pytest.raises(Abandon), request_memo(), transaction.atomic():
         row = runtime_settings_get()
         row.reads_per_report = k + 7
         row.save()
         assert runtime_settings_get().reads_per_report == k + 7  # this transaction sees its own write
         raise Abandon
-    assert runtime_settings_get().reads_per_report == k
+    with request_memo():
+        assert runtime_settings_get().reads_per_report == k
 
 
 @pytest.mark.django_db(transaction=True)
@@ -132,7 +135,8 @@ def test_a_new_active_model_is_seen_by_the_next_request() -> None:
     from labeling.selectors import active_model_version_get
 
     first = ModelVersion.objects.create(name="v1", checkpoint_path="/nowhere/1", is_active=True)
-    assert active_model_version_get().id == first.id  # type: ignore[union-attr]
+    with request_memo():
+        assert active_model_version_get().id == first.id  # type: ignore[union-attr]
     with request_memo():
         assert _query_count(active_model_version_get) == 0
     # What model_version_promote does: row saves, the old version first.

@@ -161,5 +161,6 @@ def test_command_leaves_rule_labelling_to_a_worker_when_told(tmp_path: Path, dja
     with django_capture_on_commit_callbacks(execute=False) as queued:
         call_command("import_reports", str(path), "--label-in-background", stdout=out, stderr=err)
     assert "rule labelling of 1 report(s) queued" in out.getvalue() and err.getvalue() == ""
-    assert len(queued) == 3  # the rule labelling task, the active model's labels on the gpu queue, the queue order
+    # the rule labelling task, the active model's labels on the gpu queue, the queue order, the statistics refresh
+    assert len(queued) == 4
     assert not MachinePrediction.objects.exists()

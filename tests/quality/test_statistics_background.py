@@ -69,7 +69,7 @@ def test_nothing_computed_yet_answers_pending(client, users) -> None:  # type: i
     assert csv.status_code == 503 and csv["Retry-After"]
     page = client.get(reverse("statistics:dashboard"))
     body = page.content.decode()
-    assert page.status_code == 200 and "being computed" in body and 'http-equiv="refresh"' in body
+    assert page.status_code == 200 and "being computed" in body and 'statistics_pending.js' in body and 'http-equiv="refresh"' not in body
     # A bad query is still the user's error, not "pending".
     assert client.get("/api/statistics/?mapping=bogus").status_code == 400
     statistics_ready()
