@@ -184,7 +184,7 @@ def rule_labels_for_training(*, rules_version: str) -> QuerySet[MachinePredictio
 
 
 # --- feedback release: THE rule for when a reader may see the gold of their read ------
-def annotations_released(*, now: datetime | None = None) -> QuerySet[Annotation]:
+def annotations_released(*, now: datetime | None = None, cutoff: datetime | None = None) -> QuerySet[Annotation]:
     """Submitted reads whose gold is released to their own reader: the one release
     rule behind every page, API, list and figure that could show a reader the gold
     of a report they read (`annotator.selectors.access`, `quality.statistics`).
@@ -198,8 +198,12 @@ def annotations_released(*, now: datetime | None = None) -> QuerySet[Annotation]
     have ended (its report was gold before it was served; reads are begun only
     while a period is open, so one begun before the open period's start belongs to
     an ended one). The batch applies to calibration reads too, so that after the
-    period ends they cannot be told from normal reads by their feedback coming early."""
-    now = now or timezone.now()
+    period ends they cannot be told from normal reads by their feedback coming early.
+
+    `cutoff` (default `feedback_time_cutoff(now)`): reads submitted at or before it
+    are released by time; hot paths pass it so that the statement's parameters are
+    their own (`api.compiled_queries`)."""
+    cutoff = cutoff or feedback_time_cutoff(now or timezone.now())
     later = (
         Annotation.objects.filter(
             reader_id=OuterRef("reader_id"), status=Annotation.Status.SUBMITTED, submitted_at__gt=OuterRef("submitted_at")
@@ -211,17 +215,24 @@ def annotations_released(*, now: datetime | None = None) -> QuerySet[Annotation]
         Annotation.objects.filter(status=Annotation.Status.SUBMITTED, submitted_at__isnull=False)
         .filter(Exists(GoldLabel.objects.filter(report_id=OuterRef("report_id"), is_current=True)))
         .alias(later=Coalesce(Subquery(later, output_field=IntegerField()), Value(0)))
-        .filter(Q(submitted_at__lte=now - timedelta(hours=settings.CHEXGOLD_FEEDBACK_AFTER_HOURS))
+        .filter(Q(submitted_at__lte=cutoff)
                 | Q(later__gte=settings.CHEXGOLD_FEEDBACK_AFTER_READS))
         .exclude(Q(is_calibration=True) & Q(Exists(open_since_begun)))
     )
 
 
-def annotations_released_to(*, user: AbstractBaseUser | AnonymousUser, now: datetime | None = None) -> QuerySet[Annotation]:
+def feedback_time_cutoff(now: datetime) -> datetime:
+    """Reads submitted at or before this are released by time (`annotations_released`)."""
+    return now - timedelta(hours=settings.CHEXGOLD_FEEDBACK_AFTER_HOURS)
+
+
+def annotations_released_to(
+    *, user: AbstractBaseUser | AnonymousUser, now: datetime | None = None, cutoff: datetime | None = None,
+) -> QuerySet[Annotation]:
     """`user`'s own reads whose gold is released to them (`annotations_released`)."""
     if getattr(user, "pk", None) is None:
         return Annotation.objects.none()
-    return annotations_released(now=now).filter(reader_id=user.pk)
+    return annotations_released(now=now, cutoff=cutoff).filter(reader_id=user.pk)
 
 
 def report_ids_unreleased_to(

@@ -8,7 +8,8 @@
   asked recently. Both skip a view whose data stamp and hidden reports have not
   changed since it was stored, so a refresh with nothing new costs ~10 queries.
 - ``statistics_refresh_enqueue()``: debounced (one task per
-  ``STATISTICS_REFRESH_DEBOUNCE_SECONDS`` however many changes), queued on
+  ``STATISTICS_REFRESH_DEBOUNCE_SECONDS`` however many changes, or per nine
+  times the last refresh's duration when that is longer), queued on
   commit; called on every change that moves a figure (signals in
   ``quality.apps``) and when a viewer finds stored figures older than the data.
   Celery beat also refreshes every 300 s.
@@ -54,7 +55,15 @@ logger = logging.getLogger(__name__)
 
 # A burst of submits within this many seconds makes one refresh.
 STATISTICS_REFRESH_DEBOUNCE_SECONDS = 5
+# Under a steady stream of reads every refresh finds new data. The next one waits this
+# many times as long as the last one took, so refreshes take at most a tenth of a
+# worker's time (measured before: a 50-reader load kept the worker recomputing back to
+# back, 0.35 of a core); the page says how old the figures are.
+STATISTICS_REFRESH_IDLE_FACTOR = 9
+# ... but never longer than beat's own period.
+STATISTICS_REFRESH_MAX_DELAY_SECONDS = 300
 _REFRESH_QUEUED_KEY = "chexgold:statistics:refresh-queued"
+_REFRESH_SECONDS_KEY = "chexgold:statistics:refresh-seconds"
 # Views nobody asked for in this long are no longer refreshed (the standard views always are).
 RECENT_ASK = dt.timedelta(days=1)
 # `asked_at` is written at most this often per view (not on every page view).
@@ -193,16 +202,30 @@ def statistics_refresh_enqueue() -> None:
     refresh, which runs when the burst is over."""
 
     def enqueue() -> None:
-        if not cache.add(_REFRESH_QUEUED_KEY, 1, timeout=STATISTICS_REFRESH_DEBOUNCE_SECONDS):
+        delay = statistics_refresh_delay()
+        if not cache.add(_REFRESH_QUEUED_KEY, 1, timeout=delay + STATISTICS_REFRESH_DEBOUNCE_SECONDS):
             return
         from quality.tasks import statistics_refresh_task
 
         try:
-            statistics_refresh_task.apply_async(countdown=STATISTICS_REFRESH_DEBOUNCE_SECONDS)
+            statistics_refresh_task.apply_async(countdown=delay)
         except Exception:  # a broker outage must not fail the write; beat refreshes within 300 s
             logger.exception("could not queue a statistics refresh")
 
     transaction.on_commit(enqueue)
+
+
+def statistics_refresh_delay() -> int:
+    """Seconds a queued refresh waits: the debounce, or STATISTICS_REFRESH_IDLE_FACTOR
+    times the last refresh's duration when that is longer (capped at beat's period)."""
+    last = cache.get(_REFRESH_SECONDS_KEY) or 0.0
+    return int(min(STATISTICS_REFRESH_MAX_DELAY_SECONDS,
+                   max(STATISTICS_REFRESH_DEBOUNCE_SECONDS, STATISTICS_REFRESH_IDLE_FACTOR * float(last))))
+
+
+def statistics_refresh_duration_record(seconds: float) -> None:
+    """Called by the refresh task when it is done: spaces out the next one (`statistics_refresh_delay`)."""
+    cache.set(_REFRESH_SECONDS_KEY, round(seconds, 3), timeout=None)
 
 
 def statistics_refresh_queued_clear() -> None:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 
 from celery import shared_task
 from django.core.cache import cache
 
-from quality.services import statistics_refresh, statistics_refresh_queued_clear, statistics_refresh_recent
+from quality.services import (
+    statistics_refresh,
+    statistics_refresh_duration_record,
+    statistics_refresh_queued_clear,
+    statistics_refresh_recent,
+)
 
 # One refresh at a time (several workers, beat and changes may queue them together);
 # the lock expires on its own should a worker die holding it.
@@ -23,7 +29,9 @@ def statistics_refresh_task() -> dict[str, object]:
     statistics_refresh_queued_clear()
     if not cache.add(_RUNNING_KEY, 1, timeout=_RUNNING_TIMEOUT):
         return {"skipped": "another refresh is running"}
+    started = time.monotonic()
     try:
         return {"standard": asdict(statistics_refresh()), "per_user": asdict(statistics_refresh_recent())}
     finally:
+        statistics_refresh_duration_record(time.monotonic() - started)
         cache.delete(_RUNNING_KEY)

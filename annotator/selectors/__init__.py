@@ -35,6 +35,7 @@ from annotator.selectors.assignment import (  # noqa: F401
     QueueSummary,
     ReaderProgress,
     assignable_reports,
+    first_assignable_report,
     read_is_used,
     reader_progress,
     reader_queue_summary,

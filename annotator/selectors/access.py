@@ -9,14 +9,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.utils import timezone
 
 from accounts.roles import Role
 from accounts.selectors import user_roles
 from annotator.models import Reread
 from annotator.selectors.reports import ReportWithStatus, reports_with_status
 from annotator.selectors.review_settings import review_settings_get
+from api.compiled_queries import CompiledQuery, Slots
 from labeling.models import (
     Annotation,
     GoldLabel,
@@ -24,7 +27,17 @@ from labeling.models import (
     Reservation,
 )
 from labeling.observations import OBSERVATION_NAMES
-from labeling.selectors import annotations_released_to, report_ids_unreleased_to, runtime_settings_get
+from labeling.selectors import (
+    annotations_released_to,
+    feedback_time_cutoff,
+    report_ids_unreleased_to,
+    runtime_settings_get,
+)
+
+
+def user_stand_in(user_id: int) -> User:
+    """A user object carrying only an id, for building a compiled query's filters."""
+    return User(pk=user_id)
 
 
 # --- blinding: what a reader may see ------------------------------------------
@@ -59,14 +72,11 @@ class ReportForWrite:
         return self.reserved_until is not None and self.reserved_until > now
 
 
-def report_for_reader_write(*, reader: User, report_id: int) -> ReportForWrite | None:
-    """`report_for_reader`, `reader_calibrates`, "has current gold" and the reader's
-    reservation in one statement (a write asks all four, under the report lock:
-    call after `report_lock`, in a statement of its own so it sees what the
-    transaction that held the lock before committed)."""
+def _report_for_reader_write_query(slots: Slots) -> QuerySet[Report]:
+    reader = user_stand_in(slots.int("reader_id"))
     own_reservation = Reservation.objects.filter(report_id=OuterRef("pk"), reader=reader)
-    report = (
-        Report.objects.filter(id=report_id, is_flagged=False, is_withdrawn=False)
+    return (
+        Report.objects.filter(id=slots.int("report_id"), is_flagged=False, is_withdrawn=False)
         .filter(
             Exists(Reservation.objects.filter(report_id=OuterRef("pk"), reader=reader, state=Reservation.State.ACTIVE))
             | Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=reader))
@@ -77,9 +87,20 @@ def report_for_reader_write(*, reader: User, report_id: int) -> ReportForWrite |
             current_gold=Exists(GoldLabel.objects.filter(report_id=OuterRef("pk"), is_current=True)),
             reserved_at=Subquery(own_reservation.values("created_at")[:1]),
             reserved_until=Subquery(own_reservation.filter(state=Reservation.State.ACTIVE).values("expires_at")[:1]),
-        )
-        .first()
+        )[:1]
     )
+
+
+_REPORT_FOR_READER_WRITE = CompiledQuery("annotator.report_for_reader_write", _report_for_reader_write_query)
+
+
+def report_for_reader_write(*, reader: User, report_id: int) -> ReportForWrite | None:
+    """`report_for_reader`, `reader_calibrates`, "has current gold" and the reader's
+    reservation in one statement (a write asks all four, under the report lock:
+    call after `report_lock`, in a statement of its own so it sees what the
+    transaction that held the lock before committed)."""
+    rows = _REPORT_FOR_READER_WRITE.run(reader_id=reader.pk, report_id=report_id)
+    report = rows[0] if rows else None
     if report is None:
         return None
     return ReportForWrite(
@@ -89,9 +110,16 @@ def report_for_reader_write(*, reader: User, report_id: int) -> ReportForWrite |
     )
 
 
+_ANNOTATION_OF_READER = CompiledQuery(
+    "annotator.annotation_of_reader",
+    lambda slots: Annotation.objects.filter(report_id=slots.int("report_id"), reader_id=slots.int("reader_id")).order_by("pk")[:1],
+)
+
+
 def annotation_of_reader(*, reader: User, report: Report) -> Annotation | None:
     """The reader's own annotation of `report` (never anyone else's)."""
-    return Annotation.objects.filter(report=report, reader=reader).first()
+    rows = _ANNOTATION_OF_READER.run(report_id=report.pk, reader_id=reader.pk)
+    return rows[0] if rows else None
 
 
 def annotation_visible_get(*, user: User, annotation_id: int) -> Annotation | None:
@@ -111,12 +139,12 @@ def gold_feedback_due(*, reader: User, annotation: Annotation, now: datetime | N
     return annotations_released_to(user=reader, now=now).filter(id=annotation.id).exists()
 
 
-def reader_gold_visible(*, reader: User, now: datetime | None = None) -> Exists:
+def reader_gold_visible(*, reader: User, now: datetime | None = None, cutoff: datetime | None = None) -> Exists:
     """The release rule as a report filter (OuterRef("pk")): `reader`'s read of
     the report is released (`labeling.selectors.annotations_released`: the report
     is gold and feedback is due). Lists and counts shown to a reader use this in
     place of "has gold". One correlated subquery; nothing is loaded."""
-    return Exists(annotations_released_to(user=reader, now=now).filter(report_id=OuterRef("pk")))
+    return Exists(annotations_released_to(user=reader, now=now, cutoff=cutoff).filter(report_id=OuterRef("pk")))
 
 
 def gold_feedback_for_reader(*, reader: User, report: Report, now: datetime | None = None) -> GoldLabel | None:
@@ -178,6 +206,23 @@ def reports_visible(*, user: User, roles: frozenset[Role]) -> QuerySet[ReportWit
     return qs.none()
 
 
+def _reader_report_visible_query(slots: Slots) -> QuerySet[Report]:
+    user = user_stand_in(slots.int("reader_id"))
+    mine = Exists(
+        Reservation.objects.filter(report_id=OuterRef("pk"), reader=user, state=Reservation.State.ACTIVE)
+    ) | Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=user))
+    return (
+        Report.objects.filter(id=slots.int("report_id"), is_flagged=False, is_withdrawn=False)
+        .filter(mine)
+        .annotate(has_gold=reader_gold_visible(reader=user, cutoff=slots.datetime("cutoff")), has_reads=Value(True),
+                  flagged=Value(False))[:1]
+    )
+
+
+# The release rule's number of reads is a setting baked into the SQL: it is part of the variant.
+_READER_REPORT_VISIBLE = CompiledQuery("annotator.reader_report_visible", _reader_report_visible_query)
+
+
 def report_visible_get(*, user: User, roles: frozenset[Role], report_id: int) -> ReportWithStatus | None:
     """One report as `reports_visible` lists it (None: not `user`'s to see), with
     its status. The report page and API ask for one report per request; for a
@@ -189,15 +234,11 @@ def report_visible_get(*, user: User, roles: frozenset[Role], report_id: int) ->
     compares the two for every report state)."""
     if roles & {Role.ADMIN, Role.ADJUDICATOR} or Role.READER not in roles:
         return reports_visible(user=user, roles=roles).filter(id=report_id).first()
-    mine = Exists(
-        Reservation.objects.filter(report_id=OuterRef("pk"), reader=user, state=Reservation.State.ACTIVE)
-    ) | Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=user))
-    report = (
-        Report.objects.filter(id=report_id, is_flagged=False, is_withdrawn=False)
-        .filter(mine)
-        .annotate(has_gold=reader_gold_visible(reader=user), has_reads=Value(True), flagged=Value(False))
-        .first()
+    rows = _READER_REPORT_VISIBLE.run(
+        (settings.CHEXGOLD_FEEDBACK_AFTER_READS,), reader_id=user.pk, report_id=report_id,
+        cutoff=feedback_time_cutoff(timezone.now()),
     )
+    report = rows[0] if rows else None
     return report  # type: ignore[return-value]
 
 

@@ -10,8 +10,9 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet,
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from annotator.selectors.access import reader_gold_visible
+from annotator.selectors.access import reader_gold_visible, user_stand_in
 from annotator.selectors.flags import unflagged_reports
+from api.compiled_queries import CompiledQuery, Slots
 from labeling.models import (
     Annotation,
     GoldLabel,
@@ -27,22 +28,35 @@ def _live_reservations(now: dt.datetime) -> QuerySet[Reservation]:
     return Reservation.objects.filter(state=Reservation.State.ACTIVE, expires_at__gt=now)
 
 
+def _read_load_query(slots: Slots, *, excluding: bool) -> QuerySet[Report]:
+    report_id = slots.int("report_id")
+    submitted = Annotation.objects.filter(report_id=report_id, status=Annotation.Status.SUBMITTED, is_calibration=False)
+    live = _live_reservations(slots.datetime("now")).filter(report_id=report_id, is_calibration=False)
+    if excluding:
+        submitted = submitted.exclude(reader_id=slots.int("exclude_reader_id"))
+        live = live.exclude(reader_id=slots.int("exclude_reader_id"))
+    # A reader's reservation is deleted when they submit, so nothing counts twice.
+    # Both counts in one statement (a fresh one: called after a row lock, it sees commits since).
+    return Report.objects.filter(id=report_id).annotate(
+        submitted=_count_subquery(submitted.filter(report_id=OuterRef("pk"))),
+        live=_count_subquery(live.filter(report_id=OuterRef("pk"))),
+    ).values_list("submitted", "live")[:1]
+
+
+_READ_LOAD = {excluding: CompiledQuery(f"annotator.report_read_load.{excluding}",
+                                       lambda slots, excluding=excluding: _read_load_query(slots, excluding=excluding))
+              for excluding in (False, True)}
+
+
 def report_read_load(*, report_id: int, now: dt.datetime | None = None, exclude_reader: User | None = None) -> int:
     """Submitted reads + live reservations of a report: what counts toward k
     (calibration reads and reservations never do)."""
     now = now or timezone.now()
-    submitted = Annotation.objects.filter(report_id=report_id, status=Annotation.Status.SUBMITTED, is_calibration=False)
-    live = _live_reservations(now).filter(report_id=report_id, is_calibration=False)
-    if exclude_reader is not None:
-        submitted = submitted.exclude(reader=exclude_reader)
-        live = live.exclude(reader=exclude_reader)
-    # A reader's reservation is deleted when they submit, so nothing counts twice.
-    # Both counts in one statement (a fresh one: called after a row lock, it sees commits since).
-    counts = Report.objects.filter(id=report_id).annotate(
-        submitted=_count_subquery(submitted.filter(report_id=OuterRef("pk"))),
-        live=_count_subquery(live.filter(report_id=OuterRef("pk"))),
-    ).values_list("submitted", "live").first()
-    return counts[0] + counts[1] if counts else 0  # no such report: nothing counts
+    if exclude_reader is None:
+        rows = _READ_LOAD[False].run(report_id=report_id, now=now)
+    else:
+        rows = _READ_LOAD[True].run(report_id=report_id, now=now, exclude_reader_id=exclude_reader.pk)
+    return rows[0][0] + rows[0][1] if rows else 0  # no such report: nothing counts
 
 
 def read_is_used(*, annotation: Annotation) -> bool:
@@ -77,8 +91,10 @@ def assignable_reports(*, reader: User, now: dt.datetime | None = None, order: s
     reservations), and reports the reader already read, holds or skipped."""
     now = now or timezone.now()
     settings_row = runtime_settings_get()
-    k = settings_row.reads_per_report
-    order = order or settings_row.queue_order
+    return _assignable(reader=reader, now=now, k=settings_row.reads_per_report, order=order or settings_row.queue_order)
+
+
+def _assignable(*, reader: User, now: dt.datetime, k: int, order: str) -> QuerySet[Report]:
     load = _count_subquery(
         Annotation.objects.filter(report_id=OuterRef("pk"), status=Annotation.Status.SUBMITTED, is_calibration=False)
     ) + _count_subquery(_live_reservations(now).filter(report_id=OuterRef("pk"), is_calibration=False))
@@ -93,6 +109,34 @@ def assignable_reports(*, reader: User, now: dt.datetime | None = None, order: s
     qs = qs.exclude(Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=reader, status=Annotation.Status.SUBMITTED)))
     qs = qs.alias(load=load).filter(load__lt=k)
     return _ordered(qs, order)
+
+
+def _first_assignable_query(slots: Slots, *, order: str, k: int, skip_locked: bool | None) -> QuerySet[Report]:
+    reader = user_stand_in(slots.int("reader_id"))
+    qs = _assignable(reader=reader, now=slots.datetime("now"), k=k, order=order)
+    if skip_locked is not None:
+        qs = qs.select_for_update(skip_locked=skip_locked, of=("self",))
+    return qs[:1]
+
+
+_FIRST_ASSIGNABLE: dict[tuple[str, int, bool | None], CompiledQuery] = {}
+
+
+def first_assignable_report(*, reader: User, now: dt.datetime, skip_locked: bool | None) -> Report | None:
+    """The first report of `assignable_reports` (what its `.first()` gives),
+    locked (FOR UPDATE, SKIP LOCKED when `skip_locked`) unless `skip_locked` is
+    None: one statement, compiled once per queue order and k (`api.compiled_queries`)."""
+    settings_row = runtime_settings_get()
+    variant = (str(settings_row.queue_order), settings_row.reads_per_report, skip_locked)
+    query = _FIRST_ASSIGNABLE.get(variant)
+    if query is None:
+        order, k, _ = variant
+        query = _FIRST_ASSIGNABLE[variant] = CompiledQuery(
+            f"annotator.first_assignable.{order}.{k}.{skip_locked}",
+            lambda slots: _first_assignable_query(slots, order=order, k=k, skip_locked=skip_locked),
+        )
+    rows = query.run(reader_id=reader.pk, now=now)
+    return rows[0] if rows else None
 
 
 def _ordered(qs: QuerySet[Report], order: str) -> QuerySet[Report]:
@@ -112,20 +156,28 @@ def _ordered(qs: QuerySet[Report], order: str) -> QuerySet[Report]:
     return qs.order_by("-priority__disagreement", "priority__confidence", "priority__report_id")
 
 
-def reservation_live_of_reader(*, reader: User, now: dt.datetime | None = None) -> Reservation | None:
-    """The reader's oldest live reservation of a report still to read (to resume)."""
-    now = now or timezone.now()
+def _reservation_live_of_reader_query(slots: Slots) -> QuerySet[Reservation]:
+    reader_id = slots.int("reader_id")
     return (
-        _live_reservations(now)
-        .filter(reader=reader)
-        .exclude(Exists(Annotation.objects.filter(report_id=OuterRef("report_id"), reader=reader, status=Annotation.Status.SUBMITTED)))
+        _live_reservations(slots.datetime("now"))
+        .filter(reader_id=reader_id)
+        .exclude(Exists(Annotation.objects.filter(report_id=OuterRef("report_id"), reader_id=reader_id,
+                                                  status=Annotation.Status.SUBMITTED)))
         .filter(report__is_flagged=False, report__is_withdrawn=False)
         # A calibration report is gold by definition: resumed all the same.
         .exclude(Q(is_calibration=False) & Exists(GoldLabel.objects.filter(report_id=OuterRef("report_id"), is_current=True)))
         .select_related("report")  # the caller hands out this report
-        .order_by("created_at", "id")
-        .first()
+        .order_by("created_at", "id")[:1]
     )
+
+
+_RESERVATION_LIVE_OF_READER = CompiledQuery("annotator.reservation_live_of_reader", _reservation_live_of_reader_query)
+
+
+def reservation_live_of_reader(*, reader: User, now: dt.datetime | None = None) -> Reservation | None:
+    """The reader's oldest live reservation of a report still to read (to resume)."""
+    rows = _RESERVATION_LIVE_OF_READER.run(reader_id=reader.pk, now=now or timezone.now())
+    return rows[0] if rows else None
 
 
 @dataclass(frozen=True)

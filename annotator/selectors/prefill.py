@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from annotator.text_offsets import utf16_offset_converter
+from api.compiled_queries import CompiledQuery
 from labeling.models import (
     MachinePrediction,
     Report,
@@ -43,25 +44,29 @@ class MachineLabels:
         return {name: cell.as_dict() for name, cell in self.cells.items()}
 
 
+# Read for every report shown to a reader: compiled once per process (api.compiled_queries).
+_RULE_LABELS = CompiledQuery("annotator.rule_labels_of_report", lambda slots: (
+    MachinePrediction.objects.filter(report_id=slots.int("report_id"), source=MachinePrediction.Source.RULES)
+    .order_by("-id").values("labels", "source_version", "evidence")[:1]
+))
+_MODEL_LABELS = CompiledQuery("annotator.model_labels_of_report", lambda slots: (
+    MachinePrediction.objects.filter(report_id=slots.int("report_id"), model_version_id=slots.int("model_version_id"))
+    .order_by("pk").values("labels", "probabilities", "evidence")[:1]
+))
+
+
 def machine_labels_for_report(*, report: Report) -> MachineLabels:
     """Rule labels (latest rule version for this report), the active model's
     labels, rule evidence with offsets converted for JavaScript, and the routed
     pre-fill (`labeling.routing`): per observation from the labeler the active
     version's promotion gate chose, contested rows left without a value."""
-    rules = (
-        MachinePrediction.objects.filter(report=report, source=MachinePrediction.Source.RULES)
-        .order_by("-id")
-        .values("labels", "source_version", "evidence")
-        .first()
-    )
+    rows = _RULE_LABELS.run(report_id=report.pk)
+    rules = rows[0] if rows else None
     model_version = active_model_version_get()
     model = None
     if model_version is not None:
-        model = (
-            MachinePrediction.objects.filter(report=report, model_version=model_version)
-            .values("labels", "probabilities", "evidence")
-            .first()
-        )
+        rows = _MODEL_LABELS.run(report_id=report.pk, model_version_id=model_version.pk)
+        model = rows[0] if rows else None
     evidence_raw = (rules.get("evidence") if rules else None) or {}
     model_evidence = model.get("evidence") if model else None
     if model_evidence:

@@ -82,10 +82,14 @@ def _reserve_first_free(*, reader: User, now: dt.datetime, expires: dt.datetime,
     tried: list[int] = []
     for skip_locked in passes:
         while len(tried) < MAX_ASSIGN_TRIES:
-            qs = candidates.exclude(id__in=tried)
-            if locking:
-                qs = qs.select_for_update(skip_locked=skip_locked, of=("self",))
-            report = qs.first()  # the whole row: it is what the reader is handed
+            if not tried:
+                # The usual case, the first try: one statement compiled once per process.
+                report = selectors.first_assignable_report(reader=reader, now=now, skip_locked=skip_locked if locking else None)
+            else:
+                qs = candidates.exclude(id__in=tried)
+                if locking:
+                    qs = qs.select_for_update(skip_locked=skip_locked, of=("self",))
+                report = qs.first()  # the whole row: it is what the reader is handed
             if report is None:
                 break
             tried.append(report.id)

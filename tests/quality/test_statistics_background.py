@@ -117,6 +117,7 @@ def test_a_burst_of_changes_queues_one_refresh(django_capture_on_commit_callback
 
     queued: list[dict] = []
     monkeypatch.setattr(tasks.statistics_refresh_task, "apply_async", lambda **kw: queued.append(kw))
+    cache.delete(services._REFRESH_SECONDS_KEY)  # no refresh has run yet
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(5):
             AnnotationFactory(reader=users["bob"], labels=labels(edema="positive"), status="submitted")
@@ -139,3 +140,25 @@ def test_the_refresh_task_runs_one_at_a_time(users) -> None:  # type: ignore[no-
     done = tasks.statistics_refresh_task()
     standard = done["standard"]
     assert isinstance(standard, dict) and standard["computed"] >= 1 and cache.get(tasks._RUNNING_KEY) is None
+
+
+def test_the_next_refresh_waits_nine_times_the_last_ones_duration(  # type: ignore[no-untyped-def]
+    django_capture_on_commit_callbacks, users, monkeypatch
+) -> None:
+    """A steady stream of reads must not keep a worker recomputing back to back."""
+    from quality import tasks
+
+    queued: list[dict] = []
+    monkeypatch.setattr(tasks.statistics_refresh_task, "apply_async", lambda **kw: queued.append(kw))
+    cache.delete(services._REFRESH_SECONDS_KEY)
+    services.statistics_refresh_queued_clear()
+    tasks.statistics_refresh_task()  # records how long it took (well under a second here)
+    assert services.statistics_refresh_delay() == services.STATISTICS_REFRESH_DEBOUNCE_SECONDS
+    services.statistics_refresh_duration_record(10.0)
+    with django_capture_on_commit_callbacks(execute=True):
+        AnnotationFactory(reader=users["bob"], labels=labels(edema="positive"), status="submitted")
+    assert queued[-1]["countdown"] == 90
+    services.statistics_refresh_queued_clear()
+    services.statistics_refresh_duration_record(100.0)
+    assert services.statistics_refresh_delay() == services.STATISTICS_REFRESH_MAX_DELAY_SECONDS
+    cache.delete(services._REFRESH_SECONDS_KEY)
