@@ -46,14 +46,23 @@ def report_for_reader(*, reader: User, report_id: int) -> Report | None:
 
     Flagged reports are hidden from review."""
     # One statement: the flag test (`report_is_flagged`: flagged or withdrawn) is on the same row.
+    rows = _REPORT_FOR_READER.run(reader_id=reader.pk, report_id=report_id)
+    return rows[0] if rows else None
+
+
+def _report_for_reader_query(slots: Slots) -> QuerySet[Report]:
+    reader = user_stand_in(slots.int("reader_id"))
     return (
-        Report.objects.filter(id=report_id, is_flagged=False, is_withdrawn=False)
+        Report.objects.filter(id=slots.int("report_id"), is_flagged=False, is_withdrawn=False)
         .filter(
             Exists(Reservation.objects.filter(report_id=OuterRef("pk"), reader=reader, state=Reservation.State.ACTIVE))
             | Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=reader))
         )
-        .first()
+        .order_by("pk")[:1]
     )
+
+
+_REPORT_FOR_READER = CompiledQuery("annotator.report_for_reader", _report_for_reader_query)
 
 
 @dataclass(frozen=True)

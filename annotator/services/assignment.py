@@ -76,7 +76,6 @@ def _reserve_first_free(*, reader: User, now: dt.datetime, expires: dt.datetime,
     reports), second pass waits for them (so a busy report is not reported as
     "nothing left"). A fresh statement after the lock sees commits made since
     the candidate query's snapshot, hence the recount."""
-    candidates = selectors.assignable_reports(reader=reader, now=now)
     locking = connection.features.has_select_for_update
     passes = (True, False) if connection.features.has_select_for_update_skip_locked else (False,)
     tried: list[int] = []
@@ -86,7 +85,7 @@ def _reserve_first_free(*, reader: User, now: dt.datetime, expires: dt.datetime,
                 # The usual case, the first try: one statement compiled once per process.
                 report = selectors.first_assignable_report(reader=reader, now=now, skip_locked=skip_locked if locking else None)
             else:
-                qs = candidates.exclude(id__in=tried)
+                qs = selectors.assignable_reports(reader=reader, now=now).exclude(id__in=tried)
                 if locking:
                     qs = qs.select_for_update(skip_locked=skip_locked, of=("self",))
                 report = qs.first()  # the whole row: it is what the reader is handed

@@ -14,6 +14,7 @@ from annotator import selectors
 from annotator.errors import AdjudicationRefused, GoldConflict, ReviewError
 from annotator.models import RefusedGoldWrite, ReportPriority
 from annotator.services.base import full_labels, report_lock
+from api.compiled_queries import CompiledQuery
 from labeling.models import Annotation, GoldLabel, GoldSetMembership, GoldSetVersion, LabelImport, Report
 from labeling.observations import OBSERVATION_NAMES, labels_from_mapping
 from labeling.selectors import runtime_settings_get
@@ -36,6 +37,11 @@ def _gold_split_assign(report: Report) -> None:
     )
 
 
+# Asked after every submit: compiled once per process (api.compiled_queries).
+_SUBMITTED_READS = CompiledQuery("annotator.submitted_reads_of_report", lambda slots: Annotation.objects.filter(
+    report_id=slots.int("report_id"), status=Annotation.Status.SUBMITTED, is_calibration=False))
+
+
 def report_gold_by_agreement_try(*, report: Report, checked_open: bool = False) -> GoldLabel | None:
     """Make the report gold when it has k submitted reads that agree on all 14
     values (blank != negative). Call inside a transaction holding the report lock.
@@ -45,7 +51,7 @@ def report_gold_by_agreement_try(*, report: Report, checked_open: bool = False) 
         GoldLabel.objects.filter(report=report, is_current=True).exists() or selectors.report_is_flagged(report_id=report.id)
     ):
         return None
-    annotations = list(Annotation.objects.filter(report=report, status=Annotation.Status.SUBMITTED, is_calibration=False))
+    annotations = _SUBMITTED_READS.run(report_id=report.pk)
     if len(annotations) < runtime_settings_get().reads_per_report:
         return None
     if selectors.conflicting_observations(a.labels for a in annotations):

@@ -16,6 +16,7 @@ from annotator.errors import NoCapacity, NotAllowed, ReadUsed, ReviewError, Stal
 from annotator.services.assignment import priority_open_recompute
 from annotator.services.base import MAX_TIME_SPENT_SECONDS, full_labels, report_lock
 from annotator.services.gold import report_gold_by_agreement_try
+from api.compiled_queries import CompiledQuery
 from labeling.models import Annotation, GoldLabel, Report, Reservation
 from labeling.observations import labels_from_mapping
 from labeling.selectors import runtime_settings_get
@@ -45,6 +46,13 @@ def time_spent_clamp(seconds: float | None) -> float | None:
     return max(0.0, min(float(seconds), MAX_TIME_SPENT_SECONDS))
 
 
+# Every write of a read takes it: compiled once per process (api.compiled_queries).
+_ANNOTATION_LOCKED = CompiledQuery("annotator.annotation_locked", lambda slots: (
+    Annotation.objects.select_for_update().filter(report_id=slots.int("report_id"), reader_id=slots.int("reader_id"))
+    .order_by("pk")[:1]
+))
+
+
 def _annotation_for_write(*, reader: User, report: Report, expected_version: int, locked: bool = False) -> Annotation | None:
     """The reader's annotation, locked, after checking the client's version (0 = none yet).
 
@@ -55,7 +63,8 @@ def _annotation_for_write(*, reader: User, report: Report, expected_version: int
     gets StaleVersion (409) instead. `locked`: the caller holds the report lock already."""
     if not locked:
         report_lock(report.id)
-    annotation = Annotation.objects.select_for_update().filter(report=report, reader=reader).first()
+    rows = _ANNOTATION_LOCKED.run(report_id=report.pk, reader_id=reader.pk)
+    annotation = rows[0] if rows else None
     if annotation is not None:
         annotation.report = report  # the row we hold; the answer shows its external id
     current = annotation.version if annotation else 0
