@@ -18,8 +18,9 @@ through the ORM; so does one whose SQL or parameters, built a third time with
 the first call's own values, differ from what the sentinels showed. Anything else the builder reads (settings rows, roles) is
 baked into the SQL, so it must be part of the key the caller passes.
 
-Compiled statements are kept per database connection object (Django's are
-per thread), so a compiler is never shared between threads.
+Compiled statements are kept per thread and database connection object
+(Django's connections are per thread), so a compiler is never shared between
+threads, and they go with the thread.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import copy
 import datetime as dt
 import itertools
 import logging
-import weakref
+import threading
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -75,20 +76,42 @@ class _Compiled:
 
 
 _UNCACHEABLE = object()
-# connection object (one per thread) -> {(query name, key): _Compiled | _UNCACHEABLE}
-_by_connection: weakref.WeakKeyDictionary[Any, dict[Hashable, Any]] = weakref.WeakKeyDictionary()
+
+
+class _PerThread(threading.local):
+    """Per thread (Django's connections are per thread; a kept compiler holds its
+    thread's connection): {connection object: {(query name, variant): _Compiled | _UNCACHEABLE}}.
+    Dropped with the thread (a threaded development server starts one per request)."""
+
+    def __init__(self) -> None:
+        self.kept: dict[Any, dict[Hashable, Any]] = {}
+
+    def get(self, connection: Any, default: Any = None) -> Any:
+        return self.kept.get(connection, default)
+
+    def setdefault(self, connection: Any, default: dict[Hashable, Any]) -> dict[Hashable, Any]:
+        return self.kept.setdefault(connection, default)
+
+    def clear(self) -> None:
+        self.kept.clear()
+
+
+_by_connection = _PerThread()
 _enabled = True
+_generation = 0  # bumped to forget what every thread kept
 
 
 def compiled_queries_enabled(value: bool) -> None:
     """Switch the kept SQL off (every call goes through the ORM) or back on; forgets what was kept."""
     global _enabled
     _enabled = value
-    _by_connection.clear()
+    compiled_queries_forget()
 
 
 def compiled_queries_forget() -> None:
-    """Forget every kept statement (e.g. after a migration changed tables in a running process)."""
+    """Forget every kept statement, in every thread (e.g. after a migration changed tables in a running process)."""
+    global _generation
+    _generation += 1
     _by_connection.clear()
 
 
@@ -108,6 +131,9 @@ class CompiledQuery:
         if not _enabled:
             return list(self.build(_Real(params)))  # type: ignore[arg-type]
         connection = connections[self.using]
+        if getattr(_by_connection, "generation", None) != _generation:
+            _by_connection.clear()
+            _by_connection.generation = _generation
         per_connection = _by_connection.setdefault(connection, {})
         entry = per_connection.get((self.name, variant))
         if entry is None:

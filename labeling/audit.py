@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import F, Q, QuerySet
 
 from accounts.models import AccountChange, RoleChange
 from labeling.models import Annotation, GoldLabel, ImportBatch, ModelVersion, RuntimeSettings
@@ -201,11 +202,6 @@ def _keyed(kind: str, rows: Any) -> Iterator[tuple[tuple[Any, int, int], str, An
         yield (getattr(r, at_f), rank, getattr(r, id_f)), kind, r
 
 
-def _keys(rank: int, pairs: Any) -> Iterator[tuple[Any, int, int]]:
-    for at, seq in pairs:
-        yield at, rank, seq
-
-
 def _order_key(entry: AuditEntry) -> tuple[Any, int, int]:
     return (entry.at, AUDIT_KINDS.index(entry.kind), entry.seq)
 
@@ -239,14 +235,33 @@ class AuditLog:
 
     def _key_at(self, index: int) -> AuditCursor | None:
         """The place of the `index`-th entry (0: the newest), from the order columns
-        alone (no rows built, no previous versions looked up); None past the end."""
-        streams = []
+        alone (no rows built, no previous versions looked up); None past the end.
+
+        One statement: each table's newest `index + 1` keys (an index range), merged
+        and counted past by the database (UNION ALL, ORDER BY, OFFSET) instead of
+        fetching them all into Python (10,000 deep: ~70,000 key pairs before)."""
+        parts, params = [], []
         for kind in self.kinds:
             qs, _ = _source(kind, self.hidden_report_ids)
             at_f, id_f = _KEYSET.get(kind, ("history_date", "history_id"))
-            streams.append(_keys(AUDIT_KINDS.index(kind), qs.values_list(at_f, id_f)[:index + 1]))
-        key = next(itertools.islice(heapq.merge(*streams, reverse=True), index, None), None)
-        return AuditCursor(*key) if key is not None else None
+            keys = qs.annotate(k_at=F(at_f), k_seq=F(id_f)).order_by(f"-{at_f}", f"-{id_f}").values_list("k_at", "k_seq")
+            part_sql, part_params = keys[:index + 1].query.sql_with_params()
+            rank = AUDIT_KINDS.index(kind)
+            parts.append(f"SELECT p{rank}.k_at, {rank} AS k_rank, p{rank}.k_seq FROM ({part_sql}) p{rank}")
+            params.extend(part_params)
+        sql = (f"SELECT u.k_at, u.k_rank, u.k_seq FROM ({' UNION ALL '.join(parts)}) u "
+               "ORDER BY u.k_at DESC, u.k_rank DESC, u.k_seq DESC LIMIT 1 OFFSET %s")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, index])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        at = row[0]
+        if isinstance(at, str):  # SQLite hands raw columns back as text (UTC, as Django stores them)
+            at = dt.datetime.fromisoformat(at)
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=dt.UTC)
+        return AuditCursor(at, int(row[1]), int(row[2]))
 
     def __getitem__(self, item: slice) -> list[AuditEntry]:
         if not isinstance(item, slice):

@@ -90,6 +90,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--import-reports", type=int, default=20_000)
     p.add_argument("--server-repo", type=Path, default=REPO, help="checkout the servers run from (old code: a worktree "
                    "of an earlier commit with the same migrations); seeding and checks run this checkout's code")
+    p.add_argument("--busy", type=float, default=0.0, help="another process spins this fraction of one core "
+                   "during the run (the issue's shared machine: 0.4); counted among other processes' CPU")
     p.add_argument("--seed-only", action="store_true", help=argparse.SUPPRESS)  # the seeding child process
     args = p.parse_args(argv)
     if args.runserver and not args.embedded:
@@ -103,6 +105,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "_embedded" if args.embedded else "", "_runserver" if args.runserver else "",
             "_think0" if args.think_range == (0.0, 0.0) else "", "_one-request" if args.flow == "one-request" else "",
             "_import" if args.import_at is not None else "", "_old" if args.server_repo.resolve() != REPO else "",
+            f"_busy{args.busy:g}" if args.busy else "",
         ])
         args.out = REPO / "bench" / "results" / f"load_readers{suffix}.json"
     return args
@@ -613,6 +616,8 @@ def summarise(args: argparse.Namespace, rec: Recorder, elapsed: float, cpu: dict
         what_extra = f", an import of {args.import_reports} reports uploaded at {args.import_at:g} s"
     else:
         what_extra = ""
+    if args.busy:
+        what_extra += f", another process spinning {args.busy:g} of a core"
     if args.embedded:
         stack = ("Django runserver (development server)" if args.runserver else f"gunicorn {args.workers} sync workers (as run_demo)") \
             + " + SQLite (WAL) + SQLite-file broker + Celery worker (--concurrency 2) + beat"
@@ -664,6 +669,24 @@ def print_summary(result: dict[str, Any]) -> None:
           f"during {cpu['load_average_during_mean_1min']}")
 
 
+_BUSY_LOOP = """
+import sys, time
+share = float(sys.argv[1])
+while True:
+    end = time.perf_counter() + 0.01 * share
+    while time.perf_counter() < end:
+        pass
+    time.sleep(0.01 * (1 - share))
+"""
+
+
+def _busy_start(share: float) -> subprocess.Popen[bytes] | None:
+    """Another process spinning `share` of one core (10-ms periods), as on a shared machine."""
+    if share <= 0:
+        return None
+    return subprocess.Popen([sys.executable, "-c", _BUSY_LOOP, str(min(share, 1.0))])
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     if args.seed_only:
@@ -687,12 +710,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     connections.close_all()
     stack = start_stack(args, database_url)
     rec = Recorder()
+    busy = _busy_start(args.busy)
     try:
         meter = CpuMeter(stack, None if args.embedded else _pg_parts(str(database_url))[0])
         meter.start()
         elapsed = run_readers(args, tokens, rec, admin)
         cpu = meter.finish()
     finally:
+        if busy is not None:
+            busy.terminate()
+            busy.wait()
         stack.stop()
     result = summarise(args, rec, elapsed, cpu, verify(rec, list(tokens)), seeding)
     print_summary(result)
