@@ -25,13 +25,14 @@ threads, and they go with the thread.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import datetime as dt
 import itertools
 import logging
 import threading
-from collections.abc import Callable, Hashable
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, cast
 
 from django.db import connections
 from django.db.models import QuerySet
@@ -48,22 +49,22 @@ class Slots:
 
     def __init__(self, which: int) -> None:
         self._which = which
-        self._values: dict[str, Any] = {}
-        self._kinds: dict[str, str] = {}
+        self._values: dict[builtins.str, Any] = {}
+        self._kinds: dict[builtins.str, str] = {}
         self._counter = itertools.count(1)
 
-    def _take(self, name: str, kind: str, value: Any) -> Any:
+    def _take(self, name: builtins.str, kind: builtins.str, value: Any) -> Any:
         if name not in self._values:
             self._values[name], self._kinds[name] = value, kind
         return self._values[name]
 
-    def int(self, name: str) -> int:
+    def int(self, name: builtins.str) -> int:
         return self._take(name, "int", _SENTINEL_BASE[self._which] + next(self._counter))
 
-    def str(self, name: str) -> str:
+    def str(self, name: builtins.str) -> builtins.str:
         return self._take(name, "str", f"\x1fslot{self._which}:{name}\x1f")
 
-    def datetime(self, name: str) -> dt.datetime:
+    def datetime(self, name: builtins.str) -> dt.datetime:
         return self._take(name, "datetime", _EPOCH[self._which] + dt.timedelta(microseconds=next(self._counter)))
 
 
@@ -195,7 +196,8 @@ class CompiledQuery:
         queryset = entry.queryset.__class__.__new__(entry.queryset.__class__)
         queryset.__dict__ = {**entry.queryset.__dict__, "_result_cache": None,
                              "_query": _QueryWithCompiler(entry.queryset.query, compiler)}
-        return list(queryset._iterable_class(queryset))  # type: ignore[attr-defined]
+        rows = cast(Iterable[Any], queryset._iterable_class(queryset))  # type: ignore[attr-defined]
+        return list(rows)
 
 
 class _QueryWithCompiler:
@@ -214,16 +216,16 @@ class _QueryWithCompiler:
 class _Real:
     """What a builder gets on the ORM path: the real values under the slot names."""
 
-    def __init__(self, params: dict[str, Any]) -> None:
+    def __init__(self, params: dict[builtins.str, Any]) -> None:
         self._params = params
 
-    def int(self, name: str) -> int:
+    def int(self, name: builtins.str) -> int:
         return self._params[name]
 
-    def str(self, name: str) -> str:
+    def str(self, name: builtins.str) -> builtins.str:
         return self._params[name]
 
-    def datetime(self, name: str) -> dt.datetime:
+    def datetime(self, name: builtins.str) -> dt.datetime:
         return self._params[name]
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
@@ -28,7 +30,7 @@ def _live_reservations(now: dt.datetime) -> QuerySet[Reservation]:
     return Reservation.objects.filter(state=Reservation.State.ACTIVE, expires_at__gt=now)
 
 
-def _read_load_query(slots: Slots, *, excluding: bool) -> QuerySet[Report]:
+def _read_load_query(slots: Slots, *, excluding: bool) -> QuerySet[Any, Any]:
     report_id = slots.int("report_id")
     submitted = Annotation.objects.filter(report_id=report_id, status=Annotation.Status.SUBMITTED, is_calibration=False)
     live = _live_reservations(slots.datetime("now")).filter(report_id=report_id, is_calibration=False)
@@ -44,7 +46,7 @@ def _read_load_query(slots: Slots, *, excluding: bool) -> QuerySet[Report]:
 
 
 _READ_LOAD = {excluding: CompiledQuery(f"annotator.report_read_load.{excluding}",
-                                       lambda slots, excluding=excluding: _read_load_query(slots, excluding=excluding))
+                                       functools.partial(_read_load_query, excluding=excluding))
               for excluding in (False, True)}
 
 
