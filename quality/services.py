@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,9 +56,9 @@ logger = logging.getLogger(__name__)
 
 # A burst of submits within this many seconds makes one refresh.
 STATISTICS_REFRESH_DEBOUNCE_SECONDS = 5
-# Under a steady stream of reads every refresh finds new data. The next one waits this
-# many times as long as the last one took, so refreshes take at most a tenth of a
-# worker's time (measured before: a 50-reader load kept the worker recomputing back to
+# Under a steady stream of reads every refresh finds new data. The next one starts no
+# sooner than this many times the last one's duration after it ended, so refreshes take
+# at most a tenth of a worker's time (measured before: a 50-reader load kept the worker recomputing back to
 # back, 0.35 of a core); the page says how old the figures are.
 STATISTICS_REFRESH_IDLE_FACTOR = 9
 # ... but never longer than beat's own period.
@@ -215,17 +216,23 @@ def statistics_refresh_enqueue() -> None:
     transaction.on_commit(enqueue)
 
 
-def statistics_refresh_delay() -> int:
-    """Seconds a queued refresh waits: the debounce, or STATISTICS_REFRESH_IDLE_FACTOR
-    times the last refresh's duration when that is longer (capped at beat's period)."""
-    last = cache.get(_REFRESH_SECONDS_KEY) or 0.0
-    return int(min(STATISTICS_REFRESH_MAX_DELAY_SECONDS,
-                   max(STATISTICS_REFRESH_DEBOUNCE_SECONDS, STATISTICS_REFRESH_IDLE_FACTOR * float(last))))
+def statistics_refresh_delay(*, now: float | None = None) -> int:
+    """Seconds a queued refresh waits: the debounce, and under a steady stream of
+    changes until STATISTICS_REFRESH_IDLE_FACTOR times the last refresh's duration
+    has passed since it ended (capped at beat's period). After a quiet spell the
+    next change is refreshed after the debounce alone."""
+    last = cache.get(_REFRESH_SECONDS_KEY)
+    if not isinstance(last, dict):
+        return STATISTICS_REFRESH_DEBOUNCE_SECONDS
+    now = time.time() if now is None else now
+    rest_until = float(last["ended"]) + STATISTICS_REFRESH_IDLE_FACTOR * float(last["seconds"])
+    return int(min(STATISTICS_REFRESH_MAX_DELAY_SECONDS, max(STATISTICS_REFRESH_DEBOUNCE_SECONDS, rest_until - now)))
 
 
-def statistics_refresh_duration_record(seconds: float) -> None:
+def statistics_refresh_duration_record(seconds: float, *, ended: float | None = None) -> None:
     """Called by the refresh task when it is done: spaces out the next one (`statistics_refresh_delay`)."""
-    cache.set(_REFRESH_SECONDS_KEY, round(seconds, 3), timeout=None)
+    cache.set(_REFRESH_SECONDS_KEY, {"seconds": round(seconds, 3), "ended": time.time() if ended is None else ended},
+              timeout=None)
 
 
 def statistics_refresh_queued_clear() -> None:
