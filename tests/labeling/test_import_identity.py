@@ -8,7 +8,9 @@ text, placeholders, non-ASCII text, headings in every form; good files,
 re-imports and files with every kind of bad row) under each de-identification
 policy, and compares everything observable with
 ``tests/fixtures/import_identity.json``, which was written by the importer as it
-was before that work (commit b2bf0ec).
+was before that work (commit b2bf0ec, this test file copied into a checkout of it).
+Every text is written for this test (no Open-i report, whose licence keeps it
+out of the repository).
 
 A deliberate change of what the importer stores or reports regenerates it:
 
@@ -34,14 +36,14 @@ POLICIES = ("warn", "block", "redact")
 MIMIC_FULL = (
     "                                 FINAL REPORT\n"
     " EXAMINATION:  CHEST (PA AND LAT)\n \n"
-    " INDICATION:  ___-year-old woman with cough.  Evaluate for pneumonia.\n \n"
-    " TECHNIQUE:  PA and lateral views of the chest.\n \n"
+    " INDICATION:  ___-year-old woman with cough.  Query chest infection.\n \n"
+    " TECHNIQUE:  Frontal and side radiographs were taken upright.\n \n"
     " COMPARISON:  Chest radiographs ___ through ___.\n \n"
     " FINDINGS:\n \n"
-    " The cardiac silhouette is enlarged. Hazy bilateral perihilar opacities,\n"
-    " which may represent mild pulmonary edema. No pneumothorax.\n \n"
+    " Heart appears moderately large for this patient. Ill-defined opacity about both hila,\n"
+    " which could reflect early interstitial fluid. No pneumothorax.\n \n"
     " IMPRESSION:\n \n"
-    " 1. Possible mild pulmonary edema.\n 2. Small bilateral pleural effusions."
+    " 1. Early interstitial fluid is possible.\n 2. Trace fluid at both costophrenic angles."
 )
 PHI_NOTE = (
     "CLINICAL HISTORY: Fall. MRN: 12345678, accession number: 9876543.\n"
@@ -65,7 +67,7 @@ PLACEHOLDERS = (
     "Comparison: [**2119-3-14**] and XXXX; Dr. XXXX reviewed on ___.\n"
     "FINDINGS: [DATE] [NAME] [ID] xxxxx ____ clear.\nconclusion: normal"
 )
-NO_HEADINGS = "Heart size is normal. The lungs are clear. No pleural effusion or pneumothorax. Reported by Mr. O'Brien-Smith."
+NO_HEADINGS = "Cardiac size within limits. Both lungs free of consolidation. No fluid and no air in the pleural space. Reported by Mr. O'Brien-Smith."
 
 
 def csv_quote(value: str) -> str:
@@ -93,10 +95,10 @@ FILES: list[tuple[str, bytes]] = [
         "chexpert.csv",
         (
             f"{csv_quote(NO_HEADINGS)}\r\n"
-            "No acute cardiopulmonary process.\r\n"
+            "Nothing acute in the chest today.\r\n"
             "\r\n"
             f"{csv_quote(PHI_NOTE)}\r\n"
-            "No   acute cardiopulmonary process.\r\n"
+            "Nothing   acute in the chest today.\r\n"
         ).encode(),
     ),
     # CheXbert's column name, a BOM, an accession id column.
@@ -105,7 +107,7 @@ FILES: list[tuple[str, bytes]] = [
         (
             "\ufeffaccession,Report Impression,site\n"
             f"A-1,{csv_quote(ONE_LINE + ' FINDINGS:again. OPINION: fine')},north\n"
-            "A-2,Heart size normal.,south\n"
+            "A-2,Cardiac size unremarkable.,south\n"
         ).encode(),
     ),
     (
@@ -113,7 +115,7 @@ FILES: list[tuple[str, bytes]] = [
         "\n".join(
             json.dumps(obj, ensure_ascii=ascii_only)
             for obj, ascii_only in [
-                ({"id": 7, "text": MIMIC_FULL.replace("___", "XXXX"), "patient_id": 42, "study_date": "2022-01-02"}, True),
+                ({"id": 7, "text": MIMIC_FULL.replace("___", "[redacted]"), "patient_id": 42, "study_date": "2022-01-02"}, True),
                 ({"report": PHI_NOTE, "ward": "ICU", "extra": {"a": [1, 2]}, "flag": True}, True),
                 ({"uid": "u-9", "text": NON_ASCII, "subject_id": "P9"}, False),
                 ({"id": "8", "text": "Clear.", "study_date": None, "patient_id": None}, True),
