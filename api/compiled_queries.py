@@ -31,7 +31,7 @@ import datetime as dt
 import itertools
 import logging
 import threading
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, cast
 
 from django.db import connections
@@ -120,34 +120,37 @@ class CompiledQuery:
     """`CompiledQuery(name, build)`; `query.run(variant, **params)` returns the
     list that iterating the built queryset gives (model instances, tuples, values).
 
-    `build(slots)` returns the queryset, taking every parameter that varies from
-    `slots.int/str/datetime(name)`; `variant` (hashable) names everything else
-    the SQL depends on (roles, settings rows, a flag that changes its shape):
+    `build(slots, **variant)` returns the queryset, taking every parameter that
+    varies from `slots.int/str/datetime(name)`. `variant` (a dict of hashable
+    values, passed to `build` as keywords) names everything else the SQL depends
+    on (queue order, k, a flag that changes its shape, a setting baked into it):
     each variant is compiled once."""
 
-    def __init__(self, name: str, build: Callable[[Slots], QuerySet[Any]], using: str = "default") -> None:
+    def __init__(self, name: str, build: Callable[..., QuerySet[Any]], using: str = "default") -> None:
         self.name, self.build, self.using = name, build, using
 
-    def run(self, variant: Hashable = (), /, **params: Any) -> list[Any]:
+    def run(self, variant: Mapping[str, Hashable] | None = None, /, **params: Any) -> list[Any]:
+        choices = dict(variant or {})
         if not _enabled:
-            return list(self.build(_Real(params)))  # type: ignore[arg-type]
+            return list(self.build(_Real(params), **choices))
         connection = connections[self.using]
         if getattr(_by_connection, "generation", None) != _generation:
             _by_connection.clear()
             _by_connection.generation = _generation
         per_connection = _by_connection.setdefault(connection, {})
-        entry = per_connection.get((self.name, variant))
+        key = (self.name, tuple(sorted(choices.items())))
+        entry = per_connection.get(key)
         if entry is None:
-            entry = per_connection[(self.name, variant)] = self._compile(connection, params)
+            entry = per_connection[key] = self._compile(connection, params, choices)
         if entry is _UNCACHEABLE:
-            return list(self.build(_Real(params)))  # type: ignore[arg-type]
+            return list(self.build(_Real(params), **choices))
         return self._execute(entry, connection, params)
 
-    def _compile(self, connection: Any, params: dict[str, Any]) -> Any:
+    def _compile(self, connection: Any, params: dict[str, Any], choices: dict[str, Hashable]) -> Any:
         built = []
         for which in (0, 1):
             slots = Slots(which)
-            qs = self.build(slots)
+            qs = self.build(slots, **choices)
             compiler = qs.query.get_compiler(using=self.using)
             try:
                 sql, sql_params = compiler.as_sql()
@@ -175,7 +178,7 @@ class CompiledQuery:
         # slots' places (a builder that branches on a value, or does arithmetic with it, that
         # two sentinels did not expose).
         try:
-            sql_real, params_real = self.build(_Real(params)).query.get_compiler(using=self.using).as_sql()  # type: ignore[arg-type]
+            sql_real, params_real = self.build(_Real(params), **choices).query.get_compiler(using=self.using).as_sql()
         except Exception:
             return _UNCACHEABLE
         expected = [(_db_form(connection, params[slot_of[i]]) if i in slot_of else p) for i, p in enumerate(params_a)]

@@ -8,8 +8,9 @@
   asked recently. Both skip a view whose data stamp and hidden reports have not
   changed since it was stored, so a refresh with nothing new costs ~10 queries.
 - ``statistics_refresh_enqueue()``: debounced (one task per
-  ``STATISTICS_REFRESH_DEBOUNCE_SECONDS`` however many changes, or per nine
-  times the last refresh's duration when that is longer), queued on
+  ``STATISTICS_REFRESH_DEBOUNCE_SECONDS`` however many changes; under a steady
+  stream of changes no sooner than nine times the last refresh's duration after
+  it ended: ``statistics_refresh_delay``), queued on
   commit; called on every change that moves a figure (signals in
   ``quality.apps``) and when a viewer finds stored figures older than the data.
   Celery beat also refreshes every 300 s.
@@ -216,7 +217,7 @@ def statistics_refresh_enqueue() -> None:
     transaction.on_commit(enqueue)
 
 
-def statistics_refresh_delay(*, now: float | None = None) -> int:
+def statistics_refresh_delay() -> int:
     """Seconds a queued refresh waits: the debounce, and under a steady stream of
     changes until STATISTICS_REFRESH_IDLE_FACTOR times the last refresh's duration
     has passed since it ended (capped at beat's period). After a quiet spell the
@@ -224,9 +225,8 @@ def statistics_refresh_delay(*, now: float | None = None) -> int:
     last = cache.get(_REFRESH_SECONDS_KEY)
     if not isinstance(last, dict):
         return STATISTICS_REFRESH_DEBOUNCE_SECONDS
-    now = time.time() if now is None else now
     rest_until = float(last["ended"]) + STATISTICS_REFRESH_IDLE_FACTOR * float(last["seconds"])
-    return int(min(STATISTICS_REFRESH_MAX_DELAY_SECONDS, max(STATISTICS_REFRESH_DEBOUNCE_SECONDS, rest_until - now)))
+    return int(min(STATISTICS_REFRESH_MAX_DELAY_SECONDS, max(STATISTICS_REFRESH_DEBOUNCE_SECONDS, rest_until - time.time())))
 
 
 def statistics_refresh_duration_record(seconds: float, *, ended: float | None = None) -> None:

@@ -41,6 +41,15 @@ def user_stand_in(user_id: int) -> User:
 
 
 # --- blinding: what a reader may see ------------------------------------------
+def _held_or_read_by(reader: User) -> Q:
+    """Reports (an OuterRef("pk") filter) handed to `reader` (an active reservation) or read by them (any status)."""
+    # Exists | Exists is a Q at run time; the stubs' Q.__or__ takes only Q.
+    return (  # type: ignore[return-value]
+        Exists(Reservation.objects.filter(report_id=OuterRef("pk"), reader=reader, state=Reservation.State.ACTIVE))
+        | Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=reader))
+    )
+
+
 def report_for_reader(*, reader: User, report_id: int) -> Report | None:
     """The report if `reader` was handed it (reservation) or has read it; else None.
 
@@ -54,10 +63,7 @@ def _report_for_reader_query(slots: Slots) -> QuerySet[Report]:
     reader = user_stand_in(slots.int("reader_id"))
     return (
         Report.objects.filter(id=slots.int("report_id"), is_flagged=False, is_withdrawn=False)
-        .filter(
-            Exists(Reservation.objects.filter(report_id=OuterRef("pk"), reader=reader, state=Reservation.State.ACTIVE))
-            | Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=reader))
-        )
+        .filter(_held_or_read_by(reader))
         .order_by("pk")[:1]
     )
 
@@ -86,10 +92,7 @@ def _report_for_reader_write_query(slots: Slots) -> QuerySet[Report]:
     own_reservation = Reservation.objects.filter(report_id=OuterRef("pk"), reader=reader)
     return (
         Report.objects.filter(id=slots.int("report_id"), is_flagged=False, is_withdrawn=False)
-        .filter(
-            Exists(Reservation.objects.filter(report_id=OuterRef("pk"), reader=reader, state=Reservation.State.ACTIVE))
-            | Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=reader))
-        )
+        .filter(_held_or_read_by(reader))
         .annotate(
             calibration_held=Exists(Reservation.objects.filter(report_id=OuterRef("pk"), reader=reader, is_calibration=True)),
             calibration_read=Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=reader, is_calibration=True)),
@@ -205,9 +208,7 @@ def reports_visible(*, user: User, roles: frozenset[Role]) -> QuerySet[ReportWit
     # to them (a calibration report too: to them it looks like any other).
     qs = reports_with_status(gold_hidden=report_ids_unreleased_to(user=user))
     if Role.READER in roles:
-        mine = Exists(
-            Reservation.objects.filter(report_id=OuterRef("pk"), reader=user, state=Reservation.State.ACTIVE)
-        ) | Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=user))
+        mine = _held_or_read_by(user)
         # A reader learns that a report they read is gold only when feedback is due (`gold_feedback_due`).
         # Re-annotating has_gold replaces the plain "has current gold" of `reports_with_status`.
         visible = reader_gold_visible(reader=user)
@@ -215,11 +216,12 @@ def reports_visible(*, user: User, roles: frozenset[Role]) -> QuerySet[ReportWit
     return qs.none()
 
 
-def _reader_report_visible_query(slots: Slots) -> QuerySet[Report]:
+def _reader_report_visible_query(slots: Slots, *, feedback_after_reads: int) -> QuerySet[Report]:
+    # `feedback_after_reads` is read by the release rule itself (settings.CHEXGOLD_FEEDBACK_AFTER_READS)
+    # and baked into the SQL: it is named as the variant so that another value compiles anew.
+    del feedback_after_reads
     user = user_stand_in(slots.int("reader_id"))
-    mine = Exists(
-        Reservation.objects.filter(report_id=OuterRef("pk"), reader=user, state=Reservation.State.ACTIVE)
-    ) | Exists(Annotation.objects.filter(report_id=OuterRef("pk"), reader=user))
+    mine = _held_or_read_by(user)
     return (
         Report.objects.filter(id=slots.int("report_id"), is_flagged=False, is_withdrawn=False)
         .filter(mine)
@@ -228,7 +230,6 @@ def _reader_report_visible_query(slots: Slots) -> QuerySet[Report]:
     )
 
 
-# The release rule's number of reads is a setting baked into the SQL: it is part of the variant.
 _READER_REPORT_VISIBLE = CompiledQuery("annotator.reader_report_visible", _reader_report_visible_query)
 
 
@@ -244,11 +245,10 @@ def report_visible_get(*, user: User, roles: frozenset[Role], report_id: int) ->
     if roles & {Role.ADMIN, Role.ADJUDICATOR} or Role.READER not in roles:
         return reports_visible(user=user, roles=roles).filter(id=report_id).first()
     rows = _READER_REPORT_VISIBLE.run(
-        (settings.CHEXGOLD_FEEDBACK_AFTER_READS,), reader_id=user.pk, report_id=report_id,
+        {"feedback_after_reads": settings.CHEXGOLD_FEEDBACK_AFTER_READS}, reader_id=user.pk, report_id=report_id,
         cutoff=feedback_time_cutoff(timezone.now()),
     )
-    report = rows[0] if rows else None
-    return report  # type: ignore[return-value]
+    return rows[0] if rows else None
 
 
 # --- involvement and adjudication: who may see or resolve the reads of a report ----

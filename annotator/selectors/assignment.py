@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,9 +44,7 @@ def _read_load_query(slots: Slots, *, excluding: bool) -> QuerySet[Any, Any]:
     ).values_list("submitted", "live")[:1]
 
 
-_READ_LOAD = {excluding: CompiledQuery(f"annotator.report_read_load.{excluding}",
-                                       functools.partial(_read_load_query, excluding=excluding))
-              for excluding in (False, True)}
+_READ_LOAD = CompiledQuery("annotator.report_read_load", _read_load_query)
 
 
 def report_read_load(*, report_id: int, now: dt.datetime | None = None, exclude_reader: User | None = None) -> int:
@@ -55,9 +52,9 @@ def report_read_load(*, report_id: int, now: dt.datetime | None = None, exclude_
     (calibration reads and reservations never do)."""
     now = now or timezone.now()
     if exclude_reader is None:
-        rows = _READ_LOAD[False].run(report_id=report_id, now=now)
+        rows = _READ_LOAD.run({"excluding": False}, report_id=report_id, now=now)
     else:
-        rows = _READ_LOAD[True].run(report_id=report_id, now=now, exclude_reader_id=exclude_reader.pk)
+        rows = _READ_LOAD.run({"excluding": True}, report_id=report_id, now=now, exclude_reader_id=exclude_reader.pk)
     return rows[0][0] + rows[0][1] if rows else 0  # no such report: nothing counts
 
 
@@ -121,7 +118,7 @@ def _first_assignable_query(slots: Slots, *, order: str, k: int, skip_locked: bo
     return qs[:1]
 
 
-_FIRST_ASSIGNABLE: dict[tuple[str, int, bool | None], CompiledQuery] = {}
+_FIRST_ASSIGNABLE = CompiledQuery("annotator.first_assignable", _first_assignable_query)
 
 
 def first_assignable_report(*, reader: User, now: dt.datetime, skip_locked: bool | None) -> Report | None:
@@ -129,15 +126,8 @@ def first_assignable_report(*, reader: User, now: dt.datetime, skip_locked: bool
     locked (FOR UPDATE, SKIP LOCKED when `skip_locked`) unless `skip_locked` is
     None: one statement, compiled once per queue order and k (`api.compiled_queries`)."""
     settings_row = runtime_settings_get()
-    variant = (str(settings_row.queue_order), settings_row.reads_per_report, skip_locked)
-    query = _FIRST_ASSIGNABLE.get(variant)
-    if query is None:
-        order, k, _ = variant
-        query = _FIRST_ASSIGNABLE[variant] = CompiledQuery(
-            f"annotator.first_assignable.{order}.{k}.{skip_locked}",
-            lambda slots: _first_assignable_query(slots, order=order, k=k, skip_locked=skip_locked),
-        )
-    rows = query.run(reader_id=reader.pk, now=now)
+    variant = {"order": str(settings_row.queue_order), "k": settings_row.reads_per_report, "skip_locked": skip_locked}
+    rows = _FIRST_ASSIGNABLE.run(variant, reader_id=reader.pk, now=now)
     return rows[0] if rows else None
 
 
